@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `kvmerger` command: dispatches to one module per subcommand (src/cli/commands/<name>.ts), each exporting
+ * `run(argv: string[]): Promise<number>` and `help: string`. User errors (KvError) print one line and exit 1;
+ * `--verbose` adds the stack trace.
+ */
+import { KvError } from '../util/errors.js';
+
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+  help: string;
+  summary: string;
+}
+
+/** Subcommands, loaded lazily so that `kvmerger info` does not load onnxruntime. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  info: () => import('./commands/info.js'),
+  tokenize: () => import('./commands/tokenize.js'),
+};
+
+async function mainHelp(): Promise<string> {
+  const lines = [
+    'kvmerger: long-context LLM inference with a compressible KV cache, and a laboratory that measures it.',
+    '',
+    'Usage: kvmerger <command> [options]    (kvmerger <command> --help for its options)',
+    '',
+    'Commands:',
+  ];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    const mod = await load();
+    lines.push(`  ${name.padEnd(10)} ${mod.summary}`);
+  }
+  lines.push('', 'Global options: --verbose (stack traces on errors), --help');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write((await mainHelp()) + '\n');
+      return 0;
+    }
+    if (name === '--version') {
+      const { version } = await import('../version.js');
+      process.stdout.write(version + '\n');
+      return 0;
+    }
+    const load = COMMANDS[name];
+    if (!load) throw new KvError(`unknown command '${name}'; run 'kvmerger --help' for the list of commands`);
+    const mod = await load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(mod.help + '\n');
+      return 0;
+    }
+    return await mod.run(rest);
+  } catch (err) {
+    if (err instanceof KvError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`kvmerger: ${(err as Error).message}\n`);
+      if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+      return 1;
+    }
+    process.stderr.write(`kvmerger: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    if (err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(String(err) + '\n');
+    process.exitCode = 2;
+  },
+);
