@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
+import type { ForwardResult } from '../../src/model/backend.js';
 import type { ModelConfig } from '../../src/model/model-config.js';
 import type { WeightSource } from '../../src/model/weights.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
@@ -101,17 +102,18 @@ for (const [name, over, opts] of shapes) {
     const one = newCache(config);
     const full = await be.forward(tokens, one, { logits: 'last', stats, windowStart: 9 });
     const chunked = newCache(config);
-    let last;
+    let last: ForwardResult | undefined;
     const col: Float64Array[][] = [];
     const win: Float64Array[][] = [];
     for (const [a, b] of [[0, 5], [5, 10], [10, 13]] as const) {
-      last = await be.forward(tokens.subarray(a, b), chunked, { logits: 'last', stats, windowStart: 9 });
-      last.stats!.columnSums!.forEach((layer, l) =>
+      const r = await be.forward(tokens.subarray(a, b), chunked, { logits: 'last', stats, windowStart: 9 });
+      last = r;
+      r.stats!.columnSums!.forEach((layer, l) =>
         layer.forEach((arr, h) => {
           const acc = ((col[l] ??= [])[h] ??= new Float64Array(13));
           arr.forEach((v, j) => (acc[j]! += v));
           const wacc = ((win[l] ??= [])[h] ??= new Float64Array(13));
-          last!.stats!.windowSums![l]![h]!.forEach((v, j) => (wacc[j]! += v));
+          r.stats!.windowSums![l]![h]!.forEach((v: number, j: number) => (wacc[j]! += v));
         }),
       );
     }
