@@ -1,0 +1,240 @@
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+import type { KVCache } from '../cache/kv-cache.js';
+import type { HeadCache } from '../cache/head-cache.js';
+import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import { KvError } from '../util/errors.js';
+import type { ForwardBackend, ForwardOptions, ForwardResult } from './backend.js';
+import type { ModelConfig } from './model-config.js';
+import type { WeightSource } from './weights.js';
+import { ropeInverseFrequencies } from './rope.js';
+import { ropeTables } from './ort/rope-tables.js';
+import { buildTransformerGraph, graphNames } from './ort/transformer-graph.js';
+
+export interface OrtBackendOptions {
+  /** onnxruntime intra-op threads (default: the machine's cores). */
+  threads?: number;
+  /** Most tokens per graph run; longer calls are split (default 512). Bounds the [G·T, slots + T] score blocks. */
+  chunk?: number;
+}
+
+/**
+ * The fast forward pass: the whole model as one ONNX graph (see `buildTransformerGraph`), run by onnxruntime-node in
+ * one session that is created once and reused for every call. Per call, JavaScript feeds zero-copy views of each
+ * head's cache buffers (`keysInUse()` / `valuesInUse()`), RoPE tables for the chunk's positions and the statistics'
+ * query weights; it copies back only the chunk's new keys and values (appended to the HeadCaches) and the logits
+ * and statistics rows asked for.
+ */
+export async function createOrtBackend(weights: WeightSource, options: OrtBackendOptions = {}): Promise<ForwardBackend> {
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new KvError(`ort backend: threads must be a positive integer, got ${threads}`);
+  const chunk = options.chunk ?? 512;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new KvError(`ort backend: chunk must be a positive integer, got ${chunk}`);
+  const config = weights.config;
+  const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
+  const invFreq = ropeInverseFrequencies(config, ropeFreqs);
+  const model = buildTransformerGraph(weights);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model.bytes, {
+      externalData: model.externalData,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+  } catch (e) {
+    throw new Error(`ort backend: onnxruntime could not load the model graph (${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights): ${(e as Error).message}`, { cause: e });
+  }
+  return new OrtBackend(config, session, invFreq, chunk);
+}
+
+class OrtBackend implements ForwardBackend {
+  readonly name = 'ort' as const;
+
+  constructor(
+    private readonly config: ModelConfig,
+    private session: ort.InferenceSession | undefined,
+    private readonly invFreq: Float64Array,
+    private readonly chunk: number,
+  ) {}
+
+  async forward(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult> {
+    const c = this.config;
+    if (tokens.length === 0) throw new RangeError('forward: no tokens');
+    if (cache.layers.length !== c.blockCount) throw new RangeError(`forward: cache has ${cache.layers.length} layers, model ${c.blockCount}`);
+    for (const layer of cache.layers) {
+      if (layer.kvHeads !== c.headCountKv || layer.headDim !== c.headDim) {
+        throw new RangeError(`forward: cache layers have ${layer.kvHeads} heads of ${layer.headDim}, model ${c.headCountKv} of ${c.headDim}`);
+      }
+    }
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new KvError(`token id ${id} is outside the model's vocabulary (0..${c.vocabSize - 1})`);
+    }
+    if (tokens.length <= this.chunk) return this.run(tokens, cache, options);
+
+    // Longer calls go through in chunks; statistics add up (later chunks only append slots at the end).
+    const parts: ForwardResult[] = [];
+    for (let s = 0; s < tokens.length; s += this.chunk) {
+      const last = s + this.chunk >= tokens.length;
+      const logits = options.logits === 'all' || last ? options.logits : 'last';
+      parts.push(await this.run(tokens.subarray(s, s + this.chunk), cache, { ...options, logits }));
+      if (!last && options.logits === 'last') parts[parts.length - 1]!.logits = new Float32Array(0);
+    }
+    return mergeChunks(parts, options);
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.release();
+  }
+
+  /** One graph run over at most `chunk` tokens. */
+  private async run(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult> {
+    const session = this.session;
+    if (!session) throw new Error('ort backend: used after dispose()');
+    const c = this.config;
+    const n = graphNames;
+    const T = tokens.length;
+    const D = c.headDim;
+    const KV = c.headCountKv;
+    const G = c.headCount / KV;
+    const start = cache.nextPosition;
+    const half = this.invFreq.length;
+    const { cos, sin } = ropeTables(start, T, this.invFreq);
+
+    const rows = options.logits === 'all' ? Int32Array.from({ length: T }, (_, i) => i) : Int32Array.of(T - 1);
+    const req: StatsRequest | undefined = options.stats;
+    const kinds = statKinds(req);
+    const statW = new Float32Array(kinds.length * T); // [S, T]
+    kinds.forEach((kind, r) => {
+      const row = statW.subarray(r * T, (r + 1) * T);
+      if (kind === 'column') row.fill(1);
+      else if (kind === 'last') row[T - 1] = 1;
+      else {
+        const from = options.windowStart ?? 0;
+        for (let t = 0; t < T; t++) if (start + t >= from) row[t] = 1;
+      }
+    });
+
+    const feeds: Record<string, ort.Tensor> = {
+      [n.tokens]: new ort.Tensor('int32', tokens, [T]),
+      [n.cos]: new ort.Tensor('float32', cos, [T, half]),
+      [n.sin]: new ort.Tensor('float32', sin, [T, half]),
+      [n.logitRows]: new ort.Tensor('int32', rows, [rows.length]),
+      [n.statWeights]: new ort.Tensor('float32', statW, [kinds.length, T]),
+    };
+    for (let l = 0; l < c.blockCount; l++) {
+      const heads = cache.layers[l]!.heads;
+      for (let h = 0; h < KV; h++) {
+        const hc = heads[h]!;
+        // Views of the head's own buffers: onnxruntime-node reads them in place (no copy, no padding).
+        feeds[n.keyCache(l, h)] = new ort.Tensor('float32', hc.keysInUse(), [hc.length, D]);
+        feeds[n.valueCache(l, h)] = new ort.Tensor('float32', hc.valuesInUse(), [hc.length, D]);
+      }
+    }
+    const out = await session.run(feeds);
+
+    const stats: AttentionStats | undefined = req ? {} : undefined;
+    if (stats && req!.columnSums) stats.columnSums = [];
+    if (stats && req!.window > 0) {
+      stats.windowSums = [];
+      stats.window = req!.window;
+    }
+    if (stats && req!.lastRow) stats.lastRow = [];
+    for (let l = 0; l < c.blockCount; l++) {
+      const heads = cache.layers[l]!.heads;
+      const kNew = out[n.newKeys(l)]!.data as Float32Array; // [KV, T, D]
+      const vNew = out[n.newValues(l)]!.data as Float32Array;
+      const perKind: Float32Array[][] = kinds.map(() => []);
+      for (let h = 0; h < KV; h++) {
+        const hc = heads[h]!;
+        if (stats) {
+          const slots = hc.length + T;
+          const st = out[n.stats(l, h)]!.data as Float32Array; // [G, S, slots]
+          for (let gq = 0; gq < G; gq++) {
+            for (let r = 0; r < kinds.length; r++) {
+              const at = (gq * kinds.length + r) * slots;
+              perKind[r]!.push(st.slice(at, at + slots));
+            }
+          }
+        }
+        appendSlots(hc, kNew, vNew, h * T * D, T, start);
+      }
+      kinds.forEach((kind, r) => {
+        if (kind === 'column') stats!.columnSums!.push(perKind[r]!);
+        else if (kind === 'window') stats!.windowSums!.push(perKind[r]!);
+        else stats!.lastRow!.push(perKind[r]!);
+      });
+    }
+    cache.nextPosition = start + T;
+    const logits = out[n.logits]!.data as Float32Array;
+    return stats ? { logits, stats } : { logits };
+  }
+}
+
+type StatKind = 'column' | 'window' | 'last';
+
+function statKinds(req: StatsRequest | undefined): StatKind[] {
+  const kinds: StatKind[] = [];
+  if (req?.columnSums) kinds.push('column');
+  if (req && req.window > 0) kinds.push('window');
+  if (req?.lastRow) kinds.push('last');
+  return kinds;
+}
+
+/** Append `count` slots from [count, D] rows at `offset` of keys/values, at positions start, start+1, ... */
+function appendSlots(hc: HeadCache, keys: Float32Array, values: Float32Array, offset: number, count: number, start: number): void {
+  const D = hc.headDim;
+  hc.reserve(hc.length + count);
+  const at = hc.length;
+  hc.keys.set(keys.subarray(offset, offset + count * D), at * D);
+  hc.values.set(values.subarray(offset, offset + count * D), at * D);
+  for (let t = 0; t < count; t++) {
+    hc.positions[at + t] = start + t;
+    hc.mass[at + t] = 1;
+    hc.score[at + t] = 0;
+  }
+  hc.length = at + count;
+}
+
+/** Join the results of consecutive chunks of one call: logits concatenated, statistics summed slot by slot. */
+function mergeChunks(parts: ForwardResult[], options: ForwardOptions): ForwardResult {
+  const last = parts[parts.length - 1]!;
+  let logits = last.logits;
+  if (options.logits === 'all') {
+    logits = new Float32Array(parts.reduce((a, p) => a + p.logits.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      logits.set(p.logits, at);
+      at += p.logits.length;
+    }
+  }
+  if (!last.stats) return { logits };
+  const sum = (pick: (s: AttentionStats) => Float32Array[][] | undefined): Float32Array[][] | undefined => {
+    const total = pick(last.stats!);
+    if (!total) return undefined;
+    for (const p of parts.slice(0, -1)) {
+      const part = pick(p.stats!)!;
+      part.forEach((layer, l) =>
+        layer.forEach((row, q) => {
+          const into = total[l]![q]!;
+          for (let j = 0; j < row.length; j++) into[j]! += row[j]!;
+        }),
+      );
+    }
+    return total;
+  };
+  const stats: AttentionStats = {};
+  const col = sum((s) => s.columnSums);
+  if (col) stats.columnSums = col;
+  const win = sum((s) => s.windowSums);
+  if (win) {
+    stats.windowSums = win;
+    stats.window = last.stats.window;
+  }
+  if (last.stats.lastRow) stats.lastRow = last.stats.lastRow;
+  return { logits, stats };
+}

@@ -1,0 +1,211 @@
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+/** Element types the graphs use. */
+export type ElementType = 'float32' | 'int64' | 'int32' | 'uint8';
+
+const DATA_TYPE: Record<ElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  int32: onnx.TensorProto.DataType.INT32,
+  uint8: onnx.TensorProto.DataType.UINT8,
+};
+
+/** A dimension: a fixed size or a symbolic name (a dynamic dimension shared by every value that uses the name). */
+export type Dim = number | string;
+
+export type AttributeValue =
+  | number
+  | string
+  | number[]
+  | { float: number }
+  | { floats: number[] }
+  | { tensor: onnxProto.onnx.ITensorProto };
+
+/** Weight bytes handed to onnxruntime beside the graph (`sessionOptions.externalData`), so the graph stays small. */
+export interface ExternalWeight {
+  path: string;
+  data: Uint8Array;
+}
+
+export interface BuiltModel {
+  /** The serialised ModelProto (initializers refer to `externalData` by path). */
+  bytes: Uint8Array;
+  externalData: ExternalWeight[];
+  /** Bytes of all initializers, for memory reporting. */
+  weightBytes: number;
+}
+
+/**
+ * A small typed helper over onnx-proto: declare inputs and outputs, add nodes (each returns its output names),
+ * add initializers. Large initializers are stored as in-memory external data, so the ModelProto never approaches
+ * protobuf's 2 GB limit and weight bytes are not re-encoded by protobufjs.
+ */
+export class GraphBuilder {
+  private readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  private readonly external: ExternalWeight[] = [];
+  private readonly names = new Set<string>();
+  private readonly constants = new Map<string, string>();
+  private counter = 0;
+  private weightBytes = 0;
+
+  constructor(
+    readonly graphName: string,
+    readonly opset = 17,
+  ) {}
+
+  /** A fresh value name with the given prefix. */
+  fresh(prefix: string): string {
+    let name: string;
+    do name = `${prefix}_${this.counter++}`;
+    while (this.names.has(name));
+    this.names.add(name);
+    return name;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`GraphBuilder: value name ${name} is used twice`);
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, type: ElementType, shape: Dim[]): string {
+    this.inputs.push(valueInfo(this.claim(name), type, shape));
+    return name;
+  }
+
+  /** Declare `value` a graph output named `name` (an Identity node renames it when the names differ). */
+  output(value: string, name: string, type: ElementType, shape: Dim[]): string {
+    if (value !== name) this.node('Identity', [value], { outputs: [this.claim(name)] });
+    else if (!this.names.has(name)) throw new Error(`GraphBuilder: output ${name} is not a value`);
+    this.outputs.push(valueInfo(name, type, shape));
+    return name;
+  }
+
+  /**
+   * Add a node. Returns its output names (`count` fresh names prefixed with the op's name, or `outputs`).
+   * Attributes: numbers become INT (whole) or FLOAT; `{ float }` forces FLOAT; arrays of integers become INTS.
+   */
+  node(
+    op: string,
+    inputs: string[],
+    opts: { attrs?: Record<string, AttributeValue>; outputs?: string[]; count?: number; domain?: string } = {},
+  ): string[] {
+    const outputs = opts.outputs ?? Array.from({ length: opts.count ?? 1 }, () => this.fresh(op.toLowerCase()));
+    const attribute: onnxProto.onnx.IAttributeProto[] = [];
+    for (const [name, v] of Object.entries(opts.attrs ?? {})) attribute.push(attributeProto(name, v));
+    this.nodes.push({ opType: op, input: inputs, output: outputs, name: this.fresh(`n_${op}`), attribute, domain: opts.domain ?? '' });
+    return outputs;
+  }
+
+  /** Single-output node. */
+  op(op: string, inputs: string[], attrs?: Record<string, AttributeValue>, domain?: string): string {
+    return this.node(op, inputs, { attrs, domain })[0]!;
+  }
+
+  /** A constant tensor (deduplicated by value for small ones); large ones are stored as external data. */
+  initializer(name: string | undefined, type: ElementType, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint8Array): string {
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== count) throw new Error(`GraphBuilder: initializer ${name} has ${data.length} values for dims [${dims}]`);
+    const n = name === undefined ? this.fresh('const') : this.claim(name);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.weightBytes += bytes.byteLength;
+    const tensor: onnxProto.onnx.ITensorProto = { name: n, dims, dataType: DATA_TYPE[type] };
+    if (bytes.byteLength >= 1024) {
+      // In-memory external data: onnxruntime-node passes it to AddExternalInitializersFromFilesInMemory.
+      const path = `w${this.external.length}.bin`;
+      this.external.push({ path, data: bytes });
+      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.externalData = [
+        { key: 'location', value: path },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(bytes.byteLength) },
+      ];
+    } else {
+      tensor.rawData = bytes.slice();
+    }
+    this.initializers.push(tensor);
+    return n;
+  }
+
+  /** A small int64 constant, shared by every user of the same values. */
+  ints(values: number[]): string {
+    const key = `i64:${values.join(',')}`;
+    let n = this.constants.get(key);
+    if (!n) {
+      n = this.initializer(undefined, 'int64', [values.length], BigInt64Array.from(values.map((v) => BigInt(v))));
+      this.constants.set(key, n);
+    }
+    return n;
+  }
+
+  /** A scalar int64 constant (rank 0). */
+  int(value: number): string {
+    const key = `i64s:${value}`;
+    let n = this.constants.get(key);
+    if (!n) {
+      n = this.initializer(undefined, 'int64', [], BigInt64Array.of(BigInt(value)));
+      this.constants.set(key, n);
+    }
+    return n;
+  }
+
+  /** A float32 constant of the given dims (shared by value when it is a scalar). */
+  floats(values: number[], dims: number[] = [values.length]): string {
+    const key = `f32:${dims.join('x')}:${values.join(',')}`;
+    let n = this.constants.get(key);
+    if (!n) {
+      n = this.initializer(undefined, 'float32', dims, Float32Array.from(values));
+      this.constants.set(key, n);
+    }
+    return n;
+  }
+
+  build(): BuiltModel {
+    const model: onnxProto.onnx.IModelProto = {
+      irVersion: 8,
+      producerName: 'kvmerger',
+      opsetImport: [
+        { domain: '', version: this.opset },
+        { domain: 'com.microsoft', version: 1 },
+      ],
+      graph: {
+        name: this.graphName,
+        node: this.nodes,
+        input: this.inputs,
+        output: this.outputs,
+        initializer: this.initializers,
+      },
+    };
+    const bytes = onnx.ModelProto.encode(model).finish();
+    return { bytes, externalData: this.external, weightBytes: this.weightBytes };
+  }
+}
+
+function valueInfo(name: string, type: ElementType, shape: Dim[]): onnxProto.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: DATA_TYPE[type],
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attributeProto(name: string, v: AttributeValue): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') {
+    return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+  }
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+  return { name, type: T.TENSOR, t: v.tensor };
+}
