@@ -51,8 +51,8 @@ function assertStatsClose(a: AttentionStats | undefined, b: AttentionStats | und
       assert.equal(b[k], undefined, `${what}: ${k} not requested`);
       continue;
     }
-    const ra = a[k]!;
-    const rb = b[k]!;
+    const ra: Float32Array[][] = a[k]!;
+    const rb: Float32Array[][] = b[k]!;
     assert.equal(rb.length, ra.length, `${what}: ${k} layers`);
     ra.forEach((layer, l) => {
       assert.equal(rb[l]!.length, layer.length, `${what}: ${k} heads of layer ${l}`);
