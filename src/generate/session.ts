@@ -1,0 +1,276 @@
+import { KVCache } from '../cache/kv-cache.js';
+import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import type { ForwardBackend } from '../model/backend.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { KvError } from '../util/errors.js';
+import { applyChatTemplate, type ChatMessage } from './chat-template.js';
+import { Sampler, type SamplerOptions } from './sampler.js';
+import { StatsAccumulator } from './stats-accumulator.js';
+import { StopStringMatcher } from './stop-strings.js';
+
+/** What a session needs from a loaded model (loadModel's result satisfies it). */
+export interface SessionModel {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly backend: ForwardBackend;
+  /** GGUF `tokenizer.chat_template`, when the file has one. */
+  readonly chatTemplate?: string;
+}
+
+/** Compression once after the prefill (the default mode of every method). */
+export interface PrefillCompression {
+  /** The statistics the method needs; the session has the forward pass compute them and adds them up over chunks. */
+  readonly stats?: StatsRequest;
+  /** Make the cache smaller in place; what it returns is reported as `result.compression`. */
+  compress(cache: KVCache, stats: AttentionStats | undefined, promptLength: number): unknown | Promise<unknown>;
+}
+
+/** A decode-time policy (H2O, TOVA, CaM, StreamingLLM): runs after each decoded token is in the cache. */
+export interface DecodePolicy {
+  /** Whether `step` needs the attention row of the new token's query (computed by the backend only then). */
+  readonly needsLastRow: boolean;
+  /** Evict / merge / update scores; `lastRow` is [layer][queryHead] over the slots present after the step. */
+  step(cache: KVCache, lastRow: Float32Array[][] | undefined): void;
+}
+
+export type TruncateMode = 'none' | 'start' | 'middle';
+
+export interface GenerateOptions {
+  /** Prompt text (tokenised with BOS as the vocabulary says). Empty or absent: BOS only. */
+  prompt?: string;
+  /** Prompt token ids, used as they are instead of `prompt`. */
+  promptTokens?: ArrayLike<number>;
+  /** Wrap the prompt as one user turn in the model's chat template (or pass the whole chat). */
+  chat?: boolean | ChatMessage[];
+  /** Tokens to generate at most (default 256). */
+  maxTokens?: number;
+  sampling?: SamplerOptions;
+  /** Generation stops before the first occurrence of any of these strings (not included in the text). */
+  stop?: string[];
+  /** Stop at the vocabulary's end-of-generation tokens (default true). */
+  stopAtEos?: boolean;
+  /** Prompt tokens per forward call in the prefill (default 512). */
+  chunkSize?: number;
+  /** What to do with a prompt that does not fit in the context (default 'none': an error). */
+  truncate?: TruncateMode;
+  /** Streamed text, as soon as it is complete UTF-8 and cannot be part of a stop string. */
+  onText?: (text: string) => void;
+  /** Each generated token id, as it is sampled. */
+  onToken?: (id: number) => void;
+  compression?: PrefillCompression;
+  decodePolicy?: DecodePolicy;
+}
+
+export type StopReason = 'eos' | 'stop' | 'length' | 'context';
+
+export interface GenerateResult {
+  /** The generated text (without the prompt). */
+  text: string;
+  promptTokens: number[];
+  tokens: number[];
+  stopReason: StopReason;
+  /** Prompt tokens before truncation, when the prompt was truncated. */
+  truncatedFrom?: number;
+  timings: {
+    prefillMs: number;
+    compressMs: number;
+    decodeMs: number;
+    prefillTokensPerSecond: number;
+    /** Decode forward passes per second (each pass is one token). */
+    decodeTokensPerSecond: number;
+  };
+  cache: {
+    slots: number;
+    /** Bytes of keys and values held (4 bytes per value). */
+    bytes: number;
+    /** Bytes of every cache buffer allocated, including the room reserved for decoding. */
+    allocatedBytes: number;
+    slotsPerLayer: number[];
+  };
+  /** What the compression hook returned. */
+  compression?: unknown;
+  /** The cache at the end of generation. */
+  kvCache: KVCache;
+}
+
+/**
+ * One generation: tokenise, check the context, chunked prefill (statistics accumulated for the compression
+ * method), compression, then the decode loop with sampling, stop rules and streaming.
+ */
+export async function generate(model: SessionModel, options: GenerateOptions = {}): Promise<GenerateResult> {
+  const { config, tokenizer, backend } = model;
+  const maxTokens = options.maxTokens ?? 256;
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new KvError(`--max-tokens must be an integer ≥ 0 (got ${options.maxTokens})`);
+  const chunkSize = options.chunkSize ?? 512;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KvError(`chunk size must be an integer ≥ 1 (got ${options.chunkSize})`);
+  const sampler = new Sampler(options.sampling);
+
+  let prompt = tokenizePrompt(model, options);
+  const ctx = config.contextLength;
+  let truncatedFrom: number | undefined;
+  if (prompt.length >= ctx) {
+    const mode = options.truncate ?? 'none';
+    if (mode === 'none') {
+      throw new KvError(
+        `prompt has ${prompt.length} tokens but the model's context is ${ctx}; shorten it or pass --truncate middle|start`,
+      );
+    }
+    truncatedFrom = prompt.length;
+    prompt = truncatePrompt(prompt, ctx - Math.min(Math.max(maxTokens, 1), Math.floor(ctx / 2)), mode, tokenizer.bos);
+  }
+  const T = prompt.length;
+
+  const compression = options.compression;
+  const statsRequest = compression?.stats;
+  const wantStats = statsRequest && (statsRequest.columnSums || statsRequest.window > 0 || statsRequest.lastRow);
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, compression ? T : T + maxTokens);
+
+  // Prefill, chunk by chunk.
+  const acc = wantStats ? new StatsAccumulator(statsRequest) : undefined;
+  const windowStart = statsRequest && statsRequest.window > 0 ? Math.max(0, T - statsRequest.window) : undefined;
+  const tokens = Int32Array.from(prompt);
+  let logits: Float32Array | undefined;
+  const t0 = performance.now();
+  for (let off = 0; off < T; off += chunkSize) {
+    const r = await backend.forward(tokens.subarray(off, Math.min(T, off + chunkSize)), cache, {
+      logits: 'last',
+      ...(wantStats ? { stats: statsRequest } : {}),
+      ...(windowStart !== undefined ? { windowStart } : {}),
+    });
+    acc?.add(r.stats);
+    logits = r.logits;
+  }
+  const prefillMs = performance.now() - t0;
+
+  let compressMs = 0;
+  let compressionReport: unknown;
+  if (compression) {
+    const c0 = performance.now();
+    compressionReport = await compression.compress(cache, acc?.result(), T);
+    compressMs = performance.now() - c0;
+  }
+  cache.reserve(maxTokens); // decoding appends without reallocating
+
+  // Decode.
+  const generated: number[] = [];
+  const history: number[] = [...prompt];
+  const stopIds = new Set(options.stopAtEos === false ? [] : tokenizer.stopIds);
+  const decoder = tokenizer.createDecoder({ stripLeadingSpace: startsDocument(prompt, tokenizer) });
+  const stops = new StopStringMatcher(options.stop ?? []);
+  const emit = (s: string) => {
+    if (s && options.onText) options.onText(s);
+  };
+  const policy = options.decodePolicy;
+  let stopReason: StopReason = 'length';
+  let decodeForwards = 0;
+  const d0 = performance.now();
+  while (generated.length < maxTokens) {
+    if (!logits) break;
+    const next = sampler.sample(logits, history);
+    if (stopIds.has(next)) {
+      stopReason = 'eos';
+      break;
+    }
+    generated.push(next);
+    history.push(next);
+    options.onToken?.(next);
+    emit(stops.push(decoder.push(next)));
+    if (stops.stopped) {
+      stopReason = 'stop';
+      break;
+    }
+    if (generated.length >= maxTokens) break;
+    if (cache.nextPosition >= ctx) {
+      stopReason = 'context';
+      break;
+    }
+    const r = await backend.forward(Int32Array.of(next), cache, {
+      logits: 'last',
+      ...(policy?.needsLastRow ? { stats: { columnSums: false, window: 0, lastRow: true } } : {}),
+    });
+    decodeForwards++;
+    logits = r.logits;
+    policy?.step(cache, r.stats?.lastRow);
+  }
+  if (!stops.stopped) emit(stops.push(decoder.flush()) + stops.flush());
+  const decodeMs = performance.now() - d0;
+
+  return {
+    text: stops.text,
+    promptTokens: prompt,
+    tokens: generated,
+    stopReason,
+    ...(truncatedFrom !== undefined ? { truncatedFrom } : {}),
+    timings: {
+      prefillMs,
+      compressMs,
+      decodeMs,
+      prefillTokensPerSecond: prefillMs > 0 ? (T / prefillMs) * 1000 : 0,
+      decodeTokensPerSecond: decodeMs > 0 ? (decodeForwards / decodeMs) * 1000 : 0,
+    },
+    cache: {
+      slots: cache.slots(),
+      bytes: cache.bytes(),
+      allocatedBytes: cache.allocatedBytes(),
+      slotsPerLayer: cache.slotsPerLayer(),
+    },
+    ...(compression ? { compression: compressionReport } : {}),
+    kvCache: cache,
+  };
+}
+
+function tokenizePrompt(model: SessionModel, options: GenerateOptions): number[] {
+  const { tokenizer } = model;
+  if (options.promptTokens) {
+    const ids = Array.from(options.promptTokens);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) {
+        throw new KvError(`prompt token id ${id} is outside the model's vocabulary (0..${model.config.vocabSize - 1})`);
+      }
+    }
+    if (ids.length === 0) throw new KvError('the prompt token list is empty; give at least one token');
+    return ids;
+  }
+  let text = options.prompt ?? '';
+  if (options.chat) {
+    if (!model.chatTemplate) throw new KvError("--chat: the model file has no chat template (tokenizer.chat_template); run without --chat");
+    const messages = Array.isArray(options.chat) ? options.chat : [{ role: 'user', content: text }];
+    const piece = (id: number | undefined) => (id === undefined ? '' : tokenizer.tokenToPiece(id));
+    text = applyChatTemplate(model.chatTemplate, messages, { bosToken: piece(tokenizer.bos), eosToken: piece(tokenizer.eos) });
+    // Templates usually print BOS themselves; do not add a second one.
+    const bosText = piece(tokenizer.bos);
+    const ids = tokenizer.encode(text, { addSpecial: !(bosText && text.startsWith(bosText)), parseSpecial: true });
+    if (ids.length === 0) throw new KvError('--chat: the chat template rendered an empty prompt');
+    return ids;
+  }
+  const ids = tokenizer.encode(text, { addSpecial: true });
+  if (ids.length === 0) {
+    if (tokenizer.bos === undefined) throw new KvError('the prompt is empty and the vocabulary has no BOS token to start from; pass --prompt');
+    return [tokenizer.bos];
+  }
+  return ids;
+}
+
+/** Whether the generated text begins the document (prompt is only BOS), so an SPM dummy-prefix space is dropped. */
+function startsDocument(prompt: number[], tokenizer: Tokenizer): boolean {
+  return prompt.every((id) => id === tokenizer.bos);
+}
+
+/**
+ * Shorten a prompt to `limit` tokens. `start`: drop the oldest tokens; `middle`: keep the first and last halves
+ * (LongBench's rule). A leading BOS is kept in both.
+ */
+export function truncatePrompt(prompt: number[], limit: number, mode: Exclude<TruncateMode, 'none'>, bos?: number): number[] {
+  if (prompt.length <= limit) return prompt;
+  const keepBos = bos !== undefined && prompt[0] === bos ? 1 : 0;
+  const body = prompt.slice(keepBos);
+  const room = Math.max(1, limit - keepBos);
+  let kept: number[];
+  if (mode === 'start') kept = body.slice(body.length - room);
+  else {
+    const head = Math.floor(room / 2);
+    kept = [...body.slice(0, head), ...body.slice(body.length - (room - head))];
+  }
+  return keepBos ? [prompt[0]!, ...kept] : kept;
+}
