@@ -3,6 +3,7 @@ import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { DecodePolicy } from '../compress/compression-method.js';
 import { KvError } from '../util/errors.js';
 import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
@@ -26,13 +27,11 @@ export interface PrefillCompression {
   compress(cache: KVCache, stats: AttentionStats | undefined, promptLength: number): unknown | Promise<unknown>;
 }
 
-/** A decode-time policy (H2O, TOVA, CaM, StreamingLLM): runs after each decoded token is in the cache. */
-export interface DecodePolicy {
-  /** Whether `step` needs the attention row of the new token's query (computed by the backend only then). */
-  readonly needsLastRow: boolean;
-  /** Evict / merge / update scores; `lastRow` is [layer][queryHead] over the slots present after the step. */
-  step(cache: KVCache, lastRow: Float32Array[][] | undefined): void;
-}
+/**
+ * A decode-time policy (H2O, TOVA, CaM, StreamingLLM; compress/'s DecodePolicy): after each decoded token is in the
+ * cache, `afterDecodeStep` gets the statistics `stats` asked for (the backend computes them only then).
+ */
+export type { DecodePolicy };
 
 export type TruncateMode = 'none' | 'start' | 'middle';
 
@@ -162,6 +161,8 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     if (s && options.onText) options.onText(s);
   };
   const policy = options.decodePolicy;
+  const ps = policy?.stats;
+  const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
   let stopReason: StopReason = 'length';
   let decodeForwards = 0;
   const d0 = performance.now();
@@ -187,11 +188,11 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     }
     const r = await backend.forward(Int32Array.of(next), cache, {
       logits: 'last',
-      ...(policy?.needsLastRow ? { stats: { columnSums: false, window: 0, lastRow: true } } : {}),
+      ...(policyStats ? { stats: policyStats } : {}),
     });
     decodeForwards++;
     logits = r.logits;
-    policy?.step(cache, r.stats?.lastRow);
+    policy?.afterDecodeStep(cache, r.stats);
   }
   if (!stops.stopped) emit(stops.push(decoder.flush()) + stops.flush());
   const decodeMs = performance.now() - d0;

@@ -77,8 +77,10 @@ test('compression hook: slots removed, positions continue at the true next posit
       },
     },
     decodePolicy: {
-      needsLastRow: true,
-      step: (cache, lastRow) => {
+      stats: { columnSums: false, window: 0, lastRow: true },
+      evicted: 0,
+      afterDecodeStep: (cache, stats) => {
+        const lastRow = stats?.lastRow;
         keysSeen.add(cache.layers[0]!.heads[0]!.keys);
         const h0 = cache.layers[0]!.heads[0]!;
         assert.equal(lastRow![0]![0]!.length, h0.length);
