@@ -1,0 +1,151 @@
+import type { KVCache } from '../cache/kv-cache.js';
+import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import { Rng } from '../util/rng.js';
+import { resolveBudget, validateBudget, type Budget, type BudgetSpec } from './budget.js';
+import { NO_STATS, type CompressionMethod, type DecodePolicy, type ReducedStats } from './compression-method.js';
+import { parseMethodOptions, type OptionValue, type ResolvedOptions } from './method-options.js';
+import { reduceLayers, type GqaReduce } from './reduce-to-kv-heads.js';
+import { getMethod } from './registry.js';
+import { seedScores } from './score-update.js';
+
+/** What the session asks for. */
+export interface CompressionPlan {
+  /** A registered method name (`kvmerger methods`). */
+  method: string;
+  /** `key=value` strings (`--method-option`) or an object of values; missing options take their defaults. */
+  options?: readonly string[] | Readonly<Record<string, OptionValue>>;
+  /** Undefined: keep everything (budget 1). */
+  budget?: BudgetSpec;
+  /** Prompt tokens T (the slots of every head right after prefill). */
+  promptLength: number;
+  /** Seed of CaM's gate and of `random` (default 0). */
+  seed?: number;
+  /** Extra capacity left in every compacted head for decoding (e.g. max new tokens); default 0. */
+  reserveSlots?: number;
+}
+
+/** What compression did, measured on the cache (`--json`'s `"cache"` object). */
+export interface CompressionReport {
+  method: string;
+  /** Every option with its value, defaults and derived values ('auto') included. */
+  options: ResolvedOptions;
+  /** The budget asked for, as a share of the prompt's slots (1 when no budget was given). */
+  budgetRequested: number;
+  /** Kept slots / (T · layers · kvHeads), counted on the cache after compression. */
+  budgetAchieved: number;
+  /** KV bytes before compression, and after (HeadCache.bytes: 4 bytes per key/value element). */
+  bytesFull: number;
+  bytesKept: number;
+  /** Slots per layer after compression (summed over KV heads). */
+  slotsPerLayer: number[];
+  compressMs: number;
+  /** Method-specific details (KVMerger: thresholds, reserved counts, merging sets; CaM: merges). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * A plan checked and resolved before the prefill runs (so bad options fail fast). Use `statsRequest` for the
+ * prefill's forward passes, then `compress(cache, stats)` once after the prefill, then `decodePolicy(cache)`.
+ */
+export interface PreparedCompression {
+  readonly method: CompressionMethod;
+  /** Options parsed and defaulted ('auto' values resolve in `compress`, once the cache's shape is known). */
+  readonly options: ResolvedOptions;
+  readonly budgetSpec: BudgetSpec | undefined;
+  readonly promptLength: number;
+  /** What the prefill must compute (nothing for a budget of 1). */
+  readonly statsRequest: StatsRequest;
+  /** How the method combines query heads onto KV heads ('mean' for methods without the option). */
+  readonly gqaReduce: GqaReduce;
+  /** Compress the cache in place after prefill; also seeds HeadCache.score from the prefill's column sums. */
+  compress(cache: KVCache, stats: AttentionStats | undefined): CompressionReport;
+  /** The decode-time policy, when the options ask for one and the budget is below 1; call after `compress`. */
+  decodePolicy(cache: KVCache): DecodePolicy | undefined;
+  /** [layer][kvHead][slot] the GQA-reduced column sums (for --dump-cache); undefined when not computed. */
+  aggregatedAttention(cache: KVCache, stats: AttentionStats | undefined): number[][][] | undefined;
+}
+
+/** Validate a plan and prepare it. Throws KvError for an unknown method, a bad option or a bad budget. */
+export function prepareCompression(plan: CompressionPlan): PreparedCompression {
+  const method = getMethod(plan.method);
+  const options = parseMethodOptions(method.name, method.options, plan.options ?? []);
+  if (plan.budget) validateBudget(plan.budget, plan.promptLength, 1);
+  const noop = !plan.budget || ('ratio' in plan.budget && plan.budget.ratio >= 1) || ('tokens' in plan.budget && (plan.budget.per ?? 'layer') === 'layer' && plan.budget.tokens >= plan.promptLength);
+  const gqaReduce = (typeof options['gqaReduce'] === 'string' ? options['gqaReduce'] : 'mean') as GqaReduce;
+  const seed = plan.seed ?? 0;
+  const reserveSlots = plan.reserveSlots ?? 0;
+  let resolved: { budget: Budget; options: ResolvedOptions; layerBudgets: number[] } | undefined;
+
+  const resolveFor = (cache: KVCache) => {
+    const layers = cache.layers.length;
+    const kvHeads = cache.layers[0]?.kvHeads ?? 0;
+    const budget = resolveBudget(plan.budget ?? { ratio: 1 }, plan.promptLength, layers, kvHeads);
+    const opts = method.resolveOptions ? method.resolveOptions(options, budget) : options;
+    const layerBudgets = method.layerBudgets ? method.layerBudgets(budget.perLayer, opts, plan.promptLength) : budget.perLayer.slice();
+    return { budget, options: opts, layerBudgets };
+  };
+
+  return {
+    method,
+    options,
+    budgetSpec: plan.budget,
+    promptLength: plan.promptLength,
+    statsRequest: noop ? NO_STATS : method.statsRequest(options),
+    gqaReduce,
+    compress(cache, stats) {
+      const t0 = performance.now();
+      const bytesFull = cache.bytes();
+      resolved = resolveFor(cache);
+      let details: Record<string, unknown> | undefined;
+      if (stats?.columnSums) seedScores(cache, stats.columnSums, gqaReduce);
+      else if (stats?.windowSums) seedScores(cache, stats.windowSums, gqaReduce);
+      if (!noop && !resolved.budget.full) {
+        const kv = cache.layers.map((l) => l.kvHeads);
+        const reduced: ReducedStats = {
+          columnSums: stats?.columnSums && reduceLayers(stats.columnSums, kv, gqaReduce),
+          windowSums: stats?.windowSums && reduceLayers(stats.windowSums, kv, gqaReduce),
+          lastRow: stats?.lastRow && reduceLayers(stats.lastRow, kv, gqaReduce),
+        };
+        details = method.compress({
+          cache,
+          options: resolved.options,
+          budget: resolved.budget,
+          layerBudgets: resolved.layerBudgets,
+          stats: reduced,
+          promptLength: plan.promptLength,
+          rng: new Rng(seed),
+          reserveSlots,
+        }) ?? undefined;
+      }
+      const layers = cache.layers.length;
+      const kvHeads = cache.layers[0]?.kvHeads ?? 0;
+      return {
+        method: method.name,
+        options: resolved.options,
+        budgetRequested: plan.budget ? resolved.budget.ratio : 1,
+        budgetAchieved: cache.slots() / (plan.promptLength * layers * kvHeads),
+        bytesFull,
+        bytesKept: cache.bytes(),
+        slotsPerLayer: cache.slotsPerLayer(),
+        compressMs: performance.now() - t0,
+        ...(details ? { details } : {}),
+      };
+    },
+    decodePolicy(cache) {
+      if (noop || !method.decodePolicy) return undefined;
+      const r = resolved ?? resolveFor(cache);
+      if (r.budget.full) return undefined;
+      // A separate stream from compress's, so the decode gate does not depend on how many prefill draws were made.
+      return method.decodePolicy({ options: r.options, layerBudgets: r.layerBudgets, rng: new Rng(seed + 0x9e3779b9) });
+    },
+    aggregatedAttention(cache, stats) {
+      if (!stats?.columnSums) return undefined;
+      return reduceLayers(stats.columnSums, cache.layers.map((l) => l.kvHeads), gqaReduce).map((layer) => layer.map((a) => Array.from(a)));
+    },
+  };
+}
+
+/** One-call form: prepare the plan and compress the cache after prefill. */
+export function compressCache(cache: KVCache, stats: AttentionStats | undefined, plan: CompressionPlan): CompressionReport {
+  return prepareCompression(plan).compress(cache, stats);
+}

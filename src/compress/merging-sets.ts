@@ -1,0 +1,83 @@
+/**
+ * KVMerger's merging-set identification (the paper's Algorithm 1), in the cut formulation: the sequence of slots is
+ * cut between i and i+1 wherever the adjacent key cosine is ≤ ε or either slot is reserved; the merging sets are the
+ * maximal runs between cuts. Only adjacent pairs are compared: T − 1 dot products per head, never a T × T matrix.
+ */
+
+/** Cosine similarity of adjacent keys: out[i] = δ(k_i, k_{i+1}) for i in [0, n−1). Zero-norm keys give 0. */
+export function adjacentCosines(keys: Float32Array, n: number, headDim: number): Float64Array {
+  const out = new Float64Array(Math.max(0, n - 1));
+  const norms = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let c = j * headDim; c < (j + 1) * headDim; c++) s += keys[c]! * keys[c]!;
+    norms[j] = Math.sqrt(s);
+  }
+  for (let i = 0; i + 1 < n; i++) {
+    let dot = 0;
+    const a = i * headDim;
+    const b = a + headDim;
+    for (let c = 0; c < headDim; c++) dot += keys[a + c]! * keys[b + c]!;
+    const den = norms[i]! * norms[i + 1]!;
+    out[i] = den > 0 ? dot / den : 0;
+  }
+  return out;
+}
+
+/**
+ * The order in which slots are reserved (never merged): first the `sink` first slots, then the `recent` last slots
+ * (newest first), then, among the rest, the `attn` slots with the highest attention (highest first; ties: the later
+ * slot). Reserving "the first k of this list" gives nested reserved sets, which exact mode relies on when it has to
+ * give reserved slots up (it gives them up from the end of the list).
+ */
+export function reservationOrder(n: number, attention: ArrayLike<number>, sink: number, recent: number, attn: number): Int32Array {
+  const order: number[] = [];
+  const taken = new Uint8Array(n);
+  const take = (j: number): void => {
+    if (!taken[j]) {
+      taken[j] = 1;
+      order.push(j);
+    }
+  };
+  for (let j = 0; j < Math.min(sink, n); j++) take(j);
+  for (let j = n - 1, c = 0; j >= 0 && c < recent; j--, c++) take(j);
+  const rest: number[] = [];
+  for (let j = 0; j < n; j++) if (!taken[j]) rest.push(j);
+  rest.sort((a, b) => attention[b]! - attention[a]! || b - a);
+  for (let c = 0; c < Math.min(attn, rest.length); c++) take(rest[c]!);
+  return Int32Array.from(order);
+}
+
+/** Mask of the first `k` slots of a reservation order. */
+export function reservedMask(n: number, order: Int32Array, k: number): Uint8Array {
+  const m = new Uint8Array(n);
+  for (let c = 0; c < Math.min(k, order.length); c++) m[order[c]!] = 1;
+  return m;
+}
+
+/** Number of adjacent pairs whose two slots are both unreserved (the pairs that may merge). */
+export function mergeablePairs(reserved: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i + 1 < reserved.length; i++) if (!reserved[i] && !reserved[i + 1]) c++;
+  return c;
+}
+
+/** Faithful cuts: cut[i] = 1 when δ_i ≤ ε (strict threshold: only δ > ε merges) or slot i or i+1 is reserved. */
+export function thresholdCuts(cosines: Float64Array, reserved: Uint8Array, epsilon: number): Uint8Array {
+  const cut = new Uint8Array(cosines.length);
+  for (let i = 0; i < cosines.length; i++) cut[i] = reserved[i] || reserved[i + 1] || !(cosines[i]! > epsilon) ? 1 : 0;
+  return cut;
+}
+
+/** The merging sets as [start, end] (inclusive) runs of length ≥ 2 between cuts. */
+export function mergingSets(cut: Uint8Array, n: number): [number, number][] {
+  const sets: [number, number][] = [];
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    if (i === n - 1 || cut[i]) {
+      if (i > s) sets.push([s, i]);
+      s = i + 1;
+    }
+  }
+  return sets;
+}

@@ -1,0 +1,165 @@
+import type { HeadCache } from '../../cache/head-cache.js';
+import type { Rng } from '../../util/rng.js';
+import type { CompressionMethod, DecodePolicy } from '../compression-method.js';
+import { GQA_REDUCE_OPTION, SCORES_OPTION, WINDOW_OPTION, type OptionSpec } from '../method-options.js';
+import { reduceToKvHeads, type GqaReduce } from '../reduce-to-kv-heads.js';
+import { accumulateScores } from '../score-update.js';
+import { pickScores, scoreStatsRequest } from '../score-source.js';
+import { argminFrom, range } from '../top-indices.js';
+import { RECENT_SHARE_OPTION, h2oKeep, recentSlots } from './h2o.js';
+
+const OPTIONS: OptionSpec[] = [
+  { name: 'mergeWindow', type: 'integer', min: 1, default: 32, description: 'M: an evicted value is spread over the M kept slots that follow it (official code: 32; streaming variant: 16)' },
+  { name: 'gateAttention', type: 'enum', values: ['accumulated', 'current'], default: 'accumulated', description: 'attention behind the merge gate: accumulated scores, or the current (last) query\'s row as the official code does' },
+  { name: 'eviction', type: 'enum', values: ['window', 'h2o'], default: 'window', description: 'which tokens are evicted: those leaving the recent window (start + recent kept), or H2O\'s choice (heavy + recent kept)' },
+  { ...RECENT_SHARE_OPTION, description: 'share of the budget for the most recent tokens; the rest goes to the start tokens (window) or heavy hitters (h2o); 0.5 is 1:1' },
+  { name: 'when', type: 'enum', values: ['prefill', 'decode'], default: 'prefill', description: 'compress once after prefill, or also evict and merge at every decode step' },
+  SCORES_OPTION,
+  WINDOW_OPTION,
+  GQA_REDUCE_OPTION,
+];
+
+/**
+ * CaM's merge probability for an evicted token with attention `aEvicted` over target slots with attention `aTargets`:
+ * clamp(aEvicted / mean(aTargets), 0, 1). When the mean is 0 the ratio is undefined: p = 1 if aEvicted > 0, else 0.
+ */
+export function camGate(aEvicted: number, aTargets: readonly number[]): number {
+  if (aTargets.length === 0) return 0;
+  let s = 0;
+  for (const a of aTargets) s += a;
+  const mean = s / aTargets.length;
+  if (!(mean > 0)) return aEvicted > 0 ? 1 : 0;
+  return Math.min(1, Math.max(0, aEvicted / mean));
+}
+
+/**
+ * Draw CaM's gate for evicted slot `e` and, if it fires, add v_e / M to the value of every target slot. One draw
+ * per evicted token whatever p is (so a run's random stream does not depend on the scores). Returns whether it merged.
+ */
+export function camMerge(head: HeadCache, e: number, targets: readonly number[], p: number, mergeWindow: number, rng: Rng): boolean {
+  const fire = rng.next() < p;
+  if (!fire || targets.length === 0) return false;
+  const d = head.headDim;
+  const v = head.values;
+  for (const t of targets) {
+    for (let c = 0; c < d; c++) v[t * d + c] = v[t * d + c]! + v[e * d + c]! / mergeWindow;
+  }
+  return true;
+}
+
+function gateOf(a: ArrayLike<number>, e: number, targets: readonly number[]): number {
+  return camGate(a[e]!, targets.map((t) => a[t]!));
+}
+
+/**
+ * One-shot CaM on one head after prefill. Window eviction replays the streaming process: tokens start..n−recent−1
+ * leave the window in positional order, each gated into the min(M, recent) tokens right after it (which may be
+ * evicted later in turn, carrying what they received). H2O eviction: the tokens H2O drops, in positional order, each
+ * gated into the next min(M, ·) slots H2O keeps after it. Returns the number of merges that fired.
+ */
+export function camCompressHead(
+  head: HeadCache,
+  b: number,
+  opts: { recent: number; mergeWindow: number; eviction: 'window' | 'h2o'; gate: ArrayLike<number>; selectScores: ArrayLike<number> },
+  rng: Rng,
+  reserveSlots: number,
+): number {
+  const n = head.length;
+  if (n <= b) return 0;
+  const recent = Math.min(opts.recent, b);
+  const M = opts.mergeWindow;
+  let merged = 0;
+  let keep: number[];
+  if (opts.eviction === 'window') {
+    const start = b - recent;
+    for (let e = start; e < n - recent; e++) {
+      const targets = range(e + 1, Math.min(n, e + 1 + Math.min(M, recent)));
+      if (camMerge(head, e, targets, gateOf(opts.gate, e, targets), M, rng)) merged++;
+    }
+    keep = [...range(0, start), ...range(n - recent, n)];
+  } else {
+    keep = h2oKeep(opts.selectScores, n, b, recent);
+    const kept = new Set(keep);
+    let next = 0; // index into keep of the first kept slot after e
+    for (let e = 0; e < n; e++) {
+      while (next < keep.length && keep[next]! <= e) next++;
+      if (kept.has(e)) continue;
+      const targets = keep.slice(next, next + M);
+      if (camMerge(head, e, targets, gateOf(opts.gate, e, targets), M, rng)) merged++;
+    }
+  }
+  head.retain(keep, reserveSlots);
+  return merged;
+}
+
+/** CaM (Cache Merging): values of evicted tokens merge, gated by attention, into the values of the kept tokens after them. */
+export const camMethod: CompressionMethod = {
+  name: 'cam',
+  description: 'CaM: evicts like StreamingLLM (or H2O) but merges each evicted value into the next M kept values, gated by a seeded Bernoulli draw',
+  options: OPTIONS,
+  statsRequest: (o) => scoreStatsRequest(o, { lastRow: o['gateAttention'] === 'current' }),
+  compress({ cache, options, layerBudgets, stats, rng, reserveSlots }) {
+    const scores = pickScores(stats, options, 'cam');
+    const current = options['gateAttention'] === 'current';
+    if (current && !stats.lastRow) throw new Error('cam: the prefill returned no lastRow; pass prepared.statsRequest to the forward pass');
+    const share = Number(options['recentShare']);
+    let merges = 0;
+    cache.layers.forEach((layer, l) => {
+      const b = layerBudgets[l]!;
+      layer.heads.forEach((head, h) => {
+        merges += camCompressHead(
+          head,
+          b,
+          {
+            recent: recentSlots(b, share),
+            mergeWindow: Number(options['mergeWindow']),
+            eviction: options['eviction'] as 'window' | 'h2o',
+            gate: current ? stats.lastRow![l]![h]! : scores[l]![h]!,
+            selectScores: scores[l]![h]!,
+          },
+          rng,
+          reserveSlots,
+        );
+      });
+    });
+    return { merges };
+  },
+  decodePolicy({ options, layerBudgets, rng }) {
+    if (options['when'] !== 'decode') return undefined;
+    const mode = options['gqaReduce'] as GqaReduce;
+    const share = Number(options['recentShare']);
+    const M = Number(options['mergeWindow']);
+    const current = options['gateAttention'] === 'current';
+    const byH2O = options['eviction'] === 'h2o';
+    let evicted = 0;
+    const policy: DecodePolicy = {
+      stats: { columnSums: false, window: 0, lastRow: true },
+      afterDecodeStep(cache, stats) {
+        if (!stats?.lastRow) throw new Error('cam decode policy: the decode step returned no lastRow; pass policy.stats to the forward pass');
+        accumulateScores(cache, stats, mode);
+        cache.layers.forEach((layer, l) => {
+          const b = layerBudgets[l]!;
+          const recent = recentSlots(b, share);
+          const rows = current ? reduceToKvHeads(stats.lastRow![l]!, layer.kvHeads, mode).map((r) => Array.from(r)) : undefined;
+          layer.heads.forEach((head, h) => {
+            while (head.length > b) {
+              const n = head.length;
+              const e = byH2O ? argminFrom(head.score, 0, n - recent) : b - recent;
+              if (e < 0 || e >= n) break;
+              const targets = range(e + 1, Math.min(n, e + 1 + M));
+              const a: ArrayLike<number> = rows ? rows[h]! : head.score;
+              camMerge(head, e, targets, gateOf(a, e, targets), M, rng);
+              head.removeAt(e);
+              rows?.[h]!.splice(e, 1);
+              evicted++;
+            }
+          });
+        });
+      },
+      get evicted() {
+        return evicted;
+      },
+    };
+    return policy;
+  },
+};

@@ -1,0 +1,30 @@
+import type { Rng } from '../../util/rng.js';
+import { NO_STATS, type CompressionMethod } from '../compression-method.js';
+
+/** `k` distinct indices of [0, n) drawn uniformly (partial Fisher–Yates), in increasing order. */
+export function randomSubset(n: number, k: number, rng: Rng): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const m = Math.min(k, n);
+  for (let i = 0; i < m; i++) {
+    const j = i + rng.int(n - i);
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx.slice(0, m).sort((a, b) => a - b);
+}
+
+/** Random: a seeded random subset per head (the floor every method must beat). */
+export const randomMethod: CompressionMethod = {
+  name: 'random',
+  description: 'keeps a seeded random subset of slots per head (the floor every method must beat)',
+  options: [],
+  statsRequest: () => NO_STATS,
+  compress({ cache, layerBudgets, rng, reserveSlots }) {
+    cache.layers.forEach((layer, l) => {
+      for (const head of layer.heads) {
+        if (head.length > layerBudgets[l]!) head.retain(randomSubset(head.length, layerBudgets[l]!, rng), reserveSlots);
+      }
+    });
+  },
+};
