@@ -1,0 +1,165 @@
+/**
+ * Line charts: one line per series (a method), optional spread per point drawn as error bars or as a shaded band,
+ * and optional horizontal reference lines (the full cache's score). Used for score against budget and for the
+ * per-layer kept ratio.
+ */
+import { drawFrame, drawLegend, layoutFrame, type FrameOptions, type LegendEntry, type Tick } from './chart-frame.js';
+import { linearScale } from './linear-scale.js';
+import { methodColor } from './method-colors.js';
+import { formatTick, niceTicks } from './nice-ticks.js';
+import { num, SvgDocument } from './svg-document.js';
+
+export interface LinePoint {
+  x: number;
+  y: number;
+  /** Lower and upper end of the spread (error bar or band); omit for none. */
+  lo?: number;
+  hi?: number;
+}
+
+export interface LineSeries {
+  name: string;
+  /** Defaults to methodColor(name). */
+  color?: string;
+  points: LinePoint[];
+}
+
+export interface ReferenceLine {
+  name: string;
+  y: number;
+  color?: string;
+}
+
+export interface LineChartOptions {
+  title: string;
+  subtitle?: string;
+  xLabel: string;
+  yLabel: string;
+  series: LineSeries[];
+  referenceLines?: ReferenceLine[];
+  /** How the spread is drawn. */
+  spread?: 'bars' | 'band' | 'none';
+  xDomain?: [number, number];
+  yDomain?: [number, number];
+  /** Explicit x ticks (e.g. the budgets run); default: round numbers. */
+  xTicks?: number[];
+  formatX?: (v: number) => string;
+  formatY?: (v: number) => string;
+  /** Markers at the points (default: when a series has at most 30 points). */
+  markers?: boolean;
+  width?: number;
+  height?: number;
+  idPrefix?: string;
+  legendTitle?: string;
+}
+
+export function lineChart(o: LineChartOptions): string {
+  const spread = o.spread ?? 'bars';
+  const xs = o.series.flatMap((s) => s.points.map((p) => p.x));
+  const ys = o.series.flatMap((s) => s.points.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y]));
+  for (const r of o.referenceLines ?? []) ys.push(r.y);
+  const finite = (a: number[]): number[] => a.filter(Number.isFinite);
+  const xf = finite(xs);
+  const yf = finite(ys);
+  const xNice = o.xTicks
+    ? { ticks: o.xTicks, domain: o.xDomain ?? ([Math.min(...o.xTicks), Math.max(...o.xTicks)] as [number, number]) }
+    : niceTicks(o.xDomain?.[0] ?? Math.min(...(xf.length ? xf : [0])), o.xDomain?.[1] ?? Math.max(...(xf.length ? xf : [1])), 6);
+  const yNice = niceTicks(o.yDomain?.[0] ?? Math.min(...(yf.length ? yf : [0])), o.yDomain?.[1] ?? Math.max(...(yf.length ? yf : [1])), 5);
+  // The x domain is the data's extent (a layer axis should end at the last layer), ticks are the round values in it.
+  const xDomain = o.xDomain ?? (o.xTicks ? xNice.domain : xf.length ? ([Math.min(...xf), Math.max(...xf)] as [number, number]) : xNice.domain);
+  const yDomain = o.yDomain ?? yNice.domain;
+  const yTicksV = yNice.ticks.filter((t) => t >= yDomain[0] - 1e-9 && t <= yDomain[1] + 1e-9);
+  const xTicksV = xNice.ticks.filter((t) => t >= xDomain[0] - 1e-9 && t <= xDomain[1] + 1e-9);
+  const xStep = xTicksV.length > 1 ? Math.abs(xTicksV[1]! - xTicksV[0]!) : undefined;
+  const yStep = yTicksV.length > 1 ? Math.abs(yTicksV[1]! - yTicksV[0]!) : undefined;
+  const fx = o.formatX ?? ((v: number) => formatTick(v, xStep));
+  const fy = o.formatY ?? ((v: number) => formatTick(v, yStep));
+
+  const legend: LegendEntry[] = [
+    ...o.series.map((s) => ({ name: s.name, color: s.color ?? methodColor(s.name), kind: 'line' as const })),
+    ...(o.referenceLines ?? []).map((r) => ({ name: r.name, color: r.color ?? methodColor(r.name), kind: 'dashed' as const })),
+  ];
+  const frame: FrameOptions = {
+    width: o.width ?? 720,
+    height: o.height ?? 440,
+    title: o.title,
+    subtitle: o.subtitle,
+    xLabel: o.xLabel,
+    yLabel: o.yLabel,
+    yTickTexts: yTicksV.map(fy),
+    xTickTexts: xTicksV.map(fx),
+    xSlotCount: xTicksV.length,
+    legend,
+    legendTitle: o.legendTitle,
+  };
+  const layout = layoutFrame(frame);
+  const { area } = layout;
+  // A small inset keeps markers and error bars at the domain's ends inside the plot area.
+  const inset = 8;
+  const sxBase = linearScale(xDomain, [area.left + inset, area.left + area.width - inset]);
+  const sy = linearScale(yDomain, [area.top + area.height, area.top]);
+  const doc = new SvgDocument(layout.width, layout.height, { title: o.title, idPrefix: o.idPrefix });
+  const xTicks: Tick[] = xTicksV.map((v) => ({ pos: sxBase(v), text: fx(v) }));
+  const yTicks: Tick[] = yTicksV.map((v) => ({ pos: sy(v), text: fy(v) }));
+  drawFrame(doc, frame, layout, xTicks, yTicks);
+
+  const clipId = doc.id('clip');
+  doc.def(`<clipPath id="${clipId}"><rect x="${num(area.left)}" y="${num(area.top - 2)}" width="${num(area.width)}" height="${num(area.height + 4)}"/></clipPath>`);
+  doc.open('g', { 'clip-path': `url(#${clipId})` });
+  for (const r of o.referenceLines ?? []) {
+    const color = r.color ?? methodColor(r.name);
+    doc.line(area.left, sy(r.y), area.left + area.width, sy(r.y), {
+      stroke: color,
+      'stroke-width': 2,
+      'stroke-dasharray': '6 4',
+      class: 'reference',
+      'data-series': r.name,
+    });
+  }
+  // With error bars, series are nudged apart a few pixels so that bars at the same x do not hide each other.
+  const dodgeStep = spread === 'bars' && o.series.length > 1 ? Math.min(4, 24 / o.series.length) : 0;
+  o.series.forEach((s, si) => {
+    const dodge = (si - (o.series.length - 1) / 2) * dodgeStep;
+    const sx = (v: number): number => sxBase(v) + dodge;
+    const color = s.color ?? methodColor(s.name);
+    const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
+    doc.open('g', { class: 'series', 'data-series': s.name });
+    const withSpread = pts.filter((p) => p.lo !== undefined && p.hi !== undefined && Number.isFinite(p.lo) && Number.isFinite(p.hi));
+    if (spread === 'band' && withSpread.length > 1) {
+      const upper = withSpread.map((p) => `${num(sx(p.x))},${num(sy(p.hi!))}`);
+      const lower = withSpread.map((p) => `${num(sx(p.x))},${num(sy(p.lo!))}`).reverse();
+      doc.path(`M${upper.join('L')}L${lower.join('L')}Z`, { fill: color, 'fill-opacity': 0.18, stroke: 'none', class: 'band', 'data-series': s.name });
+    }
+    if (pts.length > 1) {
+      doc.path('M' + pts.map((p) => `${num(sx(p.x))},${num(sy(p.y))}`).join('L'), {
+        fill: 'none',
+        stroke: color,
+        'stroke-width': 2,
+        'stroke-linejoin': 'round',
+        class: 'line',
+        'data-series': s.name,
+      });
+    }
+    if (spread === 'bars') {
+      for (const p of withSpread) {
+        const x = sx(p.x);
+        doc.path(`M${num(x)},${num(sy(p.lo!))}V${num(sy(p.hi!))}M${num(x - 4)},${num(sy(p.lo!))}h8M${num(x - 4)},${num(sy(p.hi!))}h8`, {
+          stroke: color,
+          'stroke-width': 1.3,
+          fill: 'none',
+          class: 'error-bar',
+          'data-series': s.name,
+        });
+      }
+    }
+    if (o.markers ?? pts.length <= 30) {
+      for (const p of pts) {
+        doc.element('circle', { cx: sx(p.x), cy: sy(p.y), r: 3.5, fill: color, stroke: '#fff', 'stroke-width': 1, class: 'point', 'data-series': s.name });
+      }
+    }
+    doc.close('g');
+  });
+  doc.close('g');
+  drawLegend(doc, frame, layout);
+  return doc.toString();
+}
