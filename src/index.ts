@@ -5,3 +5,21 @@ export { KVCache } from './cache/kv-cache.js';
 export { LayerCache } from './cache/layer-cache.js';
 export { HeadCache } from './cache/head-cache.js';
 export type { AttentionStats, StatsRequest } from './cache/attention-stats.js';
+// Engine: forward passes, sampling, generation sessions.
+export type { ForwardBackend, ForwardOptions, ForwardResult } from './model/backend.js';
+export type { WeightSource } from './model/weights.js';
+export { ReferenceBackend } from './model/reference-backend.js';
+export { ropeInverseFrequencies, applyRope } from './model/rope.js';
+export { Sampler, argmax, type SamplerOptions, type Candidates } from './generate/sampler.js';
+export {
+  generate,
+  truncatePrompt,
+  type GenerateOptions,
+  type GenerateResult,
+  type SessionModel,
+  type PrefillCompression,
+  type StopReason,
+  type TruncateMode,
+} from './generate/session.js';
+export { applyChatTemplate, type ChatMessage, type ChatTemplateOptions } from './generate/chat-template.js';
+export { Rng } from './util/rng.js';
