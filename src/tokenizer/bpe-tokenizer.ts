@@ -18,6 +18,8 @@ export interface BpeSpec extends VocabularySpec {
   preTokenizer: readonly PreTokenizerStep[];
   /** Use a whole pre-token word directly when it is in the vocabulary (llama3, HF `ignore_merges`). */
   ignoreMerges?: boolean;
+  /** Unicode normalisation of each text fragment before pre-tokenizing (tokenizer.json `normalizer`). */
+  normalize?: (text: string) => string;
 }
 
 interface Bigram {
@@ -37,12 +39,25 @@ export class BpeTokenizer extends BaseTokenizer {
   private readonly preTokenize: PreTokenizeFn;
   private readonly ignoreMerges: boolean;
   private readonly cache = new Map<string, number[]>();
+  private readonly normalize?: (text: string) => string;
+  /**
+   * Fast path when every merge joins two tokens into a token (true of real vocabularies): merges keyed by the pair
+   * of ids (left * vocabSize + right → merge index), so merging needs no strings.
+   */
+  private readonly pairMerge = new Map<number, number>();
+  private readonly mergedId: Int32Array;
+  private readonly idMode: boolean;
+  private readonly charId = new Map<string, number>();
+  private heapKeys = new Float64Array(64);
 
   constructor(spec: BpeSpec) {
     super(spec);
     this.pre = spec.pre;
     this.ignoreMerges = spec.ignoreMerges ?? false;
+    this.normalize = spec.normalize;
     this.preTokenize = makePreTokenizer(spec.preTokenizer);
+    this.mergedId = new Int32Array(spec.merges.length).fill(-1);
+    let idMode = true;
     for (let i = 0; i < spec.merges.length; i++) {
       const m = spec.merges[i]!;
       let a: string;
@@ -58,8 +73,18 @@ export class BpeTokenizer extends BaseTokenizer {
       let inner = this.ranks.get(a);
       if (!inner) this.ranks.set(a, (inner = new Map()));
       // The first occurrence of a pair keeps its rank (llama.cpp's emplace).
-      if (!inner.has(b)) inner.set(b, i);
+      if (inner.has(b)) continue;
+      inner.set(b, i);
+      const ia = this.tokenToId.get(a);
+      const ib = this.tokenToId.get(b);
+      const im = this.tokenToId.get(a + b);
+      if (ia === undefined || ib === undefined || im === undefined) idMode = false;
+      else {
+        this.pairMerge.set(ia * this.vocabSize + ib, i);
+        this.mergedId[i] = im;
+      }
     }
+    this.idMode = idMode;
   }
 
   /** Pre-tokenized pieces of `text` (for tests and diagnostics). */
@@ -68,7 +93,7 @@ export class BpeTokenizer extends BaseTokenizer {
   }
 
   protected encodeText(text: string, out: number[]): void {
-    for (const piece of this.preTokenize(text)) {
+    for (const piece of this.preTokenize(this.normalize ? this.normalize(text) : text)) {
       if (piece.length === 0) continue;
       const word = byteEncode(piece);
       let ids = this.cache.get(word);
@@ -87,6 +112,103 @@ export class BpeTokenizer extends BaseTokenizer {
       const id = this.tokenToId.get(word);
       if (id !== undefined) return [id];
     }
+    if (this.idMode) {
+      const ids = this.encodeWordById(word);
+      if (ids !== undefined) return ids;
+    }
+    return this.encodeWordByText(word);
+  }
+
+  /**
+   * The same merges on token ids, with a heap of numbers `rank * n + left`. A popped entry is current when the pair
+   * now at `left` still has that rank: ranks are unique per pair and symbols only grow, so this is llama.cpp's
+   * "neither side changed" test. Returns undefined when a character is not a token (then the text path decides).
+   */
+  private encodeWordById(word: string): number[] | undefined {
+    const n = word.length;
+    const tok = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ch = word[i]!;
+      let id = this.charId.get(ch);
+      if (id === undefined) {
+        id = this.tokenToId.get(ch);
+        if (id === undefined) return undefined;
+        this.charId.set(ch, id);
+      }
+      tok[i] = id;
+    }
+    if (n === 1) return [tok[0]!];
+    const V = this.vocabSize;
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    const alive = new Uint8Array(n).fill(1);
+    for (let i = 0; i < n; i++) {
+      prev[i] = i - 1;
+      next[i] = i + 1 < n ? i + 1 : -1;
+    }
+    if (this.heapKeys.length < 3 * n + 4) this.heapKeys = new Float64Array(4 * n + 4);
+    const heap = this.heapKeys;
+    let size = 0;
+    const push = (key: number): void => {
+      let i = size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (heap[p]! <= key) break;
+        heap[i] = heap[p]!;
+        i = p;
+      }
+      heap[i] = key;
+    };
+    const pop = (): number => {
+      const top = heap[0]!;
+      const last = heap[--size]!;
+      let i = 0;
+      while (true) {
+        const l = 2 * i + 1;
+        if (l >= size) break;
+        const c = l + 1 < size && heap[l + 1]! < heap[l]! ? l + 1 : l;
+        if (heap[c]! >= last) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+      return top;
+    };
+    const pairMerge = this.pairMerge;
+    for (let i = 0; i + 1 < n; i++) {
+      const r = pairMerge.get(tok[i]! * V + tok[i + 1]!);
+      if (r !== undefined) push(r * n + i);
+    }
+    while (size > 0) {
+      if (size + 2 >= heap.length) return undefined; // cannot happen: at most 2 pushes per merge
+      const key = pop();
+      const left = key % n;
+      const rank = (key - left) / n;
+      if (!alive[left]) continue;
+      const right = next[left]!;
+      if (right < 0 || pairMerge.get(tok[left]! * V + tok[right]!) !== rank) continue;
+      tok[left] = this.mergedId[rank]!;
+      alive[right] = 0;
+      next[left] = next[right]!;
+      if (next[right]! >= 0) prev[next[right]!] = left;
+      const p = prev[left]!;
+      if (p >= 0) {
+        const r = pairMerge.get(tok[p]! * V + tok[left]!);
+        if (r !== undefined) push(r * n + p);
+      }
+      const q = next[left]!;
+      if (q >= 0) {
+        const r = pairMerge.get(tok[left]! * V + tok[q]!);
+        if (r !== undefined) push(r * n + left);
+      }
+    }
+    const ids: number[] = [];
+    for (let i = 0; i !== -1; i = next[i]!) ids.push(tok[i]!);
+    return ids;
+  }
+
+  /** llama.cpp's merge loop on strings (any vocabulary, including merges whose parts are not tokens). */
+  private encodeWordByText(word: string): number[] {
     const n = word.length; // the byte-level alphabet is all in the BMP: one code unit per symbol
     const start = new Int32Array(n);
     const len = new Int32Array(n).fill(1);
