@@ -22,8 +22,10 @@ export interface Budget {
   perLayer: number[];
   /** Σ perLayer · kvHeads: the most slots the whole cache may keep. */
   totalSlots: number;
-  /** totalSlots / (promptLength · layers · kvHeads): the budget as a share (drives KVMerger's reserved shares). */
+  /** totalSlots / (promptLength · layers · kvHeads): the share the slot counts allow (≤ requested, by flooring). */
   ratio: number;
+  /** The share asked for: `spec.ratio`, or the token budget's share of the prompt (drives KVMerger's shares). */
+  requested: number;
   /** True when every head may keep the whole prompt: compression is then a no-op. */
   full: boolean;
 }
@@ -93,6 +95,7 @@ export function resolveBudget(spec: BudgetSpec, promptLength: number, layers: nu
     perLayer,
     totalSlots,
     ratio: totalSlots / (promptLength * layers * kvHeads),
+    requested: 'ratio' in spec ? spec.ratio : totalSlots / (promptLength * layers * kvHeads),
     full: perLayer.every((b) => b >= promptLength),
   };
 }

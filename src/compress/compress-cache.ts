@@ -29,7 +29,7 @@ export interface CompressionReport {
   method: string;
   /** Every option with its value, defaults and derived values ('auto') included. */
   options: ResolvedOptions;
-  /** The budget asked for, as a share of the prompt's slots (1 when no budget was given). */
+  /** The budget asked for, as a share of the prompt's slots (a token budget as its share; 1 when none was given). */
   budgetRequested: number;
   /** Kept slots / (T · layers · kvHeads), counted on the cache after compression. */
   budgetAchieved: number;
@@ -57,10 +57,19 @@ export interface PreparedCompression {
   readonly statsRequest: StatsRequest;
   /** How the method combines query heads onto KV heads ('mean' for methods without the option). */
   readonly gqaReduce: GqaReduce;
-  /** Compress the cache in place after prefill; also seeds HeadCache.score from the prefill's column sums. */
-  compress(cache: KVCache, stats: AttentionStats | undefined): CompressionReport;
-  /** The decode-time policy, when the options ask for one and the budget is below 1; call after `compress`. */
-  decodePolicy(cache: KVCache): DecodePolicy | undefined;
+  /**
+   * Compress the cache in place after prefill; also seeds HeadCache.score from the prefill's column sums (or window
+   * sums when only those were computed). `promptLength` is accepted for the session's hook shape; the plan's wins.
+   */
+  compress(cache: KVCache, stats: AttentionStats | undefined, promptLength?: number): CompressionReport;
+  /** Alias of `statsRequest`, so a PreparedCompression is the session's `compression` hook as it is. */
+  readonly stats: StatsRequest;
+  /**
+   * The decode-time policy, when the options ask for one (e.g. h2o when=decode) and the budget is below 1; undefined
+   * otherwise. It can be created before the cache exists: it takes its per-layer budgets from `compress` (or, if
+   * compress never ran, from the first cache it sees).
+   */
+  decodePolicy(): DecodePolicy | undefined;
   /** [layer][kvHead][slot] the GQA-reduced column sums (for --dump-cache); undefined when not computed. */
   aggregatedAttention(cache: KVCache, stats: AttentionStats | undefined): number[][][] | undefined;
 }
@@ -74,6 +83,7 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
   const gqaReduce = (typeof options['gqaReduce'] === 'string' ? options['gqaReduce'] : 'mean') as GqaReduce;
   const seed = plan.seed ?? 0;
   const reserveSlots = plan.reserveSlots ?? 0;
+  const statsRequest = noop ? NO_STATS : method.statsRequest(options);
   let resolved: { budget: Budget; options: ResolvedOptions; layerBudgets: number[] } | undefined;
 
   const resolveFor = (cache: KVCache) => {
@@ -90,7 +100,8 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
     options,
     budgetSpec: plan.budget,
     promptLength: plan.promptLength,
-    statsRequest: noop ? NO_STATS : method.statsRequest(options),
+    statsRequest,
+    stats: statsRequest,
     gqaReduce,
     compress(cache, stats) {
       const t0 = performance.now();
@@ -122,7 +133,7 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
       return {
         method: method.name,
         options: resolved.options,
-        budgetRequested: plan.budget ? resolved.budget.ratio : 1,
+        budgetRequested: plan.budget ? resolved.budget.requested : 1,
         budgetAchieved: cache.slots() / (plan.promptLength * layers * kvHeads),
         bytesFull,
         bytesKept: cache.bytes(),
@@ -131,12 +142,28 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
         ...(details ? { details } : {}),
       };
     },
-    decodePolicy(cache) {
+    decodePolicy() {
       if (noop || !method.decodePolicy) return undefined;
-      const r = resolved ?? resolveFor(cache);
-      if (r.budget.full) return undefined;
+      // Filled on the first step, once the cache's shape is known; the policy reads it at every step.
+      const layerBudgets: number[] = [];
       // A separate stream from compress's, so the decode gate does not depend on how many prefill draws were made.
-      return method.decodePolicy({ options: r.options, layerBudgets: r.layerBudgets, rng: new Rng(seed + 0x9e3779b9) });
+      const inner = method.decodePolicy({ options, layerBudgets, rng: new Rng(seed + 0x9e3779b9) });
+      if (!inner) return undefined;
+      let full = false;
+      return {
+        stats: inner.stats,
+        afterDecodeStep(cache, stats) {
+          if (layerBudgets.length === 0) {
+            const r = resolved ?? (resolved = resolveFor(cache));
+            layerBudgets.push(...r.layerBudgets);
+            full = r.budget.full;
+          }
+          if (!full) inner.afterDecodeStep(cache, stats);
+        },
+        get evicted() {
+          return inner.evicted;
+        },
+      };
     },
     aggregatedAttention(cache, stats) {
       if (!stats?.columnSums) return undefined;

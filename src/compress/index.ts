@@ -7,23 +7,27 @@
  * ```ts
  * // 1. Before the prefill (fails fast on an unknown method, a bad option or a bad budget — KvError):
  * const prep = prepareCompression({
- *   method: 'kvmerger',                       // kvmerger methods lists them
+ *   method: 'kvmerger',                       // `kvmerger methods` lists them
  *   options: ['epsilon=0.8', 'granularity=headShared'],   // --method-option values, or { epsilon: 0.8 }
  *   budget: parseBudgetFlags(flags.budget, flags.budgetTokens, flags.budgetTokensPer),  // undefined → no compression
  *   promptLength: promptTokens.length,
  *   seed,                                      // CaM's gate, random
  *   reserveSlots: maxNewTokens,                // decode room left in every compacted head
  * });
- * // 2. Prefill with the statistics the method needs (accumulate them over chunks; windowStart = T − request.window):
- * const { stats } = await backend.forward(tokens, cache, { logits: 'last', stats: prep.statsRequest, windowStart });
- * // 3. Compress once (also seeds HeadCache.score with the reduced column sums); the report is --json's "cache":
- * const dumpAttention = prep.aggregatedAttention(cache, stats);   // for --dump-cache, with cacheDump(before/after)
- * const report: CompressionReport = prep.compress(cache, stats);
- * // 4. Decode; with a policy, pass its stats request and call it after every step:
- * const policy = prep.decodePolicy(cache);    // undefined unless e.g. h2o when=decode, tova when=decode
- * const step = await backend.forward(Int32Array.of(tok), cache, { logits: 'last', stats: policy?.stats });
- * policy?.afterDecodeStep(cache, step.stats); // adds the row to HeadCache.score and evicts/merges to the budget
+ * // 2. The session's hooks take it as it is (PreparedCompression has `stats` and `compress(cache, stats)`):
+ * const result = await generate(model, { promptTokens, compression: prep, decodePolicy: prep.decodePolicy() });
+ * // result.compression is the CompressionReport (--json's "cache" object).
  * ```
+ *
+ * What happens inside, step by step (for a caller that drives the backend itself):
+ * - prefill with `stats: prep.statsRequest` (and `windowStart = T − statsRequest.window` when window > 0),
+ *   accumulating the statistics over chunks;
+ * - `prep.aggregatedAttention(cache, stats)` BEFORE compressing, for --dump-cache (with `cacheDump` of the cache
+ *   before and after);
+ * - `prep.compress(cache, stats)` once: seeds HeadCache.score with the reduced column sums, compresses, reports;
+ * - per decode step: `forward(..., { stats: policy.stats })`, then `policy.afterDecodeStep(cache, step.stats)`,
+ *   which adds the step's attention row to HeadCache.score (GQA-reduced) and evicts/merges down to the budget.
+ *   Without a policy nothing needs to run per step (call `accumulateScores` only to keep scores for inspection).
  *
  * A method sees only the cache, the statistics it declared (reduced from query heads to KV heads with its
  * `gqaReduce`) and the budget; it compacts heads physically (HeadCache.retain / removeAt) and never renumbers

@@ -212,7 +212,7 @@ export const kvmergerMethod: CompressionMethod = {
   description: 'KVMerger: merges runs of adjacent tokens with similar keys into their highest-attention token (Gaussian-kernel weights); reserved recent and high-attention tokens',
   options: OPTIONS,
   resolveOptions(options: ResolvedOptions, budget: Budget): ResolvedOptions {
-    const shares = faithfulShares(budget.ratio);
+    const shares = faithfulShares(budget.requested);
     return {
       ...options,
       recentRatio: options['recentRatio'] === 'auto' ? round6(shares.recentRatio) : options['recentRatio']!,
