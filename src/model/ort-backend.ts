@@ -16,6 +16,11 @@ export interface OrtBackendOptions {
   threads?: number;
   /** Most tokens per graph run; longer calls are split (default 512). Bounds the [G·T, slots + T] score blocks. */
   chunk?: number;
+  /**
+   * Let onnxruntime's worker threads spin between operators (onnxruntime's default, true). Turn off on a machine
+   * shared with other work, where spinning threads take cores from everything else.
+   */
+  spinning?: boolean;
 }
 
 /**
@@ -43,6 +48,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' }, inter_op: { allow_spinning: '0' } } },
     });
   } catch (e) {
     throw new Error(`ort backend: onnxruntime could not load the model graph (${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights): ${(e as Error).message}`, { cause: e });
@@ -53,12 +59,21 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
 class OrtBackend implements ForwardBackend {
   readonly name = 'ort' as const;
 
+  private readonly fetchBase: string[];
+  private readonly fetchAll: string[];
+
   constructor(
     private readonly config: ModelConfig,
     private session: ort.InferenceSession | undefined,
     private readonly invFreq: Float64Array,
     private readonly chunk: number,
-  ) {}
+  ) {
+    const n = graphNames;
+    const layers = Array.from({ length: config.blockCount }, (_, l) => l);
+    this.fetchBase = [n.logits, ...layers.flatMap((l) => [n.newKeys(l), n.newValues(l)])];
+    const heads = Array.from({ length: config.headCountKv }, (_, h) => h);
+    this.fetchAll = [...this.fetchBase, ...layers.flatMap((l) => heads.map((h) => n.stats(l, h)))];
+  }
 
   async forward(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult> {
     const c = this.config;
@@ -135,7 +150,8 @@ class OrtBackend implements ForwardBackend {
         feeds[n.valueCache(l, h)] = new ort.Tensor('float32', hc.valuesInUse(), [hc.length, D]);
       }
     }
-    const out = await session.run(feeds);
+    // Fetch only what is used: the stats outputs are empty without a request, but each output costs a conversion.
+    const out = await session.run(feeds, kinds.length > 0 ? this.fetchAll : this.fetchBase);
 
     const stats: AttentionStats | undefined = req ? {} : undefined;
     if (stats && req!.columnSums) stats.columnSums = [];

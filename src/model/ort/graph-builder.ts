@@ -67,7 +67,8 @@ export class GraphBuilder {
     return name;
   }
 
-  private claim(name: string): string {
+  /** Reserve an exact value name (for node outputs that are graph outputs, so no Identity copy is needed). */
+  claim(name: string): string {
     if (this.names.has(name)) throw new Error(`GraphBuilder: value name ${name} is used twice`);
     this.names.add(name);
     return name;

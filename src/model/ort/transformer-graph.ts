@@ -7,7 +7,7 @@ import { GraphBuilder, type BuiltModel } from './graph-builder.js';
 export const graphNames = {
   /** int32 [T]: this call's token ids. */
   tokens: 'tokens',
-  /** float32 [T, ropeDim/2]: cos and sin of each token's RoPE angles. */
+  /** float32 [T, ropeDim/2]: cos and sin of each token's RoPE angles (row t: position start + t). */
   cos: 'rope_cos',
   sin: 'rope_sin',
   /** int32 [R]: rows of the chunk whose logits are computed (the last one, or all). */
@@ -80,39 +80,15 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const logitRows = g.input(n.logitRows, 'int32', ['R']);
   const statW = g.input(n.statWeights, 'float32', ['S', 'T']);
 
-  // Shared per-call values: T, the causal mask tiled over a group's query heads, RoPE tables shaped for broadcast.
+  // Shared per-call values: T, the causal mask tiled over a group's query heads, the [G, T, -1] shape of stats.
   const tShape = g.op('Shape', [tokens]); // [1] = T
   const negInf = { tensor: { dims: [1], dataType: 1, rawData: new Uint8Array(Float32Array.of(-Infinity).buffer) } };
   const full = g.op('ConstantOfShape', [g.op('Concat', [tShape, tShape], { axis: 0 })], { value: negInf });
   const mask = g.op('Trilu', [full, g.int(1)], { upper: 1 }); // [T, T]: −inf above the diagonal, 0 elsewhere
   const maskG = G === 1 ? mask : g.op('Tile', [mask, g.ints([G, 1])]); // [G·T, T]
   const groupShape = g.op('Concat', [g.ints([G]), tShape, g.ints([-1])], { axis: 0 }); // [G, T, -1]
-  const ropeShape = c.ropeStyle === 'normal' ? g.ints([0, 1, rd / 2, 1]) : g.ints([0, 1, rd / 2]);
-  const cosB = g.op('Reshape', [cos, ropeShape]);
-  const sinB = g.op('Reshape', [sin, ropeShape]);
-
-  /** RoPE on x [T, N, D] (N heads), first rd dims, in the config's pair layout. */
-  const rope = (x: string, heads: number): string => {
-    let rot = x;
-    let pass: string | undefined;
-    if (rd < D) [rot, pass] = g.node('Split', [x, g.ints([rd, D - rd])], { attrs: { axis: 2 }, count: 2 }) as [string, string];
-    let a: string, b: string;
-    if (c.ropeStyle === 'normal') {
-      const pairs = g.op('Reshape', [rot, g.ints([0, heads, rd / 2, 2])]);
-      [a, b] = g.node('Split', [pairs], { attrs: { axis: 3 }, count: 2 }) as [string, string];
-    } else {
-      [a, b] = g.node('Split', [rot], { attrs: { axis: 2 }, count: 2 }) as [string, string];
-    }
-    const ra = g.op('Sub', [g.op('Mul', [a, cosB]), g.op('Mul', [b, sinB])]);
-    const rb = g.op('Add', [g.op('Mul', [a, sinB]), g.op('Mul', [b, cosB])]);
-    let out: string;
-    if (c.ropeStyle === 'normal') {
-      out = g.op('Reshape', [g.op('Concat', [ra, rb], { axis: 3 }), g.ints([0, heads, rd])]);
-    } else {
-      out = g.op('Concat', [ra, rb], { axis: 2 });
-    }
-    return pass ? g.op('Concat', [out, pass], { axis: 2 }) : out;
-  };
+  // RoPE tables are per call: row t holds position start + t, so the op's position offset is 0.
+  const ropeOffset = g.ints([0]);
 
   const rmsNorm = (x: string, w: string): string =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: c.rmsNormEps }, stash_type: 1 });
@@ -138,39 +114,45 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
       gemmIn.push(g.initializer(`blk.${l}.attn_qkv.bias`, 'float32', [qkvOut], bias));
     }
     const qkv = g.op('Gemm', gemmIn, { transB: 1 }); // [T, (H + 2KV)·D]
-    const [q0, k0, v0] = g.node('Split', [qkv, g.ints([H * D, KV * D, KV * D])], { attrs: { axis: 1 }, count: 3 }) as [string, string, string];
-    const q = rope(g.op('Reshape', [q0, g.ints([-1, H, D])]), H); // [T, H, D]
-    const k = rope(g.op('Reshape', [k0, g.ints([-1, KV, D])]), KV); // [T, KV, D]
-    const v = g.op('Reshape', [v0, g.ints([-1, KV, D])]);
-    const kNew = g.op('Transpose', [k], { perm: [1, 0, 2] }); // [KV, T, D]
-    const vNew = g.op('Transpose', [v], { perm: [1, 0, 2] });
+    // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
+    const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
+    const vNew = g.claim(n.newValues(l));
+    const [qk0] = g.node('Split', [heads3, g.ints([H + KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('qk'), vNew] });
+    const qkRot = g.op(
+      'RotaryEmbedding',
+      [g.op('Unsqueeze', [qk0, g.ints([0])]), ropeOffset, cos, sin],
+      { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: H + KV },
+      'com.microsoft',
+    ); // [1, H + KV, T, D]
+    const kNew = g.claim(n.newKeys(l));
+    const [qHeads] = g.node('Split', [g.op('Squeeze', [qkRot, g.ints([0])]), g.ints([H, KV])], {
+      attrs: { axis: 0 },
+      outputs: [g.fresh('q'), kNew],
+    }); // [H, T, D], [KV, T, D]
     g.output(kNew, n.newKeys(l), 'float32', [KV, 'T', D]);
     g.output(vNew, n.newValues(l), 'float32', [KV, 'T', D]);
 
     // Query heads grouped by KV head: [KV, G·T, D] (query head qh reads KV head floor(qh / G)).
-    const qGroups = g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), g.ints([KV, -1, D])]);
-    const qSplit = KV === 1 ? [qGroups] : g.node('Split', [qGroups], { attrs: { axis: 0 }, count: KV });
-    const kSplit = KV === 1 ? [kNew] : g.node('Split', [kNew], { attrs: { axis: 0 }, count: KV });
-    const vSplit = KV === 1 ? [vNew] : g.node('Split', [vNew], { attrs: { axis: 0 }, count: KV });
-    const heads: string[] = [];
+    const qGroups = g.op('Reshape', [qHeads, g.ints([KV, -1, D])]);
+    const outs: string[] = [];
     for (let kh = 0; kh < KV; kh++) {
       const kc = g.input(n.keyCache(l, kh), 'float32', [`slots_${l}_${kh}`, D]);
       const vc = g.input(n.valueCache(l, kh), 'float32', [`slots_${l}_${kh}`, D]);
-      const qh = g.op('Reshape', [qSplit[kh]!, g.ints([-1, D])]); // [G·T, D]
-      const kn = g.op('Reshape', [kSplit[kh]!, g.ints([-1, D])]); // [T, D]
-      const vn = g.op('Reshape', [vSplit[kh]!, g.ints([-1, D])]);
+      const at = g.int(kh);
+      const qh = g.op('Gather', [qGroups, at], { axis: 0 }); // [G·T, D]
+      const kn = g.op('Gather', [kNew, at], { axis: 0 }); // [T, D]
+      const vn = g.op('Gather', [vNew, at], { axis: 0 });
       const sc = g.op('Gemm', [qh, kc], { transB: 1, alpha: scale }); // [G·T, L]
       const sn = g.op('Add', [g.op('Gemm', [qh, kn], { transB: 1, alpha: scale }), maskG]); // [G·T, T]
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]
       const len = g.op('Shape', [kc], { start: 0, end: 1 }); // [1] = L
       const pc = g.op('Slice', [p, g.ints([0]), len, g.ints([1])]);
       const pn = g.op('Slice', [p, len, g.ints([2 ** 31 - 1]), g.ints([1])]);
-      const o = g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])]); // [G·T, D]
-      heads.push(g.op('Reshape', [o, g.ints([G, -1, D])]));
-      const st = g.op('MatMul', [statW, g.op('Reshape', [p, groupShape])]); // [G, S, L + T]
+      outs.push(g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])])); // [G·T, D]
+      const st = g.node('MatMul', [statW, g.op('Reshape', [p, groupShape])], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
       g.output(st, n.stats(l, kh), 'float32', [G, 'S', `slots_${l}_${kh}_plus_T`]);
     }
-    const attn = KV === 1 ? heads[0]! : g.op('Concat', heads, { axis: 0 }); // [H, T, D]
+    const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
     const wo = weight(b('attn_output.weight'), [E, H * D]);
     x = g.op('Add', [x, g.op('Gemm', [attnFlat, wo], { transB: 1 })]);
@@ -193,7 +175,7 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const outNorm = weight('output_norm.weight', [E]);
   // Tied output reuses the embedding initializer (one copy in memory).
   const out = weights.has('output.weight') ? weight('output.weight', [c.vocabSize, E]) : embd;
-  const logits = g.op('Gemm', [rmsNorm(rows, outNorm), out], { transB: 1 });
+  const logits = g.node('Gemm', [rmsNorm(rows, outNorm), out], { attrs: { transB: 1 }, outputs: [g.claim(n.logits)] })[0]!;
   g.output(logits, n.logits, 'float32', ['R', c.vocabSize]);
   return g.build();
 }
