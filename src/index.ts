@@ -9,6 +9,7 @@ export type { AttentionStats, StatsRequest } from './cache/attention-stats.js';
 export type { ForwardBackend, ForwardOptions, ForwardResult } from './model/backend.js';
 export type { WeightSource } from './model/weights.js';
 export { ReferenceBackend } from './model/reference-backend.js';
+export { createOrtBackend, type OrtBackendOptions } from './model/ort-backend.js';
 export { ropeInverseFrequencies, applyRope } from './model/rope.js';
 export { Sampler, argmax, type SamplerOptions, type Candidates } from './generate/sampler.js';
 export {
