@@ -18,6 +18,11 @@ const CHAR_TO_BYTE = new Map<string, number>();
 
 const utf8 = new TextEncoder();
 
+/** The byte-level character standing for byte `b` (0..255). */
+export function byteChar(b: number): string {
+  return BYTE_TO_CHAR[b]!;
+}
+
 /** Maps the UTF-8 bytes of `text` to the byte-level alphabet (`' hi'` → `'Ġhi'`). */
 export function byteEncode(text: string): string {
   let ascii = true;
