@@ -45,9 +45,10 @@ export function ceilSlots(x: number): number {
 
 /**
  * Check a budget against the prompt; throws KvError with the option's name, the problem and the fix.
- * `layers` is needed only for a total token budget (at least one token per layer).
+ * `layers` is needed only for a total token budget (at least one token per layer, at most T per layer); without it
+ * those two checks wait for `resolveBudget`.
  */
-export function validateBudget(spec: BudgetSpec, promptLength: number, layers = 1): void {
+export function validateBudget(spec: BudgetSpec, promptLength: number, layers?: number): void {
   if (!Number.isInteger(promptLength) || promptLength < 1) throw new KvError(`cannot compress an empty prompt (${promptLength} tokens); give a prompt of at least 1 token`);
   if ('ratio' in spec) {
     const b = spec.ratio;
@@ -62,7 +63,7 @@ export function validateBudget(spec: BudgetSpec, promptLength: number, layers = 
   if (n < 1) throw new KvError(`--budget-tokens ${n} is below 1`);
   if ((spec.per ?? 'layer') === 'layer') {
     if (n > promptLength) throw new KvError(`--budget-tokens ${n} exceeds the prompt's ${promptLength} tokens`);
-  } else {
+  } else if (layers !== undefined) {
     if (n > promptLength * layers) throw new KvError(`--budget-tokens ${n} (total) exceeds the prompt's ${promptLength} tokens × ${layers} layers = ${promptLength * layers}`);
     if (n < layers) throw new KvError(`--budget-tokens ${n} (total) leaves layers without a slot; give at least ${layers} (one per layer)`);
   }

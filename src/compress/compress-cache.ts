@@ -78,7 +78,7 @@ export interface PreparedCompression {
 export function prepareCompression(plan: CompressionPlan): PreparedCompression {
   const method = getMethod(plan.method);
   const options = parseMethodOptions(method.name, method.options, plan.options ?? []);
-  if (plan.budget) validateBudget(plan.budget, plan.promptLength, 1);
+  if (plan.budget) validateBudget(plan.budget, plan.promptLength);
   const noop = !plan.budget || ('ratio' in plan.budget && plan.budget.ratio >= 1) || ('tokens' in plan.budget && (plan.budget.per ?? 'layer') === 'layer' && plan.budget.tokens >= plan.promptLength);
   const gqaReduce = (typeof options['gqaReduce'] === 'string' ? options['gqaReduce'] : 'mean') as GqaReduce;
   const seed = plan.seed ?? 0;
