@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import { BaseTokenizer } from './base-tokenizer.js';
 import { PriorityQueue } from './priority-queue.js';
+import { canSegmentAtSpaces, splitBeforeSpaces } from './space-segments.js';
 import { TokenType, type EncodeOptions, type TokenizerFamily } from './tokenizer.js';
 
 const utf8 = new TextEncoder();
@@ -61,6 +62,9 @@ export function parseLlama2cTokenizer(buf: Uint8Array, path: string, vocabSize?:
 export class Llama2cTokenizer extends BaseTokenizer {
   readonly family: TokenizerFamily = 'spm';
   private readonly scores: Float32Array;
+  /** Merge segment by segment (exact when no piece has a space after another character, nor extends BOS's text). */
+  private readonly segmentable: boolean;
+  private readonly cache = new Map<string, number[]>();
 
   constructor(vocab: Llama2cVocabulary) {
     const types = new Uint8Array(vocab.tokens.length).fill(TokenType.Normal);
@@ -70,6 +74,9 @@ export class Llama2cTokenizer extends BaseTokenizer {
     for (let i = 3; i < vocab.tokens.length; i++) if (/^<0x[0-9A-F]{2}>$/.test(vocab.tokens[i]!)) types[i] = TokenType.Byte;
     super({ tokens: vocab.tokens, types, bos: 1, eos: 2, unk: 0, addBos: true, addEos: false });
     this.scores = vocab.scores;
+    const bosText = vocab.tokens[1]!;
+    this.segmentable =
+      canSegmentAtSpaces(vocab.tokens, ' ') && !vocab.tokens.some((t, i) => i !== 1 && t.length > bosText.length && t.startsWith(bosText));
   }
 
   /** Loads a tokenizer.bin from disk. */
@@ -90,9 +97,28 @@ export class Llama2cTokenizer extends BaseTokenizer {
   /** run.c's encode; its BOS/EOS flags are `addSpecial` (BOS=1, no EOS, as run.c's generate calls it). */
   override encode(text: string, options: EncodeOptions = {}): number[] {
     const addSpecial = options.addSpecial ?? true;
+    // run.c parses no special-token text (its BOS/EOS pieces are `\n<s>\n`, never typed), so parseSpecial is moot.
+    if (this.segmentable && this.tokenToId.has(' ')) {
+      const out: number[] = addSpecial ? [this.bos!] : [];
+      // the dummy prefix token " " is the code point ' ', so prefixing the text is the same thing
+      if (text.length > 0) {
+        for (const seg of splitBeforeSpaces(' ' + text, ' ')) {
+          let ids = this.cache.get(seg);
+          if (ids === undefined) {
+            ids = [];
+            this.pushCodePoints(seg, ids);
+            ids = this.merge(ids);
+            if (this.cache.size >= 1 << 16) this.cache.clear();
+            this.cache.set(seg, ids);
+          }
+          for (const id of ids) out.push(id);
+        }
+      }
+      if (addSpecial && this.addEos) out.push(this.eos!);
+      return out;
+    }
     const ids: number[] = [];
     if (addSpecial) ids.push(this.bos!);
-    // run.c parses no special-token text (its BOS/EOS pieces are `\n<s>\n`, never typed), so parseSpecial is moot.
     if (text.length > 0) {
       const space = this.tokenToId.get(' ');
       if (space !== undefined) ids.push(space);

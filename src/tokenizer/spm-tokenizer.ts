@@ -6,6 +6,7 @@
  */
 import { BaseTokenizer, type VocabularySpec } from './base-tokenizer.js';
 import { PriorityQueue } from './priority-queue.js';
+import { canSegmentAtSpaces, splitBeforeSpaces } from './space-segments.js';
 import { TokenType, type TokenizerFamily } from './tokenizer.js';
 
 export interface SpmSpec extends VocabularySpec {
@@ -23,12 +24,17 @@ interface Bigram {
 }
 
 const utf8 = new TextEncoder();
+const SPACE = '\u2581';
+const MAX_CACHE = 1 << 16;
 
 export class SpmTokenizer extends BaseTokenizer {
   readonly family: TokenizerFamily = 'spm';
   readonly addSpacePrefix: boolean;
   private readonly scores: Float32Array;
   private readonly byteIds: Int32Array;
+  /** Whether text may be merged segment by segment (see space-segments.ts); then segments are cached. */
+  private readonly segmentable: boolean;
+  private readonly cache = new Map<string, number[]>();
 
   constructor(spec: SpmSpec) {
     super(spec);
@@ -41,6 +47,7 @@ export class SpmTokenizer extends BaseTokenizer {
       const id = this.tokenToId.get(hex) ?? (b < 0x80 ? this.tokenToId.get(String.fromCharCode(b)) : undefined) ?? this.unk;
       if (id !== undefined) this.byteIds[b] = id;
     }
+    this.segmentable = canSegmentAtSpaces(spec.tokens, SPACE);
   }
 
   protected override get stripsLeadingSpace(): boolean {
@@ -48,7 +55,25 @@ export class SpmTokenizer extends BaseTokenizer {
   }
 
   protected encodeText(fragment: string, out: number[], afterSpecial: boolean): void {
-    const text = (this.addSpacePrefix && afterSpecial ? ' ' + fragment : fragment).replaceAll(' ', '\u2581');
+    const text = (this.addSpacePrefix && afterSpecial ? ' ' + fragment : fragment).replaceAll(' ', SPACE);
+    if (!this.segmentable) {
+      this.encodeSegment(text, out);
+      return;
+    }
+    for (const seg of splitBeforeSpaces(text, SPACE)) {
+      let ids = this.cache.get(seg);
+      if (ids === undefined) {
+        ids = [];
+        this.encodeSegment(seg, ids);
+        if (this.cache.size >= MAX_CACHE) this.cache.clear();
+        this.cache.set(seg, ids);
+      }
+      for (const id of ids) out.push(id);
+    }
+  }
+
+  /** llama.cpp's llm_tokenizer_spm_session::tokenize on `▁`-escaped text. */
+  private encodeSegment(text: string, out: number[]): void {
     // Symbols are code points: [start, end) into text, linked both ways; len 0 = merged away.
     const cps: number[] = [];
     for (let i = 0; i < text.length; ) {
