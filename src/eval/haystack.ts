@@ -122,7 +122,23 @@ export function splitAtDepth(ids: number[], depth: number, tokenizer: EvalTokeni
   return { before: text.slice(0, b), after: text.slice(b).replace(/^\s+/, '') };
 }
 
+/** The text up to its last complete sentence ('' when it has none): a haystack that does not stop mid-word. */
+export function trimToSentence(text: string): string {
+  return text.slice(0, sentenceBoundaryBefore(text + ' ', text.length));
+}
+
 /** A random paragraph start in the corpus (seeded windows for samples that should each see different prose). */
 export function randomParagraphStart(corpus: HaystackCorpus, r: { int(n: number): number }): number {
   return corpus.paragraphStarts[r.int(corpus.paragraphStarts.length)]!;
+}
+
+/**
+ * Sentences of a text (a stand-in for NLTK's sent_tokenize that RULER uses): split after `.`, `!` or `?` plus closing
+ * quotes/brackets where whitespace follows; pieces trimmed, empty ones dropped.
+ */
+export function splitSentences(text: string): string[] {
+  return text
+    .split(/(?<=[.!?]["'”’)\]]*)\s+/u)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }

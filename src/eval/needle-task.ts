@@ -12,13 +12,14 @@
  * - `niah-paraphrase`: a needle from PARAPHRASED_NEEDLES with a random value and a question worded differently:
  *   `<prose> <needle> <prose>\nQuestion: <question>\nAnswer:`.
  *
- * The needle is placed at the last sentence boundary at or before d% of the haystack's tokens. Score: 1 if the
+ * The needle is placed at the last sentence boundary at or before d% of the haystack's tokens; for `passkey` and
+ * `niah-paraphrase` the haystack also ends at a sentence boundary (the standard test cuts it at a token). Score: 1 if the
  * answer appears in the output (passkey: the digits verbatim; otherwise after SQuAD normalisation of both), plus
  * ROUGE-1 recall of the answer (`rouge1`).
  */
 import { KvError } from '../util/errors.js';
 import { fitToTokens } from './fit-to-tokens.js';
-import { HAYSTACK_SOURCES, haystackTokens, loadHaystackCorpus, randomParagraphStart, splitAtDepth, type HaystackSource } from './haystack.js';
+import { HAYSTACK_SOURCES, haystackTokens, loadHaystackCorpus, randomParagraphStart, splitAtDepth, trimToSentence, type HaystackSource } from './haystack.js';
 import { resolveDataRoot } from './data-root.js';
 import { normalizeAnswer } from './longbench-metrics.js';
 import { loadNiahDefaults } from './niah-defaults.js';
@@ -72,6 +73,9 @@ function plan(variant: NeedleVariant, rng: ReturnType<typeof sampleRng>, dataRoo
 
 function compose(p: NeedlePlan, before: string, after: string): string {
   if (p.raw) return before + p.needle + after + p.tail;
+  // The trained passkey format has whole sentences of prose on both sides: drop a cut-off last sentence.
+  if (after) after = trimToSentence(after);
+  else before = trimToSentence(before);
   return [before, p.needle, after].filter((s) => s.length > 0).join(' ') + p.tail;
 }
 
@@ -111,7 +115,8 @@ export function createNeedleTask(variant: NeedleVariant): GenerationTask {
               },
               opts.tokenizer,
               L,
-              { min: 0, max: L, guess: L - overhead, what: `task '${variant}'` },
+              // Up to 2L haystack tokens: trimming to a sentence end can drop a long sentence.
+              { min: 0, max: 2 * L + 64, guess: L - overhead, what: `task '${variant}'` },
             );
             out.push({
               id: `L=${L}/d=${depth}/i=${i}`,

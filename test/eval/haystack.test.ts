@@ -79,3 +79,10 @@ test('the real corpora fill to exact token counts (shared data)', (t) => {
     assert.ok(before.length > 0 && after.length > 0);
   }
 });
+
+test('trimToSentence drops a cut-off last sentence', async () => {
+  const { trimToSentence } = await import('../../src/eval/haystack.js');
+  assert.equal(trimToSentence('One. Two! Thr'), 'One. Two!');
+  assert.equal(trimToSentence('One. Two!'), 'One. Two!');
+  assert.equal(trimToSentence('no end'), '');
+});

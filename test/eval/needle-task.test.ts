@@ -21,9 +21,10 @@ test('passkey: the trained format, filled to L tokens, needle near the depth', (
     assert.ok(m, s.prompt.slice(0, 200));
     assert.equal(s.answers[0], m[2]);
     assert.equal(s.promptTokens, charTokenizer.encode(s.prompt).length);
-    assert.ok(s.promptTokens <= s.contextLength && s.promptTokens >= s.contextLength - 3, `${s.promptTokens} vs ${s.contextLength}`);
+    // Filled up to the last whole sentence that fits (the fixture's sentences are < 70 chars).
+    assert.ok(s.promptTokens <= s.contextLength && s.promptTokens >= s.contextLength - 70, `${s.promptTokens} vs ${s.contextLength}`);
     // The needle sits at the last sentence end before d% of the haystack: within one sentence (< 80 chars) of it.
-    const hay = m[1]!.length + (m[3]?.length ?? 0);
+    const hay = s.meta.haystackTokens as number; // chars of the haystack before its last partial sentence is dropped
     assert.ok(m[1]!.length <= (hay * s.depth!) / 100 + 2 && m[1]!.length > (hay * s.depth!) / 100 - 80, `${s.id}`);
     assert.match(m[1]!, /[.!?]$/);
   }
@@ -118,7 +119,7 @@ test('passkey on the real Gutenberg haystack and the standard grid (shared data)
   const samples = createNeedleTask('passkey').samples({ seed: 1, tokenizer: tok, lengths: [2000], depths: [50], count: 2, dataRoot: root });
   for (const s of samples) {
     assert.match(s.prompt, PASSKEY);
-    assert.ok(s.promptTokens <= 2000 && s.promptTokens > 1990);
+    assert.ok(s.promptTokens <= 2000 && s.promptTokens > 1800, String(s.promptTokens));
   }
   const [e] = createNeedleTask('niah').samples({ seed: 1, tokenizer: tok, lengths: [1000], depths: [50], dataRoot: root, options: { haystack: 'essays' } });
   assert.ok(e!.prompt.startsWith('July 2010What hard liquor'), e!.prompt.slice(0, 40)); // the essays from the start
