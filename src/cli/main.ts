@@ -16,6 +16,8 @@ interface CommandModule {
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./commands/info.js'),
   tokenize: () => import('./commands/tokenize.js'),
+  methods: () => import('./commands/methods.js'),
+  report: () => import('./commands/report.js'),
 };
 
 async function mainHelp(): Promise<string> {

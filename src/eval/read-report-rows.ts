@@ -1,0 +1,171 @@
+/**
+ * Reads the grid runner's `results.jsonl` for reports, tolerantly: a run may still be going (the last line cut off
+ * mid-write), may predate a field, or may hold a few bad lines. Every row becomes a `ReportRow` whose missing
+ * numbers are null; lines that cannot be used are counted with the reason, never fatal. When the same cell appears
+ * twice (a re-run), the later row wins.
+ */
+import { readFileSync } from 'node:fs';
+import { KvError } from '../util/errors.js';
+
+export interface ReportRow {
+  model: string;
+  task: string;
+  sample: string;
+  method: string;
+  options: Record<string, unknown>;
+  /** Fraction of prompt tokens to keep (0.5 = 50%); null when the row has none (the full cache). */
+  budgetRequested: number | null;
+  budgetAchieved: number | null;
+  /** In [0, 1] for the project's tasks (higher is better); null for failed cells. */
+  score: number | null;
+  kvBytes: number | null;
+  prefillMs: number | null;
+  compressMs: number | null;
+  decodeMs: number | null;
+  version: string | null;
+  contextLength: number | null;
+  depth: number | null;
+  promptTokens: number | null;
+  klDivergence: number | null;
+  pplIncrease: number | null;
+  top1Agreement: number | null;
+  /** Kept slots per layer ([layers]), or per layer and head ([layers][heads], averaged over heads here). */
+  slotsPerLayer: number[] | null;
+  /** The row as written, for fields the report does not know. */
+  raw: Record<string, unknown>;
+  /** 1-based line in the file. */
+  line: number;
+}
+
+export interface SkippedLine {
+  line: number;
+  reason: string;
+}
+
+export interface ReportRows {
+  rows: ReportRow[];
+  skipped: SkippedLine[];
+  /** Rows dropped because a later row had the same cell. */
+  duplicates: number;
+}
+
+function num(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+function str(v: unknown): string | null {
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+function slots(v: unknown): number[] | null {
+  if (!Array.isArray(v) || v.length === 0) return null;
+  const out: number[] = [];
+  for (const layer of v) {
+    if (Array.isArray(layer)) {
+      const heads = layer.map(num).filter((x): x is number => x !== null);
+      if (heads.length === 0) return null;
+      out.push(heads.reduce((a, b) => a + b, 0) / heads.length);
+    } else {
+      const x = num(layer);
+      if (x === null) return null;
+      out.push(x);
+    }
+  }
+  return out;
+}
+
+/** Stable JSON (sorted keys) for comparing options objects. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+export function parseReportRows(text: string): ReportRows {
+  const skipped: SkippedLine[] = [];
+  const byCell = new Map<string, ReportRow>();
+  let duplicates = 0;
+  const lines = text.split('\n');
+  lines.forEach((lineText, i) => {
+    const line = i + 1;
+    const t = lineText.trim();
+    if (t === '') return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(t);
+    } catch {
+      const last = lines.slice(i + 1).every((l) => l.trim() === '');
+      skipped.push({ line, reason: last ? 'incomplete last line (run still writing?)' : 'not valid JSON' });
+      return;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      skipped.push({ line, reason: 'not a JSON object' });
+      return;
+    }
+    const r = obj as Record<string, unknown>;
+    const model = str(r.model);
+    const task = str(r.task);
+    const method = str(r.method);
+    if (model === null || task === null || method === null) {
+      skipped.push({ line, reason: `missing ${[model === null && 'model', task === null && 'task', method === null && 'method'].filter(Boolean).join(', ')}` });
+      return;
+    }
+    const options = r.options !== null && typeof r.options === 'object' && !Array.isArray(r.options) ? (r.options as Record<string, unknown>) : {};
+    const row: ReportRow = {
+      model,
+      task,
+      sample: str(r.sample) ?? `line-${line}`,
+      method,
+      options,
+      budgetRequested: num(r.budgetRequested),
+      budgetAchieved: num(r.budgetAchieved),
+      score: num(r.score),
+      kvBytes: num(r.kvBytes),
+      prefillMs: num(r.prefillMs),
+      compressMs: num(r.compressMs),
+      decodeMs: num(r.decodeMs),
+      version: str(r.version),
+      contextLength: num(r.contextLength),
+      depth: num(r.depth),
+      promptTokens: num(r.promptTokens),
+      klDivergence: num(r.klDivergence),
+      pplIncrease: num(r.pplIncrease),
+      top1Agreement: num(r.top1Agreement),
+      slotsPerLayer: slots(r.slotsPerLayer),
+      raw: r,
+      line,
+    };
+    const key = [model, task, row.sample, method, stableJson(options), row.budgetRequested, row.contextLength, row.depth].join('\u0000');
+    if (byCell.has(key)) {
+      duplicates++;
+      byCell.delete(key); // re-insert so the order follows the later row
+    }
+    byCell.set(key, row);
+  });
+  return { rows: [...byCell.values()], skipped, duplicates };
+}
+
+export function readReportRows(path: string): ReportRows {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new KvError(
+      code === 'ENOENT'
+        ? `${path}: no such file; point 'kvmerger report' at the --out folder of a 'kvmerger eval' run`
+        : `${path}: cannot read (${(err as Error).message})`,
+    );
+  }
+  return parseReportRows(text);
+}

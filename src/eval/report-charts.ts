@@ -1,0 +1,431 @@
+/**
+ * The report's charts, built from rows alone: needle heatmaps (context length × depth, one per model, task, method
+ * and budget: the paper's Figure 5), score against budget per task and on average, per-layer kept ratios (where rows
+ * carry `slotsPerLayer`), grouped bars of scores, KV memory and time, and fidelity against budget. Every chart uses
+ * the same colour per method.
+ */
+import { groupedBarChart, type BarSeries } from '../plot/grouped-bar-chart.js';
+import { heatmapChart, type HeatmapCell } from '../plot/heatmap-chart.js';
+import { lineChart, type LineSeries, type ReferenceLine } from '../plot/line-chart.js';
+import { methodBaseName } from '../plot/method-colors.js';
+import { type BudgetGroup, type ModelResults, type ResultSummary } from './summarize-results.js';
+import { sampleStats } from './sample-stats.js';
+import { scoreScale, slug } from './report-tables.js';
+import type { ReportRow } from './read-report-rows.js';
+
+export interface ReportChart {
+  /** File name without extension, unique within the report: charts/<name>.svg. */
+  name: string;
+  model: string;
+  kind: 'heatmap' | 'score-vs-budget' | 'layer-kept' | 'scores-bars' | 'memory-bars' | 'time-bars' | 'fidelity-vs-budget';
+  title: string;
+  svg: string;
+}
+
+type Ctx = { m: ModelResults; s: ResultSummary; multi: boolean };
+
+const label = (ctx: Ctx, r: ReportRow): string => ctx.s.labelOf.get(r)!;
+const budget = (ctx: Ctx, r: ReportRow): BudgetGroup => ctx.s.budgetOf.get(r)!;
+const modelNote = (ctx: Ctx): string => `model ${ctx.m.model}`;
+const refName = (method: string): string => (methodBaseName(method) === 'full' ? method : `${method} (full cache)`);
+
+function heatmaps(ctx: Ctx): ReportChart[] {
+  const out: ReportChart[] = [];
+  const { m } = ctx;
+  for (const task of m.tasks) {
+    const grid = m.rows.filter((r) => r.task === task && r.contextLength !== null && r.depth !== null && r.score !== null);
+    if (grid.length === 0) continue;
+    const xValues = [...new Set(grid.map((r) => r.contextLength!))].sort((a, b) => a - b);
+    const yValues = [...new Set(grid.map((r) => r.depth!))].sort((a, b) => a - b);
+    if (xValues.length * yValues.length < 2) continue;
+    const groups: BudgetGroup[] = [...(m.hasFull ? [budget(ctx, m.rows.find((r) => budget(ctx, r).key === 'full')!)] : []), ...m.budgets];
+    const domainMax = grid.every((r) => r.score! <= 1) ? 1 : Math.max(...grid.map((r) => r.score!));
+    for (const b of groups) {
+      for (const method of m.methods) {
+        const mine = grid.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key);
+        if (mine.length === 0) continue;
+        const cells: HeatmapCell[] = [];
+        const ns: number[] = [];
+        for (const x of xValues) {
+          for (const y of yValues) {
+            const st = sampleStats(mine.filter((r) => r.contextLength === x && r.depth === y).map((r) => r.score));
+            if (st) {
+              cells.push({ x, y, value: st.mean, n: st.n });
+              ns.push(st.n);
+            }
+          }
+        }
+        const overall = sampleStats(mine.map((r) => r.score))!;
+        const nText = Math.min(...ns) === Math.max(...ns) ? `n = ${ns[0]} per cell` : `n = ${Math.min(...ns)}–${Math.max(...ns)} per cell`;
+        const title = `${method} · ${b.key === 'full' ? 'full cache' : `${b.label} KV budget`} · ${task}`;
+        out.push({
+          name: `heatmap-${slug(m.model)}-${slug(task)}-${slug(method)}-${b.slug}`,
+          model: m.model,
+          kind: 'heatmap',
+          title,
+          svg: heatmapChart({
+            title,
+            subtitle: `${modelNote(ctx)}; mean score per cell (${nText}); overall ${overall.mean.toFixed(3)}`,
+            xValues,
+            yValues,
+            cells,
+            xLabel: 'context length (tokens)',
+            yLabel: 'needle depth (% of context)',
+            valueLabel: 'score',
+            domain: [0, domainMax],
+            series: method,
+            idPrefix: `h${out.length}-${slug(m.model, 16)}`,
+          }),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Budget → score lines per method, with the full cache as a dashed reference; one chart per task plus the average. */
+function scoreVsBudget(ctx: Ctx): ReportChart[] {
+  const { m } = ctx;
+  const budgets = m.budgets.filter((b) => b.value !== null);
+  if (budgets.length === 0) return [];
+  const out: ReportChart[] = [];
+  const xTicks = budgets.map((b) => b.value! * 100).sort((a, b) => a - b);
+  const compressed = m.methods.filter((method) => m.rows.some((r) => label(ctx, r) === method && budget(ctx, r).value !== null));
+  const fullMethods = m.methods.filter((method) => m.rows.some((r) => label(ctx, r) === method && budget(ctx, r).key === 'full'));
+  const taskMean = (rows: ReportRow[], task: string, scale: number): number | null => {
+    const st = sampleStats(rows.filter((r) => r.task === task).map((r) => r.score));
+    return st ? st.mean * scale : null;
+  };
+  const scales = new Map(m.tasks.map((t) => [t, scoreScale(m.rows.filter((r) => r.task === t))]));
+  const allHundred = [...scales.values()].every((v) => v === 100);
+  const xDomain: [number, number] = [Math.min(...xTicks), Math.max(...xTicks)];
+  const pad = xDomain[1] - xDomain[0] > 0 ? (xDomain[1] - xDomain[0]) * 0.06 : 5;
+  const common = {
+    xLabel: 'KV budget (% of prompt tokens kept)',
+    xTicks,
+    xDomain: [xDomain[0] - pad, xDomain[1] + pad] as [number, number],
+    formatX: (v: number) => `${Number(v.toFixed(1))}%`,
+    legendTitle: 'method',
+  };
+  for (const task of m.tasks) {
+    const scale = scales.get(task)!;
+    const taskRows = m.rows.filter((r) => r.task === task && r.score !== null);
+    if (taskRows.length === 0) continue;
+    const series: LineSeries[] = compressed
+      .map((method) => ({
+        name: method,
+        points: budgets.flatMap((b) => {
+          const st = sampleStats(taskRows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key).map((r) => r.score));
+          return st ? [{ x: b.value! * 100, y: st.mean * scale, lo: (st.mean - st.se) * scale, hi: (st.mean + st.se) * scale }] : [];
+        }),
+      }))
+      .filter((s) => s.points.length > 0);
+    const refs: ReferenceLine[] = fullMethods.flatMap((method) => {
+      const st = sampleStats(taskRows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === 'full').map((r) => r.score));
+      return st ? [{ name: refName(method), y: st.mean * scale }] : [];
+    });
+    if (series.length === 0) continue;
+    const title = `Score against KV budget: ${task}`;
+    out.push({
+      name: `score-vs-budget-${slug(m.model)}-${slug(task)}`,
+      model: m.model,
+      kind: 'score-vs-budget',
+      title,
+      svg: lineChart({
+        ...common,
+        title,
+        subtitle: `${modelNote(ctx)}; mean over samples, error bars ±1 standard error`,
+        yLabel: scale === 100 ? 'score (×100)' : 'score',
+        series,
+        referenceLines: refs,
+        yDomain: scale === 100 ? [0, 100] : undefined,
+        idPrefix: `sb-${slug(m.model, 16)}-${slug(task, 16)}`,
+      }),
+    });
+  }
+  if (m.tasks.length > 1) {
+    // The average over tasks of the task means, as in the tables (no error bars: tasks differ in n and spread).
+    const avg = (rows: ReportRow[]): number | null => {
+      const means = m.tasks.map((t) => taskMean(rows, t, scales.get(t)!)).filter((v): v is number => v !== null);
+      return means.length ? means.reduce((a, b) => a + b, 0) / means.length : null;
+    };
+    const series: LineSeries[] = compressed
+      .map((method) => ({
+        name: method,
+        points: budgets.flatMap((b) => {
+          const v = avg(m.rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key));
+          return v === null ? [] : [{ x: b.value! * 100, y: v }];
+        }),
+      }))
+      .filter((s) => s.points.length > 0);
+    const refs: ReferenceLine[] = fullMethods.flatMap((method) => {
+      const v = avg(m.rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === 'full'));
+      return v === null ? [] : [{ name: refName(method), y: v }];
+    });
+    const title = 'Average score against KV budget';
+    out.push({
+      name: `score-vs-budget-${slug(m.model)}-average`,
+      model: m.model,
+      kind: 'score-vs-budget',
+      title,
+      svg: lineChart({
+        ...common,
+        title,
+        subtitle: `${modelNote(ctx)}; mean of the ${m.tasks.length} task means`,
+        yLabel: allHundred ? 'average score (×100)' : 'average score',
+        series,
+        referenceLines: refs,
+        yDomain: allHundred ? [0, 100] : undefined,
+        idPrefix: `sb-${slug(m.model, 16)}-avg`,
+      }),
+    });
+  }
+  return out;
+}
+
+/**
+ * Kept slots per layer as a share of the prompt, per method, with a band of ±1 standard deviation across samples
+ * (Figure 3b's persistence question). The denominator is the full cache's slots for the same sample when the run
+ * has it (same units whatever slotsPerLayer counts), else promptTokens, else contextLength.
+ */
+function layerKept(ctx: Ctx): ReportChart[] {
+  const { m } = ctx;
+  const withSlots = m.rows.filter((r) => r.slotsPerLayer !== null);
+  if (withSlots.length === 0) return [];
+  const sampleKey = (r: ReportRow): string => [r.task, r.sample, r.contextLength, r.depth].join('\u0000');
+  const fullSlots = new Map<string, number[]>();
+  for (const r of withSlots) if (budget(ctx, r).key === 'full') fullSlots.set(sampleKey(r), r.slotsPerLayer!);
+  const out: ReportChart[] = [];
+  for (const b of m.budgets) {
+    const series: LineSeries[] = [];
+    let rowsUsed = 0;
+    for (const method of m.methods) {
+      const mine = withSlots.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key);
+      const ratios: number[][] = [];
+      for (const r of mine) {
+        const full = fullSlots.get(sampleKey(r));
+        const denom = (l: number): number | null =>
+          full && full[l] !== undefined && full[l]! > 0 ? full[l]! : r.promptTokens ?? r.contextLength ?? null;
+        const ratio = r.slotsPerLayer!.map((v, l) => {
+          const d = denom(l);
+          return d ? (100 * v) / d : NaN;
+        });
+        if (ratio.some(Number.isFinite)) ratios.push(ratio);
+      }
+      if (ratios.length === 0) continue;
+      rowsUsed += ratios.length;
+      const layers = Math.max(...ratios.map((r) => r.length));
+      const points = [];
+      for (let l = 0; l < layers; l++) {
+        const st = sampleStats(ratios.map((r) => r[l] ?? NaN));
+        if (st) points.push({ x: l, y: st.mean, lo: Math.max(0, st.mean - st.sd), hi: st.mean + st.sd });
+      }
+      series.push({ name: method, points });
+    }
+    if (series.length === 0) continue;
+    const title = `Kept slots per layer at ${b.label} KV budget`;
+    out.push({
+      name: `layer-kept-${slug(m.model)}-${b.slug}`,
+      model: m.model,
+      kind: 'layer-kept',
+      title,
+      svg: lineChart({
+        title,
+        subtitle: `${modelNote(ctx)}; mean over ${rowsUsed} rows of all tasks, band ±1 standard deviation across samples`,
+        xLabel: 'layer',
+        yLabel: 'kept slots (% of prompt tokens)',
+        series,
+        spread: 'band',
+        formatX: (v) => String(v),
+        legendTitle: 'method',
+        idPrefix: `lk-${slug(m.model, 16)}-${b.slug}`,
+      }),
+    });
+  }
+  return out;
+}
+
+function bars(ctx: Ctx): ReportChart[] {
+  const { m } = ctx;
+  const out: ReportChart[] = [];
+  const scales = new Map(m.tasks.map((t) => [t, scoreScale(m.rows.filter((r) => r.task === t))]));
+  const allHundred = [...scales.values()].every((v) => v === 100);
+  const groupsWithFull: BudgetGroup[] = m.budgets.length > 0 ? m.budgets : [];
+  const fullRows = (method: string): ReportRow[] => m.rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === 'full');
+  // A method's rows at a budget; the full cache (which has no budget) stands in every budget's chart as reference.
+  const atBudget = (method: string, b: BudgetGroup): ReportRow[] => {
+    const rows = m.rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key);
+    return rows.length > 0 ? rows : fullRows(method);
+  };
+  for (const b of groupsWithFull.length ? groupsWithFull : [null]) {
+    const groups = m.tasks.length > 1 ? [...m.tasks, 'average'] : [...m.tasks];
+    const series: BarSeries[] = [];
+    for (const method of m.methods) {
+      const rows = b === null ? fullRows(method) : atBudget(method, b);
+      if (rows.length === 0) continue;
+      const stats = m.tasks.map((t) => sampleStats(rows.filter((r) => r.task === t).map((r) => r.score)));
+      const values = stats.map((st, i) => (st ? st.mean * scales.get(m.tasks[i]!)! : null));
+      const errors = stats.map((st, i) => (st ? st.se * scales.get(m.tasks[i]!)! : null));
+      if (m.tasks.length > 1) {
+        const present = values.filter((v): v is number => v !== null);
+        values.push(present.length ? present.reduce((a, c) => a + c, 0) / present.length : null);
+        errors.push(null);
+      }
+      if (values.every((v) => v === null)) continue;
+      series.push({ name: method, values, errors });
+    }
+    if (series.length === 0) continue;
+    const title = b === null ? 'Scores with the full cache' : `Scores at ${b.label} KV budget`;
+    out.push({
+      name: `scores-${slug(m.model)}-${b === null ? 'full' : b.slug}`,
+      model: m.model,
+      kind: 'scores-bars',
+      title,
+      svg: groupedBarChart({
+        title,
+        subtitle: `${modelNote(ctx)}; mean over samples, error bars ±1 standard error${b === null ? '' : '; the full cache for reference'}`,
+        groups,
+        series,
+        xLabel: 'task',
+        yLabel: allHundred ? 'score (×100)' : 'score',
+        yDomain: allHundred ? [0, 100] : undefined,
+        legendTitle: 'method',
+        idPrefix: `sc-${slug(m.model, 16)}-${b?.slug ?? 'full'}`,
+      }),
+    });
+  }
+  // KV memory: one group per budget (the full cache first), one bar per method.
+  const memGroups: BudgetGroup[] = [
+    ...(m.hasFull ? [m.rows.map((r) => budget(ctx, r)).find((g) => g.key === 'full')!] : []),
+    ...m.budgets,
+  ];
+  const memMax = Math.max(0, ...m.rows.map((r) => r.kvBytes ?? 0));
+  if (memMax > 0) {
+    const [unit, div] = memMax >= 1024 * 1024 ? ['MiB', 1024 * 1024] : memMax >= 1024 ? ['KiB', 1024] : ['bytes', 1];
+    const series: BarSeries[] = m.methods
+      .map((method) => {
+        const values = memGroups.map((g) => {
+          const st = sampleStats(m.rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === g.key).map((r) => r.kvBytes));
+          return st ? st.mean / div : null;
+        });
+        return { name: method, values };
+      })
+      .filter((s) => s.values.some((v) => v !== null));
+    const title = 'KV cache memory';
+    out.push({
+      name: `kv-memory-${slug(m.model)}`,
+      model: m.model,
+      kind: 'memory-bars',
+      title,
+      svg: groupedBarChart({
+        title,
+        subtitle: `${modelNote(ctx)}; mean bytes the cache holds after compression, over all tasks and samples`,
+        groups: memGroups.map((g) => (g.key === 'full' ? 'full cache' : `${g.label} budget`)),
+        series,
+        xLabel: 'KV budget',
+        yLabel: `KV memory (${unit})`,
+        legendTitle: 'method',
+        idPrefix: `mem-${slug(m.model, 16)}`,
+      }),
+    });
+  }
+  // Time per phase, per budget.
+  const hasTime = m.rows.some((r) => r.prefillMs !== null || r.compressMs !== null || r.decodeMs !== null);
+  if (hasTime) {
+    for (const b of m.budgets.length ? m.budgets : [null]) {
+      const phases = ['prefillMs', 'compressMs', 'decodeMs'] as const;
+      const series: BarSeries[] = [];
+      for (const method of m.methods) {
+        const rows = b === null ? fullRows(method) : atBudget(method, b);
+        if (rows.length === 0) continue;
+        const stats = phases.map((p) => sampleStats(rows.map((r) => r[p])));
+        series.push({ name: method, values: stats.map((s) => s?.mean ?? null), errors: stats.map((s) => s?.se ?? null) });
+      }
+      if (series.length === 0) continue;
+      const title = b === null ? 'Time per sample with the full cache' : `Time per sample at ${b.label} KV budget`;
+      out.push({
+        name: `time-${slug(m.model)}-${b?.slug ?? 'full'}`,
+        model: m.model,
+        kind: 'time-bars',
+        title,
+        svg: groupedBarChart({
+          title,
+          subtitle: `${modelNote(ctx)}; mean over all tasks and samples, error bars ±1 standard error`,
+          groups: ['prefill', 'compress', 'decode'],
+          series,
+          xLabel: 'phase',
+          yLabel: 'time (ms)',
+          legendTitle: 'method',
+          idPrefix: `t-${slug(m.model, 16)}-${b?.slug ?? 'full'}`,
+        }),
+      });
+    }
+  }
+  return out;
+}
+
+function fidelityVsBudget(ctx: Ctx): ReportChart[] {
+  const { m } = ctx;
+  const budgets = m.budgets.filter((b) => b.value !== null);
+  if (budgets.length === 0) return [];
+  const out: ReportChart[] = [];
+  const xTicks = budgets.map((b) => b.value! * 100).sort((a, b) => a - b);
+  const span = xTicks[xTicks.length - 1]! - xTicks[0]!;
+  const pad = span > 0 ? span * 0.06 : 5;
+  const metrics = [
+    { field: 'klDivergence' as const, name: 'kl', title: 'KL divergence from the full cache', yLabel: 'KL (nats per token)', scale: 1 },
+    { field: 'top1Agreement' as const, name: 'top1', title: 'Top-1 agreement with the full cache', yLabel: 'top-1 agreement (%)', scale: 100 },
+  ];
+  for (const metric of metrics) {
+    const rows = m.rows.filter((r) => r[metric.field] !== null);
+    if (rows.length === 0) continue;
+    const scale = metric.scale === 100 && rows.every((r) => r[metric.field]! <= 1) ? 100 : 1;
+    const series: LineSeries[] = m.methods
+      .map((method) => ({
+        name: method,
+        points: budgets.flatMap((b) => {
+          const st = sampleStats(rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key).map((r) => r[metric.field]));
+          return st ? [{ x: b.value! * 100, y: st.mean * scale, lo: (st.mean - st.se) * scale, hi: (st.mean + st.se) * scale }] : [];
+        }),
+      }))
+      .filter((s) => s.points.length > 0);
+    if (series.length === 0) continue;
+    out.push({
+      name: `fidelity-${metric.name}-${slug(m.model)}`,
+      model: m.model,
+      kind: 'fidelity-vs-budget',
+      title: metric.title,
+      svg: lineChart({
+        title: metric.title,
+        subtitle: `${modelNote(ctx)}; mean over samples, error bars ±1 standard error`,
+        xLabel: 'KV budget (% of prompt tokens kept)',
+        yLabel: metric.yLabel,
+        series,
+        xTicks,
+        xDomain: [xTicks[0]! - pad, xTicks[xTicks.length - 1]! + pad],
+        formatX: (v) => `${Number(v.toFixed(1))}%`,
+        yDomain: scale === 100 ? [0, 100] : undefined,
+        legendTitle: 'method',
+        idPrefix: `f-${metric.name}-${slug(m.model, 16)}`,
+      }),
+    });
+  }
+  return out;
+}
+
+export function buildReportCharts(summary: ResultSummary): ReportChart[] {
+  const multi = summary.models.length > 1;
+  const out: ReportChart[] = [];
+  for (const m of summary.models) {
+    const ctx: Ctx = { m, s: summary, multi };
+    out.push(...scoreVsBudget(ctx), ...bars(ctx), ...layerKept(ctx), ...fidelityVsBudget(ctx), ...heatmaps(ctx));
+  }
+  // Unique names even if two model names slug alike.
+  const seen = new Map<string, number>();
+  for (const c of out) {
+    const k = seen.get(c.name) ?? 0;
+    seen.set(c.name, k + 1);
+    if (k > 0) c.name = `${c.name}-${k + 1}`;
+  }
+  return out;
+}
