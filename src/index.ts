@@ -5,6 +5,19 @@ export { KVCache } from './cache/kv-cache.js';
 export { LayerCache } from './cache/layer-cache.js';
 export { HeadCache } from './cache/head-cache.js';
 export type { AttentionStats, StatsRequest } from './cache/attention-stats.js';
+// Tokenizers: SPM (GGUF llama, llama2.c tokenizer.bin) and byte-level BPE (GGUF gpt2, tokenizer.json).
+export {
+  TokenType,
+  type Tokenizer,
+  type TokenizerFamily,
+  type EncodeOptions,
+  type DecodeOptions,
+  type TokenDecoder,
+} from './tokenizer/tokenizer.js';
+export { loadTokenizer } from './tokenizer/load-tokenizer.js';
+export { tokenizerFromGGUFMetadata } from './tokenizer/gguf-tokenizer.js';
+export { tokenizerFromHFJson, type HFTokenizerHints } from './tokenizer/hf-tokenizer.js';
+export { Llama2cTokenizer, parseLlama2cTokenizer } from './tokenizer/llama2c-tokenizer.js';
 // Engine: forward passes, sampling, generation sessions.
 export type { ForwardBackend, ForwardOptions, ForwardResult } from './model/backend.js';
 export type { WeightSource } from './model/weights.js';
