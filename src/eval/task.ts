@@ -26,8 +26,8 @@ export interface SampleOptions {
   /** Seeds every random choice; the same options give the same samples. */
   seed: number;
   /**
-   * Samples per cell (a cell is one length, or one length × depth for needle tasks). LongBench: rows per dataset
-   * (0 = all). Default 1.
+   * Samples per cell (a cell is one length, or one length × depth for needle tasks); default 1. File-backed tasks
+   * (LongBench, ruler-jsonl): the first `count` rows of the file, all rows when absent or 0.
    */
   count?: number;
   /** Context lengths in tokens of `tokenizer` (each task's description says what the length bounds). */
