@@ -37,3 +37,6 @@ export {
 } from './generate/session.js';
 export { applyChatTemplate, type ChatMessage, type ChatTemplateOptions } from './generate/chat-template.js';
 export { Rng } from './util/rng.js';
+// Compression: methods, budgets, the session-facing plan (prepareCompression / compressCache) and decode policies.
+export * from './compress/index.js';
+export { cacheDump, headDump, writeCompressionDump, type CacheDump, type HeadDump, type CompressionDump } from './cache/cache-dump.js';
