@@ -205,9 +205,10 @@ function writeValue(s: ByteSink, type: GGUFType, v: GGUFValue, key: string): voi
   if (type.array === 'array') {
     const nested = type as { array: 'array'; items: GGUFType[] };
     if (nested.items.length !== items.length) throw new KvError(`metadata '${key}': nested array has ${items.length} items but ${nested.items.length} types`);
+    // Each element is an array written without a type id of its own: [element type, count, items] (as gguf-py does).
     items.forEach((x, i) => {
       const it = nested.items[i]!;
-      s.u32(GGUF_TYPE_IDS[typeof it === 'string' ? it : 'array']);
+      if (typeof it === 'string') throw new KvError(`metadata '${key}[${i}]': an array of arrays can only hold arrays`);
       writeValue(s, it, x as GGUFValue, `${key}[${i}]`);
     });
     return;
