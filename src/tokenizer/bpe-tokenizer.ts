@@ -30,12 +30,20 @@ interface Bigram {
 }
 
 const MAX_CACHE = 1 << 16;
+
+/** A merge as a pair: `"a b"` splits at the first space after position 0 (llama.cpp); `[a, b]` as is. */
+function splitMerge(m: string | readonly [string, string]): readonly [string, string] | undefined {
+  if (typeof m !== 'string') return m;
+  const pos = m.indexOf(' ', 1);
+  return pos < 0 ? undefined : [m.slice(0, pos), m.slice(pos + 1)];
+}
 const utf8 = new TextEncoder();
 
 export class BpeTokenizer extends BaseTokenizer {
   readonly family: TokenizerFamily = 'bpe';
   override readonly pre: string;
-  private readonly ranks = new Map<string, Map<string, number>>();
+  private readonly merges: BpeSpec['merges'];
+  private ranksByText: Map<string, Map<string, number>> | undefined;
   private readonly preTokenize: PreTokenizeFn;
   private readonly ignoreMerges: boolean;
   private readonly cache = new Map<string, number[]>();
@@ -56,35 +64,42 @@ export class BpeTokenizer extends BaseTokenizer {
     this.ignoreMerges = spec.ignoreMerges ?? false;
     this.normalize = spec.normalize;
     this.preTokenize = makePreTokenizer(spec.preTokenizer);
+    this.merges = spec.merges;
     this.mergedId = new Int32Array(spec.merges.length).fill(-1);
+    // Id-pair table first (all real vocabularies); the string table is built only if a word ever needs it.
     let idMode = true;
+    const V = this.vocabSize;
     for (let i = 0; i < spec.merges.length; i++) {
-      const m = spec.merges[i]!;
-      let a: string;
-      let b: string;
-      if (typeof m === 'string') {
-        const pos = m.indexOf(' ', 1);
-        if (pos < 0) continue;
-        a = m.slice(0, pos);
-        b = m.slice(pos + 1);
-      } else {
-        [a, b] = m;
+      const pair = splitMerge(spec.merges[i]!);
+      if (pair === undefined) continue;
+      const ia = this.tokenToId.get(pair[0]);
+      const ib = this.tokenToId.get(pair[1]);
+      const im = this.tokenToId.get(pair[0] + pair[1]);
+      if (ia === undefined || ib === undefined || im === undefined) {
+        idMode = false;
+        break;
       }
-      let inner = this.ranks.get(a);
-      if (!inner) this.ranks.set(a, (inner = new Map()));
+      const key = ia * V + ib;
       // The first occurrence of a pair keeps its rank (llama.cpp's emplace).
-      if (inner.has(b)) continue;
-      inner.set(b, i);
-      const ia = this.tokenToId.get(a);
-      const ib = this.tokenToId.get(b);
-      const im = this.tokenToId.get(a + b);
-      if (ia === undefined || ib === undefined || im === undefined) idMode = false;
-      else {
-        this.pairMerge.set(ia * this.vocabSize + ib, i);
-        this.mergedId[i] = im;
-      }
+      if (this.pairMerge.has(key)) continue;
+      this.pairMerge.set(key, i);
+      this.mergedId[i] = im;
     }
     this.idMode = idMode;
+  }
+
+  /** Merge ranks by strings (llama.cpp's bpe_ranks), built on first use. */
+  private get ranks(): Map<string, Map<string, number>> {
+    if (this.ranksByText) return this.ranksByText;
+    const ranks = new Map<string, Map<string, number>>();
+    for (let i = 0; i < this.merges.length; i++) {
+      const pair = splitMerge(this.merges[i]!);
+      if (pair === undefined) continue;
+      let inner = ranks.get(pair[0]);
+      if (!inner) ranks.set(pair[0], (inner = new Map()));
+      if (!inner.has(pair[1])) inner.set(pair[1], i);
+    }
+    return (this.ranksByText = ranks);
   }
 
   /** Pre-tokenized pieces of `text` (for tests and diagnostics). */

@@ -148,6 +148,21 @@ test('BPE: merges apply by rank, not left to right', () => {
   assert.equal(v.decode(v.encode('aaa é')), 'aaa é');
 });
 
+test('BPE: the string merge path (merges whose result is not a token) agrees with the id path', () => {
+  const extra = ['he', 'Ġt', 'th', 'Ġthe', 'll', 'ell', 'Ġw'];
+  const merges = ['h e', 'Ġ t', 't h', 'Ġt he', 'l l', 'e ll', 'Ġ w'];
+  const byId = bpe(extra, merges);
+  // one more merge whose result "qz" is not a token forces llama.cpp's string path for every word
+  const byText = bpe(extra, [...merges, 'q z']);
+  for (const s of [' the', 'hello the well', ' tthe  hhe', 'Ġ', '']) {
+    assert.deepEqual(byText.encode(s), byId.encode(s), s);
+  }
+  // "h e" (rank 0) takes the e before "e ll" (rank 5) can: he ll o
+  assert.deepEqual(byId.encode('hello the'), ids(byId, 'he', 'll', 'o', 'Ġthe'));
+  // "q z" merges, "qz" is no token: llama.cpp then emits the ASCII characters it can find as tokens
+  assert.deepEqual(byText.encode('qz'), ids(byText, 'q', 'z'));
+});
+
 test('pre-tokenizers split as llama.cpp does', () => {
   const gpt2 = makePreTokenizer(preTokenizerStepsFor('gpt-2'));
   assert.deepEqual(gpt2("Hello world's  123!!\t"), ['Hello', ' world', "'s", ' ', ' 123', '!!', '\t']);
