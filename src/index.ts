@@ -40,3 +40,12 @@ export { Rng } from './util/rng.js';
 // Compression: methods, budgets, the session-facing plan (prepareCompression / compressCache) and decode policies.
 export * from './compress/index.js';
 export { cacheDump, headDump, writeCompressionDump, type CacheDump, type HeadDump, type CompressionDump } from './cache/cache-dump.js';
+// Charts (SVG, PNG through resvg) and reports rebuilt from a run's results.jsonl.
+export { heatmapChart, type HeatmapChartOptions, type HeatmapCell } from './plot/heatmap-chart.js';
+export { lineChart, type LineChartOptions, type LineSeries, type LinePoint, type ReferenceLine } from './plot/line-chart.js';
+export { groupedBarChart, type GroupedBarChartOptions, type BarSeries } from './plot/grouped-bar-chart.js';
+export { similarityMatrixChart, type SimilarityMatrixChartOptions } from './plot/similarity-matrix-chart.js';
+export { methodColor, METHOD_COLORS, METHOD_ORDER, sortMethods } from './plot/method-colors.js';
+export { rasterizeSvg, type RasterizeOptions } from './plot/rasterize-svg.js';
+export { writeReport, type ReportOptions, type ReportResult } from './eval/report.js';
+export { readReportRows, parseReportRows, type ReportRow } from './eval/read-report-rows.js';
