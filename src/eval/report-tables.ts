@@ -5,7 +5,7 @@
  * cache, perplexity increase, top-1 agreement) where rows carry those fields.
  */
 import { sampleStats, type SampleStats } from './sample-stats.js';
-import { formatPercent, type BudgetGroup, type ModelResults, type ResultSummary } from './summarize-results.js';
+import { type BudgetGroup, type ModelResults, type ResultSummary } from './summarize-results.js';
 import type { ReportRow } from './read-report-rows.js';
 
 export interface ReportTable {
@@ -111,7 +111,7 @@ function scoreTable(m: ModelResults, s: ResultSummary, budget: BudgetGroup, mult
       name,
       ...cells,
       avg === null ? DASH : `${avg.toFixed(2)}${partial ? '*' : ''}`,
-      achieved ? formatPercent(achieved.mean) : DASH,
+      achieved ? `${(achieved.mean * 100).toFixed(1)}%` : DASH,
       kv ? formatBytes(kv.mean) : DASH,
       ...times.map((t) => (t ? formatMs(t.mean) : DASH)),
     ]);

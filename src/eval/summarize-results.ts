@@ -40,9 +40,6 @@ export interface ResultSummary {
 const FULL: BudgetGroup = { key: 'full', value: null, label: 'full cache', slug: 'full' };
 const NONE: BudgetGroup = { key: 'none', value: null, label: 'budget not recorded', slug: 'none' };
 
-export function formatPercent(fraction: number): string {
-  return `${Number((fraction * 100).toFixed(2))}%`;
-}
 
 export function budgetGroup(row: ReportRow): BudgetGroup {
   if (methodBaseName(row.method) === 'full') return FULL;

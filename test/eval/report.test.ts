@@ -41,8 +41,8 @@ test('tables hold the hand-computed means in the paper layout', async () => {
     assert.deepEqual(row('kvmerger').slice(1, 4), ['100.0', '80.0', '90.00']);
     // Achieved budget, memory (0.5 MiB = 512 KiB), times: prefill mean of 100+i over 12 needle (i∈{0,1}) and 3 fidelity (s∈{0,1,2}) rows.
     const prefill = ((100 * 6 + 101 * 6) + (100 + 101 + 102)) / 15;
-    assert.deepEqual(row('kvmerger').slice(4), ['50%', '512.0 KiB', prefill.toFixed(0), '10.0', '50.0']);
-    assert.deepEqual(row('full (full cache)').slice(4, 6), ['100%', '1.00 MiB']);
+    assert.deepEqual(row('kvmerger').slice(4), ['50.0%', '512.0 KiB', prefill.toFixed(0), '10.0', '50.0']);
+    assert.deepEqual(row('full (full cache)').slice(4, 6), ['100.0%', '1.00 MiB']);
     assert.equal(row('full (full cache)')[7], '0.00');
     // Methods in the canonical order with the reference on top.
     assert.deepEqual(t50.rows.map((x) => x[0]), ['full (full cache)', 'h2o', 'cam', 'kvmerger']);
@@ -62,7 +62,7 @@ test('tables hold the hand-computed means in the paper layout', async () => {
     assert.deepEqual(f('full', 'full cache').slice(2), ['0.0100', '0.000', '90.0%', '3']);
     // report.md carries the tables as markdown.
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
-    assert.ok(md.includes('| kvmerger | 100.0 | 80.0 | 90.00 | 50% | 512.0 KiB |'), md.slice(0, 2000));
+    assert.ok(md.includes('| kvmerger | 100.0 | 80.0 | 90.00 | 50.0% | 512.0 KiB |'), md.slice(0, 2000));
     assert.ok(md.includes('| Method | needle | fidelity | Average |'));
     assert.ok(md.includes('![kvmerger · 35% KV budget · needle](charts/heatmap-tiny-needle-kvmerger-b35.svg)'));
   } finally {
