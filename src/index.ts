@@ -49,3 +49,29 @@ export { methodColor, METHOD_COLORS, METHOD_ORDER, sortMethods } from './plot/me
 export { rasterizeSvg, type RasterizeOptions } from './plot/rasterize-svg.js';
 export { writeReport, type ReportOptions, type ReportResult } from './eval/report.js';
 export { readReportRows, parseReportRows, type ReportRow } from './eval/read-report-rows.js';
+// Evaluation tasks (model-independent): sample generation and scoring; the grid runner feeds the model.
+export type {
+  Task,
+  GenerationTask,
+  FidelityTask,
+  Sample,
+  SampleOptions,
+  TaskScore,
+  TaskOptionSpec,
+  TaskOptionValue,
+  FidelityObservation,
+  EvalTokenizer,
+} from './eval/task.js';
+export { getTask, listTasks, parseTaskList, describeTasks } from './eval/tasks.js';
+export {
+  FidelityAccumulator,
+  summarizeFidelity,
+  logSoftmax,
+  klDivergence,
+  perplexity,
+  type FidelitySummary,
+} from './eval/logit-metrics.js';
+export { longBenchScore, DATASET_METRIC, type LongBenchMetric } from './eval/longbench-metrics.js';
+export { stringMatchAll, stringMatchPart } from './eval/ruler-metrics.js';
+export { rouge1Recall, rougeL } from './eval/rouge.js';
+export { resolveDataRoot } from './eval/data-root.js';

@@ -9,13 +9,15 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvError } from '../util/errors.js';
-import { loadGutenbergBooks } from './gutenberg.js';
+import { loadGutenbergBooks, type GutenbergSplitName } from './gutenberg.js';
 import { encodeContent, type EvalTokenizer } from './task.js';
 
 export type HaystackSource = 'gutenberg' | 'essays';
 export const HAYSTACK_SOURCES: readonly HaystackSource[] = ['gutenberg', 'essays'];
 
 export interface HaystackCorpus {
+  /** Identifies the text for caches (source and split). */
+  id: string;
   source: HaystackSource;
   text: string;
   /** Char offsets where a paragraph starts (random windows start there). */
@@ -26,13 +28,18 @@ export const ESSAYS_DIR = join('haystacks', 'paul-graham-essays');
 
 const corpora = new Map<string, HaystackCorpus>();
 
-export function loadHaystackCorpus(source: HaystackSource, dataRoot: string): HaystackCorpus {
-  const key = `${source}|${dataRoot}`;
+/**
+ * The haystack text of a source. `split` picks the Gutenberg books (default the held-out 'haystack' books; fidelity
+ * documents use 'validation' or 'haystack'); the essays have no split.
+ */
+export function loadHaystackCorpus(source: HaystackSource, dataRoot: string, split: GutenbergSplitName = 'haystack'): HaystackCorpus {
+  const id = source === 'gutenberg' ? `gutenberg:${split}` : source;
+  const key = `${id}|${dataRoot}`;
   const hit = corpora.get(key);
   if (hit) return hit;
   let text: string;
   if (source === 'gutenberg') {
-    text = loadGutenbergBooks(dataRoot, 'haystack')
+    text = loadGutenbergBooks(dataRoot, split)
       .map((b) => b.text.trim())
       .join('\n\n');
   } else if (source === 'essays') {
@@ -47,7 +54,7 @@ export function loadHaystackCorpus(source: HaystackSource, dataRoot: string): Ha
   }
   const paragraphStarts = [0];
   for (const m of text.matchAll(/\n\s*\n(?=\S)/g)) paragraphStarts.push(m.index! + m[0].length);
-  const corpus = { source, text, paragraphStarts };
+  const corpus = { id, source, text, paragraphStarts };
   corpora.set(key, corpus);
   return corpus;
 }
@@ -69,7 +76,7 @@ const tokenCache = new WeakMap<EvalTokenizer, Map<string, number[]>>();
 export function haystackTokens(corpus: HaystackCorpus, start: number, n: number, tokenizer: EvalTokenizer): number[] {
   let cache = tokenCache.get(tokenizer);
   if (!cache) tokenCache.set(tokenizer, (cache = new Map()));
-  const key = `${corpus.source}|${corpus.text.length}|${start}`;
+  const key = `${corpus.id}|${corpus.text.length}|${start}`;
   let ids = cache.get(key);
   // A margin of tokens past n keeps the last kept token away from the window's cut.
   const need = n + 16;

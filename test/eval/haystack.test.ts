@@ -14,6 +14,7 @@ import { KvError } from '../../src/util/errors.js';
 import { sharedData } from '../helpers/shared-data.js';
 
 const corpus: HaystackCorpus = {
+  id: 'test',
   source: 'gutenberg',
   text: 'One two. Three four five! Six "seven." Eight\n\nNine ten.',
   paragraphStarts: [0, 46],
