@@ -1,0 +1,130 @@
+/**
+ * Opens a model file by content: GGUF (magic "GGUF") or a llama2.c checkpoint (a 7-int32 header whose implied size
+ * matches the file). Anything else is a KvError naming the file.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { KvError } from '../util/errors.js';
+import type { ModelConfig } from '../model/model-config.js';
+import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './gguf-reader.js';
+import type { GGUFValue } from './gguf-types.js';
+import { LLAMA2C_HEADER_BYTES, llama2cLayout, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';
+import { describeModel, type TensorDirectory } from './model-description.js';
+import type { ModelFile } from './model-file.js';
+
+export type { ModelFile, ModelFileFormat } from './model-file.js';
+
+class GGUFModelFile implements ModelFile {
+  readonly format = 'gguf' as const;
+  private readonly cache = new Map<string, Float32Array>();
+  private cfg: ModelConfig | undefined;
+  private cfgError: KvError | undefined;
+
+  constructor(readonly gguf: GGUFFile) {
+    const dir: TensorDirectory = {
+      has: (n) => gguf.tensor(n) !== undefined,
+      dims: (n) => gguf.tensor(n)?.dims,
+      count: gguf.tensors.length,
+    };
+    try {
+      this.cfg = describeModel(gguf.metadata, dir, gguf.path);
+    } catch (err) {
+      if (!(err instanceof KvError)) throw err;
+      this.cfgError = err;
+    }
+  }
+
+  get path(): string {
+    return this.gguf.path;
+  }
+  get fileSize(): number {
+    return this.gguf.fileSize;
+  }
+  get metadata(): Map<string, GGUFValue> {
+    return this.gguf.metadata;
+  }
+  get config(): ModelConfig {
+    if (this.cfgError) throw this.cfgError;
+    return this.cfg!;
+  }
+  get configError(): string | undefined {
+    return this.cfgError?.message;
+  }
+
+  private info(name: string): GGUFTensorInfo {
+    const t = this.gguf.tensor(name);
+    if (!t) throw new KvError(`${this.path}: no tensor named '${name}'`);
+    return t;
+  }
+  has(name: string): boolean {
+    return this.gguf.tensor(name) !== undefined;
+  }
+  typeOf(name: string): string {
+    return this.info(name).typeName;
+  }
+  shapeOf(name: string): number[] {
+    return [...this.info(name).dims].reverse();
+  }
+  byteSizeOf(name: string): number {
+    return this.info(name).byteSize;
+  }
+  get(name: string): Float32Array {
+    let v = this.cache.get(name);
+    if (!v) {
+      v = this.gguf.readTensorF32(name);
+      this.cache.set(name, v);
+    }
+    return v;
+  }
+  tensorNames(): string[] {
+    return this.gguf.tensors.map((t) => t.name);
+  }
+  parameterCount(): number {
+    return this.gguf.tensors.reduce((a, t) => a + t.elements, 0);
+  }
+  dropCache(): void {
+    this.cache.clear();
+  }
+  close(): void {
+    this.cache.clear();
+    this.gguf.close();
+  }
+}
+
+/** Opens a GGUF file or a llama2.c checkpoint. The caller must `close()` it. */
+export function openModelFile(path: string): ModelFile {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT') throw new KvError(`${path}: no such file; check the path`);
+    throw new KvError(`${path}: cannot open (${(err as Error).message})`);
+  }
+  let head: Uint8Array;
+  let size: number;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new KvError(`${path}: is a directory, not a model file`);
+    size = st.size;
+    head = new Uint8Array(Math.min(LLAMA2C_HEADER_BYTES, size));
+    if (head.length > 0) readSync(fd, head, 0, head.length, 0);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  if (head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) {
+    closeSync(fd);
+    return new GGUFModelFile(openGGUF(path));
+  }
+  const h = parseLlama2cHeader(head);
+  if (h) {
+    const need = llama2cLayout(h).totalBytes;
+    if (need === size) return openLlama2cCheckpoint(path, fd);
+    closeSync(fd);
+    throw new KvError(
+      `${path} is neither GGUF nor a llama2.c checkpoint (read as a llama2.c header it needs ${need} bytes but the file has ${size}; if it is a checkpoint, the download may be incomplete)`,
+    );
+  }
+  closeSync(fd);
+  throw new KvError(`${path} is neither GGUF nor a llama2.c checkpoint; kvmerger reads .gguf files and llama2.c .bin checkpoints`);
+}
