@@ -120,6 +120,17 @@ export function parseReportRows(text: string): ReportRows {
       skipped.push({ line, reason: `missing ${[model === null && 'model', task === null && 'task', method === null && 'method'].filter(Boolean).join(', ')}` });
       return;
     }
+    // A field at the top level, else inside `metrics` or `meta` (where a runner may nest task numbers), under any alias.
+    const field = (...names: string[]): number | null => {
+      for (const holder of [r, r.metrics, r.meta]) {
+        if (holder === null || typeof holder !== 'object' || Array.isArray(holder)) continue;
+        for (const n of names) {
+          const v = num((holder as Record<string, unknown>)[n]);
+          if (v !== null) return v;
+        }
+      }
+      return null;
+    };
     const options = r.options !== null && typeof r.options === 'object' && !Array.isArray(r.options) ? (r.options as Record<string, unknown>) : {};
     const row: ReportRow = {
       model,
@@ -135,12 +146,12 @@ export function parseReportRows(text: string): ReportRows {
       compressMs: num(r.compressMs),
       decodeMs: num(r.decodeMs),
       version: str(r.version),
-      contextLength: num(r.contextLength),
-      depth: num(r.depth),
-      promptTokens: num(r.promptTokens),
-      klDivergence: num(r.klDivergence),
-      pplIncrease: num(r.pplIncrease),
-      top1Agreement: num(r.top1Agreement),
+      contextLength: field('contextLength'),
+      depth: field('depth'),
+      promptTokens: field('promptTokens'),
+      klDivergence: field('klDivergence', 'meanKL'),
+      pplIncrease: field('pplIncrease'),
+      top1Agreement: field('top1Agreement'),
       slotsPerLayer: slots(r.slotsPerLayer),
       raw: r,
       line,

@@ -24,3 +24,13 @@ test('tolerates a cut-off last line, bad lines and missing fields; later duplica
   const s2 = r.rows.find((x) => x.sample === '2')!;
   assert.deepEqual(s2.slotsPerLayer, [3, 7]); // per-head slots averaged per layer
 });
+
+test('task numbers nested under metrics or meta, and meanKL as an alias of klDivergence', () => {
+  const r = parseReportRows(JSON.stringify({ model: 'm', task: 'fidelity', method: 'h2o', metrics: { meanKL: 0.25, top1Agreement: 0.8 }, meta: { depth: 40 }, contextLength: 512 }));
+  const row = r.rows[0]!;
+  assert.equal(row.klDivergence, 0.25);
+  assert.equal(row.top1Agreement, 0.8);
+  assert.equal(row.depth, 40);
+  assert.equal(row.contextLength, 512);
+  assert.equal(row.pplIncrease, null);
+});
