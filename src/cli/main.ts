@@ -16,6 +16,7 @@ interface CommandModule {
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   info: () => import('./commands/info.js'),
   tokenize: () => import('./commands/tokenize.js'),
+  generate: () => import('./commands/generate.js'),
   methods: () => import('./commands/methods.js'),
   report: () => import('./commands/report.js'),
 };

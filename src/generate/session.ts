@@ -59,6 +59,12 @@ export interface GenerateOptions {
   onToken?: (id: number) => void;
   compression?: PrefillCompression;
   decodePolicy?: DecodePolicy;
+  /**
+   * Builds the compression hooks once the prompt's length is known (after tokenisation and truncation), e.g.
+   * `(T) => { const prep = prepareCompression({ ..., promptLength: T }); return { compression: prep, decodePolicy: prep.decodePolicy() }; }`.
+   * Used when `compression` / `decodePolicy` are not given.
+   */
+  prepareCompression?: (promptLength: number) => { compression?: PrefillCompression; decodePolicy?: DecodePolicy };
 }
 
 export type StopReason = 'eos' | 'stop' | 'length' | 'context';
@@ -120,7 +126,8 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   }
   const T = prompt.length;
 
-  const compression = options.compression;
+  const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
+  const compression = options.compression ?? prepared?.compression;
   const statsRequest = compression?.stats;
   const wantStats = statsRequest && (statsRequest.columnSums || statsRequest.window > 0 || statsRequest.lastRow);
   const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, compression ? T : T + maxTokens);
@@ -160,7 +167,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const emit = (s: string) => {
     if (s && options.onText) options.onText(s);
   };
-  const policy = options.decodePolicy;
+  const policy = options.decodePolicy ?? prepared?.decodePolicy;
   const ps = policy?.stats;
   const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
   let stopReason: StopReason = 'length';

@@ -1,0 +1,109 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openModelFile } from '../formats/open-model-file.js';
+import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { KvError } from '../util/errors.js';
+import type { ForwardBackend } from './backend.js';
+import type { ModelConfig } from './model-config.js';
+import { ReferenceBackend } from './reference-backend.js';
+import type { WeightSource } from './weights.js';
+
+export type BackendName = 'ort' | 'reference';
+
+export interface LoadModelOptions {
+  /** A tokenizer file to use instead of the model's own vocabulary (needed for llama2.c checkpoints). */
+  tokenizerPath?: string;
+  /** 'ort' (default): onnxruntime, fast; 'reference': plain TypeScript, exact and slow. */
+  backend?: BackendName;
+  /** onnxruntime intra-op threads (ort only). */
+  threads?: number;
+}
+
+export interface LoadedModel {
+  /** The model file that was opened. */
+  readonly path: string;
+  readonly config: ModelConfig;
+  readonly weights: WeightSource;
+  readonly tokenizer: Tokenizer;
+  readonly backend: ForwardBackend;
+  /** GGUF `tokenizer.chat_template`, when the file has one. */
+  readonly chatTemplate?: string;
+  /** Release the backend and the file. */
+  close(): Promise<void>;
+}
+
+/** The models/ folder of the installed package (…/src/model or …/dist/src/model → package root). */
+function packageModelsDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'models');
+    dir = dirname(dir);
+  }
+  return resolve('models');
+}
+
+/** The built-in model (the one .gguf file in the package's models/ folder), or a KvError saying it is missing. */
+export function defaultModelPath(): string {
+  const dir = packageModelsDir();
+  const found = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.gguf')).sort() : [];
+  if (found.length === 0) throw new KvError(`no --model given and the built-in model is missing (no .gguf in ${dir}); pass --model FILE`);
+  return join(dir, found[0]!);
+}
+
+/**
+ * Open a model file (GGUF or llama2.c checkpoint), its tokenizer (the file's own vocabulary, or `tokenizerPath`),
+ * and a forward backend over its weights. `modelPath` undefined: the built-in model.
+ */
+export async function loadModel(modelPath: string | undefined, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const path = modelPath ?? defaultModelPath();
+  if (!existsSync(path)) throw new KvError(`--model ${path}: no such file; check the path`);
+  const file = openModelFile(path);
+  const closeFile = () => file.close();
+  try {
+    const config = file.config;
+    let tokenizer: Tokenizer;
+    if (options.tokenizerPath !== undefined) {
+      if (!existsSync(options.tokenizerPath)) throw new KvError(`--tokenizer ${options.tokenizerPath}: no such file; check the path`);
+      tokenizer = loadTokenizer(options.tokenizerPath);
+    } else {
+      try {
+        tokenizer = loadTokenizer(path);
+      } catch (err) {
+        throw new KvError(
+          `--model ${path}: the file has no vocabulary of its own (${(err as Error).message}); pass --tokenizer FILE (for a llama2.c checkpoint, its tokenizer.bin)`,
+        );
+      }
+    }
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw new KvError(
+        `the tokenizer has ${tokenizer.vocabSize} tokens but the model ${path} only ${config.vocabSize}; pass the tokenizer that belongs to this model`,
+      );
+    }
+    const backendName = options.backend ?? 'ort';
+    let backend: ForwardBackend;
+    if (backendName === 'reference') backend = new ReferenceBackend(file);
+    else if (backendName === 'ort') {
+      // Loaded lazily so that the reference path never loads onnxruntime.
+      const { createOrtBackend } = await import('./ort-backend.js');
+      backend = await createOrtBackend(file, options.threads !== undefined ? { threads: options.threads } : {});
+    } else throw new KvError(`--backend must be 'ort' or 'reference' (got '${String(backendName)}')`);
+    const template = file.metadata?.get('tokenizer.chat_template');
+    return {
+      path,
+      config,
+      weights: file,
+      tokenizer,
+      backend,
+      ...(typeof template === 'string' ? { chatTemplate: template } : {}),
+      close: async () => {
+        await backend.dispose();
+        closeFile();
+      },
+    };
+  } catch (err) {
+    closeFile();
+    throw err;
+  }
+}
