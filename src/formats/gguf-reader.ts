@@ -59,6 +59,10 @@ const CHUNK = 1 << 20;
 const MAX_STRING_BYTES = 64 << 20;
 const MAX_DIMS = 4;
 
+/** What a read is for, in error messages; a function so that the hot path (vocabulary arrays) builds no strings. */
+type Label = string | (() => string);
+const label = (w: Label): string => (typeof w === 'string' ? w : w());
+
 /** Sequential reader over the header, pulling chunks from the fd on demand. */
 class HeaderCursor {
   pos = 0;
@@ -72,16 +76,16 @@ class HeaderCursor {
   ) {}
 
   /** Throws unless `n` more bytes exist in the file after the cursor. */
-  need(n: number, what: string): void {
+  need(n: number, what: Label): void {
     if (!Number.isSafeInteger(n) || n < 0 || this.pos + n > this.fileSize) {
       throw new KvError(
-        `${this.path}: truncated or corrupt GGUF header: ${what} needs ${n} bytes at offset ${this.pos} but the file has ${this.fileSize} bytes; the download may be incomplete`,
+        `${this.path}: truncated or corrupt GGUF header: ${label(what)} needs ${n} bytes at offset ${this.pos} but the file has ${this.fileSize} bytes; the download may be incomplete`,
       );
     }
   }
 
   /** Makes bytes [pos, pos+n) available in `buf`, returns their start index in it. */
-  private window(n: number, what: string): number {
+  private window(n: number, what: Label): number {
     this.need(n, what);
     const rel = this.pos - this.bufStart;
     if (rel >= 0 && rel + n <= this.buf.length) return rel;
@@ -99,43 +103,48 @@ class HeaderCursor {
     return 0;
   }
 
-  bytes(n: number, what: string): Buffer {
+  bytes(n: number, what: Label): Buffer {
     const i = this.window(n, what);
     this.pos += n;
     return this.buf.subarray(i, i + n);
   }
 
-  u8(what: string): number {
+  u8(what: Label): number {
     const i = this.window(1, what);
     this.pos += 1;
     return this.buf[i]!;
   }
-  u32(what: string): number {
+  u32(what: Label): number {
     const i = this.window(4, what);
     this.pos += 4;
     return this.buf.readUInt32LE(i);
   }
-  u64(what: string): bigint {
+  u64(what: Label): bigint {
     const i = this.window(8, what);
     this.pos += 8;
     return this.buf.readBigUInt64LE(i);
   }
   /** A uint64 that must fit a safe integer (a count or a length). */
-  count(what: string): number {
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new KvError(`${this.path}: corrupt GGUF header: ${what} is ${v}, far larger than the file; the file is damaged`);
+  count(what: Label): number {
+    const i = this.window(8, what);
+    this.pos += 8;
+    const lo = this.buf.readUInt32LE(i);
+    const hi = this.buf.readUInt32LE(i + 4);
+    if (hi > 0x1fffff) {
+      const v = this.buf.readBigUInt64LE(i);
+      throw new KvError(`${this.path}: corrupt GGUF header: ${label(what)} is ${v}, far larger than the file; the file is damaged`);
     }
-    return Number(v);
+    return hi * 0x100000000 + lo;
   }
 
-  string(what: string): string {
-    const len = this.count(`length of ${what}`);
+  string(what: Label): string {
+    const len = this.count(() => `length of ${label(what)}`);
     if (len > MAX_STRING_BYTES) {
-      throw new KvError(`${this.path}: corrupt GGUF header: ${what} claims ${len} bytes; the file is damaged`);
+      throw new KvError(`${this.path}: corrupt GGUF header: ${label(what)} claims ${len} bytes; the file is damaged`);
     }
-    this.need(len, what);
-    return this.bytes(len, what).toString('utf8');
+    const i = this.window(len, what);
+    this.pos += len;
+    return this.buf.toString('utf8', i, i + len);
   }
 }
 
@@ -226,7 +235,7 @@ function readValue(c: HeaderCursor, path: string, t: GGUFScalarType | 'array', w
   c.need(n * minBytes, `array ${what} of ${n} elements`);
   if (et === 'str') {
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push(c.string(`${what}[${i}]`));
+    for (let i = 0; i < n; i++) out.push(c.string(() => `${what}[${i}]`));
     return [out, { array: 'str' }];
   }
   if (et === 'bool') {
