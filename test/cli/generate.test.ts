@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/cli/commands/generate.js';
+import { sharedData } from '../helpers/shared-data.js';
+
+const model = sharedData('models/stories260K.bin');
+const tok = sharedData('models/tok512.bin');
+const skip = !model || !tok ? 'needs ../shared/data/models (stories260K.bin, tok512.bin)' : false;
+
+/** Runs the command in-process and returns what it wrote to stdout. */
+async function capture(argv: string[]): Promise<{ code: number; out: string }> {
+  const write = process.stdout.write.bind(process.stdout);
+  let out = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const code = await run(argv);
+    return { code, out };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+const base = () => ['--model', model!, '--tokenizer', tok!, '--backend', 'reference'];
+
+test('--json prints exactly one JSON object with the documented fields', { skip }, async () => {
+  const { code, out } = await capture([...base(), '--prompt', 'Once upon a time', '--max-tokens', '12', '--temperature', '0', '--json']);
+  assert.equal(code, 0);
+  assert.equal(out.trim().split('\n').length, 1);
+  const j = JSON.parse(out) as { text: unknown; tokens: unknown; timings: Record<string, unknown>; cache: { slots: number; bytes: number } };
+  assert.equal(typeof j.text, 'string');
+  assert.deepEqual(j.tokens, { prompt: 5, generated: 12 });
+  for (const k of ['prefillMs', 'decodeMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond']) assert.equal(typeof j.timings[k], 'number', k);
+  // 5 layers × 4 KV heads × (5 + 11) slots × 8 dims × 2 × 4 bytes
+  assert.equal(j.cache.slots, 5 * 4 * 16);
+  assert.equal(j.cache.bytes, 5 * 4 * 16 * 8 * 2 * 4);
+});
+
+test('streams the text to stdout, and --method compresses with the report in --json', { skip }, async () => {
+  const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
+  const plain = await capture([...base(), '--prompt', prompt, '--max-tokens', '8', '--temperature', '0']);
+  const json = await capture([...base(), '--prompt', prompt, '--max-tokens', '8', '--temperature', '0', '--json']);
+  assert.equal(plain.out, JSON.parse(json.out).text + '\n');
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-gen-'));
+  try {
+    const dumpPath = join(dir, 'dump.json');
+    const c = await capture([...base(), '--prompt', prompt, '--max-tokens', '4', '--temperature', '0', '--method', 'h2o', '--budget', '0.5', '--json', '--dump-cache', dumpPath]);
+    const j = JSON.parse(c.out);
+    assert.equal(j.cache.method, 'h2o');
+    assert.equal(j.cache.budgetRequested, 0.5);
+    assert.ok(j.cache.budgetAchieved <= 0.5 + 1e-9);
+    assert.ok(j.cache.bytesKept < j.cache.bytesFull);
+    const dump = JSON.parse(readFileSync(dumpPath, 'utf8'));
+    const T = j.tokens.prompt;
+    assert.equal(dump.before.layers[0].heads[0].positions.length, T);
+    assert.ok(dump.after.layers[0].heads[0].positions.length < T);
+    assert.equal(dump.stats.aggregatedAttention[0][0].length, T);
+    assert.equal(dump.before.layers[0].heads[0].keys[0].length, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad input: one clear error each', async () => {
+  const m = model ?? 'model.gguf';
+  await assert.rejects(run(['--model', m, '--backend', 'gpu']), /--backend must be 'ort' or 'reference'/);
+  await assert.rejects(run(['--model', m, '--temperature', 'hot']), /--temperature must be a number/);
+  await assert.rejects(run(['--model', m, '--max-tokens', '2.5']), /--max-tokens must be an integer/);
+  await assert.rejects(run(['--model', m, '--truncate', 'end']), /--truncate must be 'middle' or 'start'/);
+  await assert.rejects(run(['--model', m, '--budget', '0.5']), /need --method NAME/);
+  await assert.rejects(run(['--model', m, '--method', 'nope']), /nope/);
+  await assert.rejects(run(['--model', m, '--prompt', 'a', '--prompt-file', 'b']), /either --prompt or --prompt-file/);
+  await assert.rejects(run(['--model', '/nonexistent/model.gguf']), /--model \/nonexistent\/model.gguf: no such file/);
+  await assert.rejects(run(['--model', m, '--prompt-file', '/nonexistent/p.txt']), /--prompt-file \/nonexistent\/p.txt: cannot read it/);
+});
+
+test('a llama2.c checkpoint without --tokenizer, and a prompt longer than the context', { skip }, async () => {
+  await assert.rejects(run(['--model', model!, '--backend', 'reference']), /has no vocabulary of its own.*pass --tokenizer/);
+  const long = 'Lily and Tom played in the park. '.repeat(80); // > 512 tokens
+  await assert.rejects(run([...base(), '--prompt', long]), /prompt has \d+ tokens but the model's context is 512; shorten it or pass --truncate middle\|start/);
+  const { code, out } = await capture([...base(), '--prompt', long, '--truncate', 'middle', '--max-tokens', '2', '--json', '--chunk-size', '128']);
+  assert.equal(code, 0);
+  const j = JSON.parse(out);
+  assert.ok(j.truncatedFrom > 512);
+  assert.equal(j.tokens.prompt, 512 - 2);
+});
