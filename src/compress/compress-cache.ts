@@ -6,7 +6,7 @@ import { NO_STATS, type CompressionMethod, type DecodePolicy, type ReducedStats 
 import { parseMethodOptions, type OptionValue, type ResolvedOptions } from './method-options.js';
 import { reduceLayers, type GqaReduce } from './reduce-to-kv-heads.js';
 import { getMethod } from './registry.js';
-import { seedScores } from './score-update.js';
+
 
 /** What the session asks for. */
 export interface CompressionPlan {
@@ -108,15 +108,17 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
       const bytesFull = cache.bytes();
       resolved = resolveFor(cache);
       let details: Record<string, unknown> | undefined;
-      if (stats?.columnSums) seedScores(cache, stats.columnSums, gqaReduce);
-      else if (stats?.windowSums) seedScores(cache, stats.windowSums, gqaReduce);
+      const kv = cache.layers.map((l) => l.kvHeads);
+      // Reduce only what the method asked for (a caller may pass more); the column sums also seed the scores.
+      const want = statsRequest;
+      const reduced: ReducedStats = {
+        columnSums: stats?.columnSums && (want.columnSums || !want.window) ? reduceLayers(stats.columnSums, kv, gqaReduce) : undefined,
+        windowSums: stats?.windowSums && want.window > 0 ? reduceLayers(stats.windowSums, kv, gqaReduce) : undefined,
+        lastRow: stats?.lastRow && want.lastRow ? reduceLayers(stats.lastRow, kv, gqaReduce) : undefined,
+      };
+      const seed0 = reduced.columnSums ?? reduced.windowSums;
+      if (seed0) setScores(cache, seed0);
       if (!noop && !resolved.budget.full) {
-        const kv = cache.layers.map((l) => l.kvHeads);
-        const reduced: ReducedStats = {
-          columnSums: stats?.columnSums && reduceLayers(stats.columnSums, kv, gqaReduce),
-          windowSums: stats?.windowSums && reduceLayers(stats.windowSums, kv, gqaReduce),
-          lastRow: stats?.lastRow && reduceLayers(stats.lastRow, kv, gqaReduce),
-        };
         details = method.compress({
           cache,
           options: resolved.options,
@@ -175,4 +177,15 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
 /** One-call form: prepare the plan and compress the cache after prefill. */
 export function compressCache(cache: KVCache, stats: AttentionStats | undefined, plan: CompressionPlan): CompressionReport {
   return prepareCompression(plan).compress(cache, stats);
+}
+
+/** HeadCache.score ← the reduced statistic ([layer][kvHead][slot]), before compression. */
+function setScores(cache: KVCache, reduced: Float32Array[][]): void {
+  cache.layers.forEach((layer, l) =>
+    layer.heads.forEach((head, h) => {
+      const r = reduced[l]![h]!;
+      if (r.length !== head.length) throw new Error(`compress: layer ${l} head ${h} has ${head.length} slots, the statistics cover ${r.length}`);
+      head.score.set(r);
+    }),
+  );
 }

@@ -24,7 +24,9 @@ export function reduceToKvHeads(perQueryHead: readonly Float32Array[], kvHeads: 
       else for (let j = 0; j < n; j++) acc[j] = acc[j]! + row[j]!;
     }
     if (mode === 'mean') for (let j = 0; j < n; j++) acc[j] = acc[j]! / g;
-    out.push(Float32Array.from(acc));
+    const r = new Float32Array(n);
+    r.set(acc);
+    out.push(r);
   }
   return out;
 }
