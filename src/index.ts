@@ -23,7 +23,6 @@ export type { ForwardBackend, ForwardOptions, ForwardResult } from './model/back
 export type { WeightSource } from './model/weights.js';
 export { ReferenceBackend } from './model/reference-backend.js';
 export { loadModel, defaultModelPath, type LoadedModel, type LoadModelOptions, type BackendName } from './model/load-model.js';
-export { cacheDump, type CacheDump, type HeadDump } from './generate/cache-dump.js';
 export { createOrtBackend, type OrtBackendOptions } from './model/ort-backend.js';
 export { ropeInverseFrequencies, applyRope } from './model/rope.js';
 export { Sampler, argmax, type SamplerOptions, type Candidates } from './generate/sampler.js';

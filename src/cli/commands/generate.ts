@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { loadModel, type BackendName } from '../../model/load-model.js';
 import { generate, type GenerateOptions, type TruncateMode } from '../../generate/session.js';
-import { cacheDump, type CacheDump } from '../../generate/cache-dump.js';
+import { writeCompressionDump } from '../../cache/cache-dump.js';
 import { parseBudgetFlags, prepareCompression, type CompressionReport } from '../../compress/index.js';
 
 export const summary = 'generate text from a prompt (streams tokens; optional KV-cache compression)';
@@ -125,7 +125,6 @@ export async function run(argv: string[]): Promise<number> {
     throw new KvError('--budget, --budget-tokens, --method-option and --dump-cache need --method NAME (kvmerger methods lists them)');
   }
   let report: CompressionReport | undefined;
-  let dump: { before?: CacheDump; after?: CacheDump; stats?: { aggregatedAttention?: number[][][] } } | undefined;
   if (methodName) {
     // Fail fast on a bad method or option, before the model loads.
     prepareCompression({ method: methodName, options: values['method-option'] ?? [], promptLength: 1 });
@@ -143,12 +142,17 @@ export async function run(argv: string[]): Promise<number> {
         compression: {
           stats: prep.stats,
           compress: (cache, stats) => {
-            if (values['dump-cache']) {
-              const aggregated = prep.aggregatedAttention(cache, stats);
-              dump = { before: cacheDump(cache), ...(aggregated ? { stats: { aggregatedAttention: aggregated } } : {}) };
-            }
+            const dumpFile = values['dump-cache'];
+            const before = dumpFile ? cache.clone() : undefined;
+            const aggregated = dumpFile ? prep.aggregatedAttention(cache, stats) : undefined;
             report = prep.compress(cache, stats);
-            if (dump) dump.after = cacheDump(cache);
+            if (dumpFile) {
+              try {
+                writeCompressionDump(dumpFile, before!, cache, aggregated);
+              } catch (err) {
+                throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+              }
+            }
             return report;
           },
         },
@@ -161,13 +165,6 @@ export async function run(argv: string[]): Promise<number> {
     const json = values.json ?? false;
     if (!json) options.onText = (s) => process.stdout.write(s);
     const r = await generate(model, options);
-    if (values['dump-cache'] && dump) {
-      try {
-        writeFileSync(values['dump-cache'], JSON.stringify({ before: dump.before, after: dump.after, stats: dump.stats ?? {} }));
-      } catch (err) {
-        throw new KvError(`--dump-cache ${values['dump-cache']}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      }
-    }
     if (json) {
       const out = {
         text: r.text,
