@@ -41,6 +41,8 @@ interface Case {
   name: string;
   vocabFile: string;
   config: Partial<ModelConfig>;
+  /** Write `rope_freqs.weight` (per-frequency divisors, as Llama 3.1 GGUFs carry). */
+  ropeFreqs?: boolean;
 }
 
 const CASES: Case[] = [
@@ -54,12 +56,18 @@ const CASES: Case[] = [
     vocabFile: 'tokenizer-tests/ggml-vocab-gpt-2.gguf',
     config: { architecture: 'qwen2', headCount: 4, headCountKv: 2, embeddingLength: 64, blockCount: 2, tiedEmbeddings: true, ropeFreqBase: 1000000, rmsNormEps: 1e-6 },
   },
+  {
+    name: 'llama, no GQA, tied, linear RoPE scaling ×2 and rope_freqs divisors, llama-spm vocabulary',
+    vocabFile: 'tokenizer-tests/ggml-vocab-llama-spm.gguf',
+    config: { architecture: 'llama', headCount: 4, headCountKv: 4, embeddingLength: 64, blockCount: 2, tiedEmbeddings: true, ropeScaling: { type: 'linear', factor: 2 } },
+    ropeFreqs: true,
+  },
 ];
 
 /** Scale of the output projection: makes the next-token distribution peaked, so 1e-3 on probabilities means something. */
 const OUTPUT_SCALE = 4;
 
-function writeRandomGGUF(path: string, vocabPath: string, over: Partial<ModelConfig>, seed: number): ModelConfig {
+function writeRandomGGUF(path: string, vocabPath: string, over: Partial<ModelConfig>, seed: number, ropeFreqs = false): ModelConfig {
   const vocab = openGGUF(vocabPath);
   let tokenizerMeta: Map<string, ReturnType<typeof gguf.str>>;
   let vocabSize: number;
@@ -70,7 +78,7 @@ function writeRandomGGUF(path: string, vocabPath: string, over: Partial<ModelCon
     vocab.close();
   }
   const config = smallConfig({ vocabSize, feedForwardLength: 96, contextLength: 512, ...over });
-  const ws = randomWeightSource(config, seed);
+  const ws = randomWeightSource(config, seed, { ropeFreqs });
   const arch = config.architecture;
   const meta = new Map<string, ReturnType<typeof gguf.str>>([
     ['general.architecture', gguf.str(arch)],
@@ -86,7 +94,11 @@ function writeRandomGGUF(path: string, vocabPath: string, over: Partial<ModelCon
     [`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(config.rmsNormEps)],
     ...tokenizerMeta,
   ]);
-  const names = ['token_embd.weight', 'output_norm.weight', ...(config.tiedEmbeddings ? [] : ['output.weight'])];
+  if (config.ropeScaling.type === 'linear') {
+    meta.set(`${arch}.rope.scaling.type`, gguf.str('linear'));
+    meta.set(`${arch}.rope.scaling.factor`, gguf.f32(config.ropeScaling.factor));
+  }
+  const names = ['token_embd.weight', 'output_norm.weight', ...(config.tiedEmbeddings ? [] : ['output.weight']), ...(ropeFreqs ? ['rope_freqs.weight'] : [])];
   for (let b = 0; b < config.blockCount; b++) {
     for (const p of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']) names.push(`blk.${b}.${p}.weight`);
     if (config.attentionBias) for (const p of ['attn_q', 'attn_k', 'attn_v']) names.push(`blk.${b}.${p}.bias`);
@@ -128,10 +140,12 @@ for (const [ci, c] of CASES.entries()) {
     const dir = mkdtempSync(join(tmpdir(), 'kvmerger-llamacpp-'));
     try {
       const path = join(dir, 'model.gguf');
-      const config = writeRandomGGUF(path, vocabPath!, c.config, 1000 + ci);
+      const config = writeRandomGGUF(path, vocabPath!, c.config, 1000 + ci, c.ropeFreqs);
       const weights = openModelFile(path);
       assert.equal(weights.config.architecture, config.architecture);
       assert.equal(weights.config.ropeStyle, config.architecture === 'qwen2' ? 'neox' : 'normal');
+      assert.deepEqual(weights.config.ropeScaling, config.ropeScaling);
+      assert.equal(weights.has('rope_freqs.weight'), c.ropeFreqs === true);
       const ours = new ReferenceBackend(weights);
       const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
       // F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would round keys and values to 11 bits.
