@@ -147,3 +147,21 @@ test('--chat renders the chat template', async () => {
   assert.deepEqual(r.promptTokens, [0, ...m.tokenizer.encode('UhiEA', { addSpecial: false })]);
   await assert.rejects(generate(model(), { prompt: 'hi', chat: true }), /no chat template/);
 });
+
+test('compress/ plugs in through prepareCompression: prefill compression and a decode-time policy keep the budget', async () => {
+  const { prepareCompression } = await import('../../src/compress/index.js');
+  const m = model();
+  const hooks = (method: string, options: string[]) => (T: number) => {
+    const prep = prepareCompression({ method, options, budget: { tokens: 6, per: 'layer' }, promptLength: T, reserveSlots: 8 });
+    return { compression: prep, decodePolicy: prep.decodePolicy() };
+  };
+  const once = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks('h2o', []) });
+  const report = once.compression as { budgetAchieved: number; bytesKept: number; bytesFull: number };
+  assert.ok(report.bytesKept < report.bytesFull);
+  // compressed once to 6 slots per head, then 7 decoded tokens appended
+  for (const l of once.kvCache.layers) assert.deepEqual(l.lengths(), [13, 13]);
+  assert.equal(once.kvCache.nextPosition, 17 + 7);
+  const decode = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks('h2o', ['when=decode']) });
+  for (const l of decode.kvCache.layers) for (const n of l.lengths()) assert.ok(n <= 6, `head holds ${n} slots`);
+  assert.equal(decode.kvCache.nextPosition, 17 + 7);
+});
