@@ -5,6 +5,18 @@ export { KVCache } from './cache/kv-cache.js';
 export { LayerCache } from './cache/layer-cache.js';
 export { HeadCache } from './cache/head-cache.js';
 export type { AttentionStats, StatsRequest } from './cache/attention-stats.js';
+// Model files: GGUF read/write, llama2.c checkpoints, dequantisation, model descriptions.
+export { openGGUF, type GGUFFile, type GGUFTensorInfo } from './formats/gguf-reader.js';
+export type { GGUFValue, GGUFType, GGUFScalarType, GGUFTypedValue } from './formats/gguf-types.js';
+export { writeGGUF, gguf, inferType, typedMetadata, type GGUFWriteInput, type GGUFTensorInput, type MetadataInput } from './formats/gguf-writer.js';
+export { dequantize, canDequantize, DEQUANTIZABLE_TYPES } from './formats/dequantize.js';
+export { quantize, QUANTIZABLE_TYPES } from './formats/quantize.js';
+export { ggmlTypeById, ggmlTypeByName, type GGMLTypeInfo } from './formats/ggml-types.js';
+export { openModelFile } from './formats/open-model-file.js';
+export type { ModelFile, ModelFileFormat } from './formats/model-file.js';
+export { openLlama2cCheckpoint, parseLlama2cHeader, llama2cConfig, type Llama2cHeader } from './formats/llama2c-checkpoint.js';
+export { describeModel, SUPPORTED_ARCHITECTURES, type TensorDirectory } from './formats/model-description.js';
+export { summarizeModel, type ModelSummary } from './formats/model-summary.js';
 // Tokenizers: SPM (GGUF llama, llama2.c tokenizer.bin) and byte-level BPE (GGUF gpt2, tokenizer.json).
 export {
   TokenType,
