@@ -16,8 +16,8 @@ export function rmsNorm(input: Float32Array, inOff: number, weight: Float32Array
 }
 
 /**
- * Y = X Wᵀ (+ bias): X [n, inDim], W [outDim, inDim] row-major, Y [n, outDim]. Each weight row is reused for every
- * token while it is in cache.
+ * Y = X Wᵀ (+ bias): X [n, inDim], W [outDim, inDim] row-major, Y [n, outDim]. Each weight row is reused for four
+ * tokens at a time while it is in cache; every dot product is summed in float64, in index order.
  */
 export function linear(
   x: Float32Array,
@@ -29,10 +29,32 @@ export function linear(
 ): Float32Array {
   if (w.length !== outDim * inDim) throw new RangeError(`linear: weight has ${w.length} values, expected ${outDim}×${inDim}`);
   const y = new Float32Array(n * outDim);
+  const n4 = n - (n % 4);
   for (let o = 0; o < outDim; o++) {
     const row = o * inDim;
     const b = bias ? bias[o]! : 0;
-    for (let t = 0; t < n; t++) {
+    for (let t = 0; t < n4; t += 4) {
+      const x0 = t * inDim;
+      const x1 = x0 + inDim;
+      const x2 = x1 + inDim;
+      const x3 = x2 + inDim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < inDim; i++) {
+        const wi = w[row + i]!;
+        s0 += wi * x[x0 + i]!;
+        s1 += wi * x[x1 + i]!;
+        s2 += wi * x[x2 + i]!;
+        s3 += wi * x[x3 + i]!;
+      }
+      y[t * outDim + o] = s0 + b;
+      y[(t + 1) * outDim + o] = s1 + b;
+      y[(t + 2) * outDim + o] = s2 + b;
+      y[(t + 3) * outDim + o] = s3 + b;
+    }
+    for (let t = n4; t < n; t++) {
       const xo = t * inDim;
       let s = 0;
       for (let i = 0; i < inDim; i++) s += w[row + i]! * x[xo + i]!;

@@ -27,6 +27,23 @@ test('linear: Y = X Wᵀ + b with W [out, in]', () => {
   assert.deepEqual([...y], [11, 24, 15, 31]);
 });
 
+test('linear: blocked rows (n = 4k + r) equal the plain dot products', () => {
+  const n = 7;
+  const inDim = 5;
+  const outDim = 3;
+  const x = Float32Array.from({ length: n * inDim }, (_, i) => Math.sin(i + 1));
+  const w = Float32Array.from({ length: outDim * inDim }, (_, i) => Math.cos(i * 0.7));
+  const b = Float32Array.from([0.5, -1, 2]);
+  const y = linear(x, n, w, outDim, inDim, b);
+  for (let t = 0; t < n; t++) {
+    for (let o = 0; o < outDim; o++) {
+      let s = 0;
+      for (let i = 0; i < inDim; i++) s += w[o * inDim + i]! * x[t * inDim + i]!;
+      assert.equal(y[t * outDim + o], Math.fround(s + b[o]!));
+    }
+  }
+});
+
 test('silu', () => {
   assert.equal(silu(0), 0);
   assert.ok(Math.abs(silu(1) - 1 / (1 + Math.exp(-1))) < 1e-15);
