@@ -86,6 +86,7 @@ for (const len of lengths) {
   });
   log(`ort        ${len}: prefill ${prefill.tokensPerSecond.toFixed(1)} tok/s, decode ${decode.tokensPerSecond.toFixed(1)} tok/s`);
 
+  if (refPrefill <= 0 && refDecode <= 0) continue;
   const refPre = refPrefill > 0 ? await timePrefill(reference, emptyCache(config), benchTokens(refPrefill, config.vocabSize, 3)) : null;
   const refDec = refDecode > 0 ? await timeDecode(reference, refCache, refDecode, config.vocabSize) : null;
   rows.push({
@@ -100,7 +101,7 @@ for (const len of lengths) {
     decodeTokensPerSecond: refDec?.tokensPerSecond ?? null,
     decodeCpuMsPerToken: refDec?.cpuMsPerToken ?? null,
   });
-  log(`reference  ${len}: prefill ${refPre?.tokensPerSecond.toFixed(2)} tok/s (${refPrefill} tokens), decode ${refDec?.tokensPerSecond.toFixed(2)} tok/s`);
+  log(`reference  ${len}: prefill ${refPre?.tokensPerSecond.toFixed(2) ?? '—'} tok/s (${refPrefill} tokens), decode ${refDec?.tokensPerSecond.toFixed(2) ?? '—'} tok/s`);
 }
 await ort.dispose();
 weights.close();
