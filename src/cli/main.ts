@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   generate: () => import('./commands/generate.js'),
   methods: () => import('./commands/methods.js'),
   report: () => import('./commands/report.js'),
+  eval: () => import('./commands/eval.js'),
 };
 
 async function mainHelp(): Promise<string> {

@@ -1,0 +1,163 @@
+/** `kvmerger eval`: a tasks × methods × budgets grid, one result row per cell in DIR/results.jsonl (resumable). */
+import { parseArgs } from 'node:util';
+import { KvError } from '../../util/errors.js';
+import { describeTasks, parseTaskList } from '../../eval/tasks.js';
+import { exitOnInterrupt, modelName, parseIntFlag, parseNumberList, taskOptionsBy } from '../grid-args.js';
+
+export const summary = 'run a tasks × methods × budgets grid; rows go to DIR/results.jsonl (resumable)';
+
+export const help = `Usage: kvmerger eval --tasks T1,T2 --out DIR [--model FILE] [--tokenizer FILE] [options]
+
+Runs every (task, sample, method, budget) cell once and appends its row to DIR/results.jsonl as soon as it is done.
+Running the same command again skips the finished cells (Ctrl-C loses at most the cell in progress). Each sample is
+prefilled once; every method compresses a copy of that cache to the same number of kept slots, then decodes
+greedily (generation tasks) or teacher-forces the continuation (fidelity tasks, compared with the full cache).
+'full' runs once per sample (budget 1). Then: kvmerger report DIR.
+
+Options:
+  --model FILE             GGUF or llama2.c checkpoint (default: the built-in model)
+  --tokenizer FILE         tokenizer file, for models without their own vocabulary (llama2.c: tokenizer.bin)
+  --tasks LIST             comma-separated task names (list below)
+  --methods LIST           default full,h2o,cam,kvmerger (kvmerger methods lists them all)
+  --budgets LIST           shares of the prompt's KV slots to keep, each in (0, 1]; default 0.5,0.35
+  --samples N              samples per length (× depth); file-backed tasks: the first N rows; default 1
+  --lengths LIST           context lengths in tokens (each task's default otherwise; see docs/eval-tasks.md)
+  --depths LIST            needle depths in percent (needle tasks)
+  --seed S                 seeds the samples, CaM's gate and 'random' (default 0)
+  --method-option M.K=V    a method's option (repeatable), e.g. kvmerger.budgetMode=faithful, h2o.recentShare=0.5;
+                           KVMerger runs in budgetMode=exact (equal kept slots) unless this says otherwise
+  --task-option T.K=V      a task's option (repeatable), e.g. fidelity.k=128; K=V applies to every task that has K
+  --data DIR               the offline data folder (default ../shared/data, or env KVMERGER_SHARED_DATA)
+  --backend ort|reference  forward pass (default ort)
+  --threads N              onnxruntime threads
+  --chunk-size N           prompt tokens per forward call (default 512)
+  --out DIR                where results.jsonl and run.json go (required)
+  --quiet                  no progress display
+  --json                   print a JSON summary at the end
+
+Rows (one JSON object per line): model, task, sample, method, options (resolved, defaults included),
+budgetRequested, budgetAchieved (kept slots / (promptTokens · layers · kvHeads), measured), score, metrics, kvBytes,
+kvBytesFull, slotsPerLayer, promptTokens (BOS included), contextLength, depth, prefillMs, compressMs, decodeMs,
+newTokens, stopReason, output (truncated), expected, seed, backend, version, cellKey.
+
+Tasks:
+${describeTasks()}`;
+
+export const DEFAULT_METHODS = ['full', 'h2o', 'cam', 'kvmerger'];
+export const DEFAULT_BUDGETS = [0.5, 0.35];
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      tasks: { type: 'string' },
+      methods: { type: 'string' },
+      budgets: { type: 'string' },
+      samples: { type: 'string' },
+      lengths: { type: 'string' },
+      depths: { type: 'string' },
+      seed: { type: 'string' },
+      'method-option': { type: 'string', multiple: true },
+      'task-option': { type: 'string', multiple: true },
+      data: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      out: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new KvError(`eval: unexpected argument '${positionals[0]}'; options start with -- (kvmerger eval --help)`);
+  if (values.tasks === undefined) throw new KvError('eval: --tasks is required, e.g. --tasks fidelity,passkey (kvmerger eval --help lists the tasks)');
+  if (values.out === undefined) throw new KvError('eval: --out DIR is required (the folder for results.jsonl)');
+  const backend = values.backend ?? 'ort';
+  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
+  const tasks = parseTaskList(values.tasks);
+  const methods = (values.methods ?? DEFAULT_METHODS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const budgets = parseNumberList('--budgets', values.budgets) ?? DEFAULT_BUDGETS;
+  const count = parseIntFlag('--samples', values.samples, 1, 1);
+  const lengths = parseNumberList('--lengths', values.lengths, true);
+  const depths = parseNumberList('--depths', values.depths);
+  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
+  const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
+  const taskOptions = taskOptionsBy(tasks, values['task-option'] ?? []);
+
+  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
+  const modelPath = values.model ?? defaultModelPath();
+  const model = await loadModel(modelPath, {
+    backend,
+    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
+  try {
+    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
+    const { createProgress } = await import('../../eval/progress.js');
+    const { writeRunInfo } = await import('../../eval/run-info.js');
+    const spec = {
+      model: modelName(modelPath),
+      backend,
+      tasks: tasks.map((task) => ({
+        task,
+        count,
+        ...(lengths ? { lengths } : {}),
+        ...(depths ? { depths } : {}),
+        ...(taskOptions.has(task.name) ? { options: taskOptions.get(task.name)! } : {}),
+      })),
+      methods,
+      budgets,
+      seed,
+      methodOptions: values['method-option'] ?? [],
+      ...(values.data !== undefined ? { dataRoot: values.data } : {}),
+      chunkSize,
+    };
+    const plan = planGrid(model, spec);
+    writeRunInfo(values.out, {
+      command: ['kvmerger', 'eval', ...argv],
+      model: spec.model,
+      modelPath: model.path,
+      ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+      backend,
+      grid: gridDescription(spec, plan.totalCells),
+    });
+    const release = exitOnInterrupt(values.out, 'kvmerger eval');
+    let s;
+    try {
+      s = await runGrid(model, plan, { out: values.out, progress: createProgress({ quiet: values.quiet || values.json }) });
+    } finally {
+      release();
+    }
+    if (values.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+    else {
+      process.stdout.write(
+        `eval: ${s.ran} cell(s) run, ${s.skipped} already done, ${s.totalCells} in the grid; ${s.prefills} prefill(s); ${(s.elapsedMs / 1000).toFixed(1)} s\n` +
+          s.notes.map((n) => `  note: ${n}\n`).join('') +
+          `  rows: ${s.resultsPath}\n  report: kvmerger report ${values.out}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await model.close();
+  }
+}
+
+/** The grid as run.json records it (tasks with their settings; names only, no objects). */
+export function gridDescription(
+  spec: { tasks: { task: { name: string }; count?: number; lengths?: number[]; depths?: number[]; options?: Record<string, unknown> }[]; methods: string[]; budgets: number[]; seed: number; methodOptions?: string[]; dataRoot?: string; chunkSize?: number },
+  totalCells: number,
+): Record<string, unknown> {
+  return {
+    tasks: spec.tasks.map((t) => ({ name: t.task.name, count: t.count ?? 1, lengths: t.lengths ?? null, depths: t.depths ?? null, options: t.options ?? {} })),
+    methods: spec.methods,
+    budgets: spec.budgets,
+    seed: spec.seed,
+    methodOptions: spec.methodOptions ?? [],
+    dataRoot: spec.dataRoot ?? null,
+    chunkSize: spec.chunkSize ?? 512,
+    totalCells,
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * Runs every pending cell of one sample with one shared prefill: the prompt is prefilled once (computing the union
+ * of the attention statistics the cells' methods ask for), then each cell clones the cache, compresses its clone,
+ * and decodes (generation tasks) or teacher-forces the continuation (fidelity tasks). Methods whose observation
+ * windows differ cannot share the window statistic, so cells are grouped by window and each group prefills once
+ * (usually there is one group).
+ *
+ * Teacher-forced tasks compare every forced step with the full cache's logits, computed once per sample:
+ * - `fidelity`: the continuation c[0..k) is forced in chunks (logits 'all') through the compressed cache; row i
+ *   predicts c[i+1], so k − 1 tokens are measured (the prediction of c[0] comes from the prefill, before any
+ *   compression, and is the same for every method).
+ * - `ppl-stream` (`meta.decodeCompression`): the prompt is compressed to ⌊b·T⌋ slots per head, then the stream is
+ *   fed one token at a time and the method's decode policy keeps every head at ⌊b·t⌋ slots after t tokens: the
+ *   budget b holds at every step.
+ */
+import { KVCache } from '../cache/kv-cache.js';
+import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import { prepareCompression, type CompressionReport, type PreparedCompression } from '../compress/compress-cache.js';
+import type { DecodePolicy } from '../compress/compression-method.js';
+import { floorSlots } from '../compress/budget.js';
+import { StatsAccumulator } from '../generate/stats-accumulator.js';
+import { StopStringMatcher } from '../generate/stop-strings.js';
+import type { ForwardBackend } from '../model/backend.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { Rng } from '../util/rng.js';
+import type { GridCell } from './grid-cell.js';
+import { argmax, FidelityAccumulator } from './logit-metrics.js';
+import { encodeContent, type Sample, type TaskScore } from './task.js';
+
+/** What the runner needs from a loaded model (loadModel's result satisfies it). */
+export interface GridModel {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly backend: ForwardBackend;
+}
+
+/** What one cell measured. */
+export interface CellOutcome {
+  cell: GridCell;
+  score: TaskScore;
+  /** Options with 'auto' values resolved. */
+  options: Record<string, string | number>;
+  budgetRequested: number;
+  /** Kept slots / (T · layers · kvHeads), T the slots after prefill (ppl-stream: after the whole stream). */
+  budgetAchieved: number;
+  kvBytes: number;
+  kvBytesFull: number;
+  /** Kept slots per layer, summed over KV heads. */
+  slotsPerLayer: number[];
+  /** Tokens prefilled (the model's BOS included): the T of budgetAchieved. */
+  promptTokens: number;
+  prefillMs: number;
+  compressMs: number;
+  decodeMs: number;
+  /** Generated text (generation tasks); '' for teacher-forced tasks. */
+  output: string;
+  newTokens: number;
+  stopReason?: 'eos' | 'stop' | 'length' | 'context';
+}
+
+export interface RunSampleOptions {
+  seed: number;
+  /** Prompt tokens per forward call (default 512). */
+  chunkSize?: number;
+  /** Checked between cells: stop early (the cells not yet run are left for the next run). */
+  signal?: AbortSignal;
+}
+
+/** The token ids the model is fed for a sample: the model's BOS (when its vocabulary adds one) + the content tokens. */
+export function samplePromptIds(tokenizer: Tokenizer, sample: Sample): number[] {
+  const content = sample.promptIds ?? encodeContent(tokenizer, sample.prompt);
+  return tokenizer.addBos && tokenizer.bos !== undefined ? [tokenizer.bos, ...content] : content.slice();
+}
+
+/** Tokens the sample occupies in the context: prompt (with BOS) + forced continuation or generated tokens. */
+export function sampleContextNeed(tokenizer: Tokenizer, sample: Sample): { prompt: number; extra: number } {
+  const prompt = samplePromptIds(tokenizer, sample).length;
+  const extra = sample.mode === 'teacher-force' ? (sample.continuationIds?.length ?? 0) : sample.maxNewTokens;
+  return { prompt, extra };
+}
+
+interface Prefilled {
+  cache: KVCache;
+  stats: AttentionStats | undefined;
+  lastLogits: Float32Array;
+  ms: number;
+}
+
+async function prefill(model: GridModel, ids: number[], request: StatsRequest, reserve: number, chunkSize: number): Promise<Prefilled> {
+  const { config, backend } = model;
+  const T = ids.length;
+  const want = request.columnSums || request.window > 0 || request.lastRow;
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, T + reserve);
+  const acc = want ? new StatsAccumulator(request) : undefined;
+  const windowStart = request.window > 0 ? Math.max(0, T - request.window) : undefined;
+  const tokens = Int32Array.from(ids);
+  let lastLogits: Float32Array = new Float32Array(0);
+  const t0 = performance.now();
+  for (let off = 0; off < T; off += chunkSize) {
+    const r = await backend.forward(tokens.subarray(off, Math.min(T, off + chunkSize)), cache, {
+      logits: 'last',
+      ...(want ? { stats: request } : {}),
+      ...(windowStart !== undefined ? { windowStart } : {}),
+    });
+    acc?.add(r.stats);
+    lastLogits = r.logits;
+  }
+  return { cache, stats: acc?.result(), lastLogits, ms: performance.now() - t0 };
+}
+
+/** Feeds `ids` through `cache` in chunks and returns every position's logits: [ids.length, vocab]. */
+async function forcedLogits(backend: ForwardBackend, cache: KVCache, ids: readonly number[], chunkSize: number): Promise<Float32Array[]> {
+  const rows: Float32Array[] = [];
+  const tokens = Int32Array.from(ids);
+  for (let off = 0; off < tokens.length; off += chunkSize) {
+    const n = Math.min(tokens.length, off + chunkSize) - off;
+    const r = await backend.forward(tokens.subarray(off, off + n), cache, { logits: 'all' });
+    const vocab = r.logits.length / n;
+    for (let i = 0; i < n; i++) rows.push(r.logits.slice(i * vocab, (i + 1) * vocab));
+  }
+  return rows;
+}
+
+function unionStats(reqs: StatsRequest[]): StatsRequest {
+  return {
+    columnSums: reqs.some((r) => r.columnSums),
+    window: Math.max(0, ...reqs.map((r) => r.window)),
+    lastRow: reqs.some((r) => r.lastRow),
+  };
+}
+
+/** Cells grouped so that each group's methods agree on the observation window (window 0 joins any group). */
+function groupByWindow<T extends { stats: StatsRequest }>(items: T[]): T[][] {
+  const windows = [...new Set(items.map((i) => i.stats.window).filter((w) => w > 0))];
+  if (windows.length <= 1) return items.length ? [items] : [];
+  const groups = windows.map((w) => items.filter((i) => i.stats.window === w));
+  groups[0]!.push(...items.filter((i) => i.stats.window === 0));
+  return groups;
+}
+
+const budgetSpec = (b: number) => (b < 1 ? { ratio: b } : undefined);
+
+/** Validates a cell's method, options and budget for a prompt of T tokens (KvError on bad input). */
+export function prepareCell(cell: GridCell, T: number, seed: number, reserve: number): PreparedCompression {
+  const budget = budgetSpec(cell.budget);
+  return prepareCompression({
+    method: cell.method,
+    options: cell.options,
+    ...(budget ? { budget } : {}),
+    promptLength: T,
+    seed,
+    reserveSlots: reserve,
+  });
+}
+
+/**
+ * Runs `cells` (all of one sample) and calls `onCell` after each. Returns the number of prefills run.
+ */
+export async function runSampleCells(
+  model: GridModel,
+  sample: Sample,
+  cells: GridCell[],
+  options: RunSampleOptions,
+  onCell: (outcome: CellOutcome) => void | Promise<void>,
+): Promise<{ prefills: number }> {
+  if (cells.length === 0) return { prefills: 0 };
+  const chunkSize = options.chunkSize ?? 512;
+  const ids = samplePromptIds(model.tokenizer, sample);
+  const T = ids.length;
+  const forced = sample.mode === 'teacher-force';
+  const stream = forced && sample.meta['decodeCompression'] === true;
+  const cont = sample.continuationIds ?? [];
+  const extra = forced ? cont.length : sample.maxNewTokens;
+  const items = cells.map((cell) => {
+    const prep = prepareCell(cell, T, options.seed, extra);
+    return { cell, prep, stats: prep.statsRequest };
+  });
+
+  let prefills = 0;
+  let reference: { rows: Float32Array[]; ms: number; bytes: number } | undefined;
+  for (const group of groupByWindow(items)) {
+    if (options.signal?.aborted) break;
+    const pre = await prefill(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
+    prefills++;
+    if (forced && !reference) {
+      const full = pre.cache.clone(cont.length);
+      const t0 = performance.now();
+      const rows = await forcedLogits(model.backend, full, cont, chunkSize);
+      reference = { rows, ms: performance.now() - t0, bytes: full.bytes() };
+    }
+    for (const { cell, prep } of group) {
+      if (options.signal?.aborted) break;
+      const cache = pre.cache.clone(extra);
+      const report = prep.compress(cache, pre.stats);
+      const base = {
+        cell,
+        options: report.options,
+        budgetRequested: report.budgetRequested,
+        promptTokens: T,
+        prefillMs: pre.ms,
+        compressMs: report.compressMs,
+      };
+      if (!forced) {
+        const policy = prep.decodePolicy();
+        const d = await greedyDecode(model, cache, pre.lastLogits, sample, policy);
+        await onCell({
+          ...base,
+          score: cellTask(cell).scoreText(sample, d.text),
+          budgetAchieved: report.budgetAchieved,
+          kvBytes: report.bytesKept,
+          kvBytesFull: report.bytesFull,
+          slotsPerLayer: report.slotsPerLayer,
+          decodeMs: d.ms,
+          output: d.text,
+          newTokens: d.tokens,
+          stopReason: d.stopReason,
+        });
+        continue;
+      }
+      const ref = reference!;
+      const acc = new FidelityAccumulator();
+      let decodeMs: number;
+      let kept = { bytes: report.bytesKept, full: report.bytesFull, slots: report.slotsPerLayer, achieved: report.budgetAchieved };
+      if (cell.method === 'full' || report.budgetRequested >= 1) {
+        // The full cache's forced logits are the reference itself.
+        for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, ref.rows[i]!, cont[i + 1]!);
+        decodeMs = ref.ms;
+        if (stream) kept = { bytes: ref.bytes, full: ref.bytes, slots: cache.layers.map((l) => l.kvHeads * (T + cont.length)), achieved: 1 };
+      } else if (!stream) {
+        const t0 = performance.now();
+        const rows = await forcedLogits(model.backend, cache, cont, chunkSize);
+        decodeMs = performance.now() - t0;
+        for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, rows[i]!, cont[i + 1]!);
+      } else {
+        const t0 = performance.now();
+        await streamWithBudget(model, cache, cont, cell.budget, prep, report, options.seed, (i, logits) => {
+          if (i + 1 < cont.length) acc.add(ref.rows[i]!, logits, cont[i + 1]!);
+        });
+        decodeMs = performance.now() - t0;
+        const layers = cache.layers.length;
+        const kvHeads = cache.layers[0]?.kvHeads ?? 0;
+        kept = { bytes: cache.bytes(), full: ref.bytes, slots: cache.slotsPerLayer(), achieved: cache.slots() / ((T + cont.length) * layers * kvHeads) };
+      }
+      await onCell({
+        ...base,
+        score: cellTask(cell).scoreForced(sample, acc),
+        budgetAchieved: kept.achieved,
+        kvBytes: kept.bytes,
+        kvBytesFull: kept.full,
+        slotsPerLayer: kept.slots,
+        decodeMs,
+        output: '',
+        newTokens: cont.length,
+      });
+    }
+  }
+  return { prefills };
+}
+
+function cellTask(cell: GridCell) {
+  return {
+    scoreText(sample: Sample, text: string): TaskScore {
+      if (cell.task.kind !== 'generate') throw new Error(`task ${cell.task.name} is not a generation task`);
+      return cell.task.score(sample, text);
+    },
+    scoreForced(sample: Sample, acc: FidelityAccumulator): TaskScore {
+      if (cell.task.kind !== 'fidelity') throw new Error(`task ${cell.task.name} is not a teacher-forced task`);
+      return cell.task.score(sample, acc.result());
+    },
+  };
+}
+
+/**
+ * Feeds the stream one token at a time through a compressed cache; after each token the method's decode policy
+ * brings every head down to ⌊b · t⌋ slots (t = tokens seen). `onLogits(i, logits)` gets the logits after token i.
+ */
+async function streamWithBudget(
+  model: GridModel,
+  cache: KVCache,
+  cont: readonly number[],
+  budget: number,
+  prep: PreparedCompression,
+  report: CompressionReport,
+  seed: number,
+  onLogits: (i: number, logits: Float32Array) => void,
+): Promise<void> {
+  const layerBudgets: number[] = [];
+  const policy = prep.method.decodePolicy?.({ options: report.options, layerBudgets, rng: new Rng(seed + 0x9e3779b9) });
+  if (!policy) throw new Error(`method ${prep.method.name} has no decode-time policy for these options`);
+  const want = policy.stats.columnSums || policy.stats.window > 0 || policy.stats.lastRow;
+  for (let i = 0; i < cont.length; i++) {
+    const r = await model.backend.forward(Int32Array.of(cont[i]!), cache, { logits: 'last', ...(want ? { stats: policy.stats } : {}) });
+    onLogits(i, r.logits);
+    const perHead = Math.max(1, floorSlots(budget * cache.nextPosition));
+    layerBudgets.length = 0;
+    for (let l = 0; l < cache.layers.length; l++) layerBudgets.push(perHead);
+    policy.afterDecodeStep(cache, r.stats);
+  }
+}
+
+/** Greedy decoding from the prefill's last logits, with the model's end tokens and the sample's stop strings. */
+async function greedyDecode(
+  model: GridModel,
+  cache: KVCache,
+  firstLogits: Float32Array,
+  sample: Sample,
+  policy: DecodePolicy | undefined,
+): Promise<{ text: string; tokens: number; stopReason: 'eos' | 'stop' | 'length' | 'context'; ms: number }> {
+  const { tokenizer, backend, config } = model;
+  const stopIds = new Set(tokenizer.stopIds);
+  const decoder = tokenizer.createDecoder({ stripLeadingSpace: false });
+  const stops = new StopStringMatcher(sample.stop ?? []);
+  const ps = policy?.stats;
+  const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
+  let logits = firstLogits;
+  let tokens = 0;
+  let stopReason: 'eos' | 'stop' | 'length' | 'context' = 'length';
+  const t0 = performance.now();
+  while (tokens < sample.maxNewTokens) {
+    const next = argmax(logits);
+    if (stopIds.has(next)) {
+      stopReason = 'eos';
+      break;
+    }
+    tokens++;
+    stops.push(decoder.push(next));
+    if (stops.stopped) {
+      stopReason = 'stop';
+      break;
+    }
+    if (tokens >= sample.maxNewTokens) break;
+    if (cache.nextPosition >= config.contextLength) {
+      stopReason = 'context';
+      break;
+    }
+    const r = await backend.forward(Int32Array.of(next), cache, { logits: 'last', ...(policyStats ? { stats: policyStats } : {}) });
+    logits = r.logits;
+    policy?.afterDecodeStep(cache, r.stats);
+  }
+  if (!stops.stopped) {
+    stops.push(decoder.flush());
+    stops.flush();
+  }
+  return { text: stops.text, tokens, stopReason, ms: performance.now() - t0 };
+}
