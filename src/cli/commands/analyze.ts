@@ -1,0 +1,225 @@
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkPngSupport, analysisJson, writeAnalysis, type AnalysisResult } from '../../analysis/analysis-output.js';
+import { layerRatioSummaryLines, type LayerRatioJson } from '../../analysis/layer-ratio-analysis.js';
+import { parseIndexList } from '../../analysis/layer-selection.js';
+import { neighbourSummaryLines, type NeighbourJson } from '../../analysis/neighbour-analysis.js';
+import { runLayerRatios, runNeighbours, runSimilarity, type RunContext } from '../../analysis/run-analysis.js';
+import { fmt, pct, MAX_SIMILARITY_TOKENS, type SimilarityJson } from '../../analysis/similarity-analysis.js';
+import { loadModel, type BackendName } from '../../model/load-model.js';
+import { KvError } from '../../util/errors.js';
+
+export const summary = "the paper's observations on any model: key/value similarity maps, neighbours, per-layer merge ratios";
+
+export const help = `Usage: kvmerger analyze similarity|neighbours|layer-ratios [--model FILE] --out DIR [options]
+
+Regenerates the KVMerger paper's observations from the cache a model really fills (keys after RoPE, values),
+for keys and for values. Writes DIR/<analysis>.json and one SVG per chart (PNG too with --png).
+
+  similarity     Figure 2: token × token cosine maps for chosen layers and KV heads (one prompt)
+  neighbours     Figure 3a: mean cosine to the neighbour at offsets ±1…±k, per layer (over heads and tokens)
+  layer-ratios   Figure 3b: KVMerger's per-layer kept ratio at a fixed threshold over many samples of several
+                 tasks, its spread, and how well the per-layer ratios of samples and tasks correlate
+
+Model:
+  --model FILE            GGUF file or llama2.c checkpoint; default: the built-in model in models/
+  --tokenizer FILE        tokenizer to use instead of the model's own (llama2.c tokenizer.bin, tokenizer.json, GGUF)
+  --backend ort|reference ort: onnxruntime (default); reference: plain TypeScript, slow
+  --threads N             onnxruntime threads
+
+Text (similarity, neighbours):
+  --tokens N              tokens in the cache, BOS included (default 512; at most the context − 1; similarity maps
+                          at most ${MAX_SIMILARITY_TOKENS})
+  --prompt-file FILE      analyse this text (its first N tokens) instead of held-out Gutenberg prose
+  --samples N             neighbours: Gutenberg passages averaged over (default 4)
+  --seed S                picks the passages and task samples (default 0)
+  --data DIR              the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
+
+similarity:
+  --layers LIST           layers: integers, first, mid, last, all (default 0,mid,last)
+  --heads LIST            KV heads, same syntax (default 0)
+  --threshold X           "highly similar" threshold of the summary shares (default 0.9)
+
+neighbours:
+  --k K                   largest offset (default 8)
+
+layer-ratios:
+  --tasks LIST            task names (default: fidelity [Gutenberg prose], passkey, ruler-niah_single_2, ruler-fwe, ruler-vt,
+                          and longbench-multi_news when <data>/longbench has it); 'kvmerger eval --help' lists tasks
+  --samples N             samples per task (default 20)
+  --length L              prompt length in tokens as the tasks count them (default min(1024, context − 8))
+  --epsilon E             merge threshold: adjacent cosine > E merges (default 0.75)
+  --budget B              reserve KVMerger's faithful shares of budget B (recent and high-attention tokens);
+                          default: no reserved tokens
+  --recent-ratio R        share of most recent tokens reserved (overrides --budget's)
+  --attn-ratio A          share of highest-attention tokens reserved (overrides --budget's)
+  --sink-tokens S         first tokens reserved (default 0)
+
+Output:
+  --out DIR               folder for the JSON and charts (created)
+  --png                   also write PNGs (needs a font; see docs/analysis.md)
+  --json                  print the analysis JSON on stdout instead of the summary lines
+
+Example:
+  kvmerger analyze similarity --model ../shared/data/models/stories260K.bin \\
+    --tokenizer ../shared/data/models/tok512.bin --out analysis/ --png`;
+
+const ANALYSES = ['similarity', 'neighbours', 'layer-ratios'] as const;
+type AnalysisName = (typeof ANALYSES)[number];
+
+function num(name: string, value: string | undefined, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new KvError(`--${name} must be ${integer ? 'an integer' : 'a number'} (got '${value}')`);
+  }
+  return v;
+}
+
+const ONLY: Record<string, AnalysisName[]> = {
+  layers: ['similarity'],
+  heads: ['similarity'],
+  threshold: ['similarity', 'neighbours'],
+  k: ['neighbours'],
+  tokens: ['similarity', 'neighbours'],
+  'prompt-file': ['similarity', 'neighbours'],
+  samples: ['neighbours', 'layer-ratios'],
+  tasks: ['layer-ratios'],
+  length: ['layer-ratios'],
+  epsilon: ['layer-ratios'],
+  budget: ['layer-ratios'],
+  'recent-ratio': ['layer-ratios'],
+  'attn-ratio': ['layer-ratios'],
+  'sink-tokens': ['layer-ratios'],
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      tokens: { type: 'string' },
+      'prompt-file': { type: 'string' },
+      samples: { type: 'string' },
+      seed: { type: 'string' },
+      data: { type: 'string' },
+      layers: { type: 'string' },
+      heads: { type: 'string' },
+      threshold: { type: 'string' },
+      k: { type: 'string' },
+      tasks: { type: 'string' },
+      length: { type: 'string' },
+      epsilon: { type: 'string' },
+      budget: { type: 'string' },
+      'recent-ratio': { type: 'string' },
+      'attn-ratio': { type: 'string' },
+      'sink-tokens': { type: 'string' },
+      out: { type: 'string' },
+      png: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1 || !(ANALYSES as readonly string[]).includes(positionals[0]!)) {
+    throw new KvError(`name one analysis: kvmerger analyze ${ANALYSES.join('|')} (got '${positionals.join(' ')}'); see kvmerger analyze --help`);
+  }
+  const which = positionals[0] as AnalysisName;
+  for (const [flag, allowed] of Object.entries(ONLY)) {
+    if ((values as Record<string, unknown>)[flag] !== undefined && !allowed.includes(which)) {
+      throw new KvError(`--${flag} does not apply to 'analyze ${which}' (only to ${allowed.join(', ')}); remove it`);
+    }
+  }
+  if (values.out === undefined) throw new KvError(`--out DIR is required: the folder for ${which}.json and the charts`);
+  const backend = (values.backend ?? 'ort') as BackendName;
+  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${values.backend}')`);
+  if (values.png) await checkPngSupport();
+  const threads = num('threads', values.threads, true);
+  const seed = num('seed', values.seed, true) ?? 0;
+
+  const model = await loadModel(values.model, {
+    backend,
+    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
+  const quiet = values.json === true;
+  const tty = process.stderr.isTTY;
+  const ctx: RunContext = {
+    modelName: basename(model.path),
+    notice: (line) => process.stderr.write(`kvmerger: note: ${line}\n`),
+    progress: (done, total, what) => {
+      if (total <= 1) return;
+      if (tty) process.stderr.write(`\r${which}: ${done}/${total} prompts (${what})   ${done === total ? '\n' : ''}`);
+      else if (done === total || done % 10 === 0) process.stderr.write(`${which}: ${done}/${total} prompts\n`);
+    },
+  };
+  try {
+    const text = { seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}), ...(values['prompt-file'] !== undefined ? { promptFile: values['prompt-file'] } : {}) };
+    const tokens = num('tokens', values.tokens, true);
+    let result: AnalysisResult<unknown>;
+    let lines: string[];
+    if (which === 'similarity') {
+      const L = model.config.blockCount;
+      const layers = parseIndexList(values.layers ?? '0,mid,last', L, '--layers');
+      const heads = parseIndexList(values.heads ?? '0', model.config.headCountKv, '--heads');
+      const threshold = num('threshold', values.threshold);
+      const r = await runSimilarity(model, { ...text, layers, heads, ...(tokens !== undefined ? { tokens } : {}), ...(threshold !== undefined ? { threshold } : {}) }, ctx);
+      result = r;
+      lines = similarityLines(r.json);
+    } else if (which === 'neighbours') {
+      const samples = num('samples', values.samples, true);
+      const threshold = num('threshold', values.threshold);
+      const r = await runNeighbours(
+        model,
+        { ...text, k: num('k', values.k, true) ?? 8, ...(tokens !== undefined ? { tokens } : {}), ...(samples !== undefined ? { samples } : {}), ...(threshold !== undefined ? { threshold } : {}) },
+        ctx,
+      );
+      result = r;
+      lines = neighbourSummaryLines(r.json as NeighbourJson);
+    } else {
+      const opt = <T>(k: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [k]: v });
+      const r = await runLayerRatios(
+        model,
+        {
+          seed,
+          ...opt('dataRoot', values.data),
+          ...opt('tasks', values.tasks?.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+          ...opt('samples', num('samples', values.samples, true)),
+          ...opt('length', num('length', values.length, true)),
+          ...opt('epsilon', num('epsilon', values.epsilon)),
+          ...opt('budget', num('budget', values.budget)),
+          ...opt('recentRatio', num('recent-ratio', values['recent-ratio'])),
+          ...opt('attnRatio', num('attn-ratio', values['attn-ratio'])),
+          ...opt('sinkTokens', num('sink-tokens', values['sink-tokens'], true)),
+        },
+        ctx,
+      );
+      result = r;
+      lines = layerRatioSummaryLines(r.json as LayerRatioJson);
+    }
+    const written = await writeAnalysis(values.out, which, result, { png: values.png === true });
+    if (quiet) process.stdout.write(analysisJson(result.json) + '\n');
+    else {
+      for (const l of lines) process.stdout.write(l + '\n');
+      process.stdout.write(`wrote ${written.length} files to ${values.out}: ${written.map((w) => basename(w)).join(', ')}\n`);
+    }
+    return 0;
+  } finally {
+    await model.close();
+  }
+}
+
+function similarityLines(j: SimilarityJson): string[] {
+  const out = [`${j.tokens} tokens of ${j.text}; layers ${j.layers.join(',')}, KV heads ${j.heads.join(',')}`];
+  for (const e of j.entries) {
+    const s = e.summary;
+    out.push(
+      `${e.kind.padEnd(6)} layer ${e.layer} head ${e.head}: adjacent mean ${fmt(s.adjacent?.mean)}, ${pct(s.adjacentAboveThreshold)} > ${s.threshold}; ` +
+        `far (> ${s.nearWindow} apart) mean ${fmt(s.meanFar)}; nearest token adjacent for ${pct(s.nearestIsAdjacent)}`,
+    );
+  }
+  return out;
+}
