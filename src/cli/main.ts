@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   methods: () => import('./commands/methods.js'),
   report: () => import('./commands/report.js'),
   eval: () => import('./commands/eval.js'),
+  analyze: () => import('./commands/analyze.js'),
 };
 
 async function mainHelp(): Promise<string> {
