@@ -88,3 +88,15 @@ export { longBenchScore, DATASET_METRIC, type LongBenchMetric } from './eval/lon
 export { stringMatchAll, stringMatchPart } from './eval/ruler-metrics.js';
 export { rouge1Recall, rougeL } from './eval/rouge.js';
 export { resolveDataRoot } from './eval/data-root.js';
+// Analysis: the paper's observations (similarity maps, neighbour offsets, per-layer merge ratios) from a prefilled cache.
+export { cosineMatrix, offsetCosines, rowNorms } from './analysis/cosine-similarity.js';
+export { summarizeSimilarity, type SimilaritySummary } from './analysis/similarity-summary.js';
+export { neighbourSimilarity, NeighbourAccumulator, type LayerNeighbourStats, type OffsetStats, type VectorKind } from './analysis/neighbour-similarity.js';
+export { layerMergeRatios, headMergeResult, type MergeRatioOptions, type LayerMergeRatios, type HeadMergeResult } from './analysis/merge-ratios.js';
+export { ratioPersistence, pearson, type PersistenceReport, type RatioSample, type LayerSpread } from './analysis/ratio-persistence.js';
+export { prefillCache, withBos, type PrefilledCache, type PrefillOptions } from './analysis/prefill-cache.js';
+export { analyzeSimilarity, MAX_SIMILARITY_TOKENS, type SimilarityJson } from './analysis/similarity-analysis.js';
+export { analyzeNeighbours, type NeighbourJson } from './analysis/neighbour-analysis.js';
+export { analyzeLayerRatios, type LayerRatioJson, type RatioSampleResult } from './analysis/layer-ratio-analysis.js';
+export { runSimilarity, runNeighbours, runLayerRatios, type RunContext } from './analysis/run-analysis.js';
+export { writeAnalysis, type AnalysisResult, type AnalysisChart } from './analysis/analysis-output.js';
