@@ -1,0 +1,403 @@
+// First quality signal (docs/methods.md, "First quality signal"): on a tiny model, how far each compression method
+// moves the next-token distributions away from the full cache's.
+//
+// 1. The model writes its own text: from BOS, sampled (temperature 1, no top-k/top-p, seeded) for
+//    prompt + forced tokens; end-of-text tokens do not stop it (the model was trained on BOS-separated stories).
+// 2. The first `--prompt-tokens` (BOS included) are prefilled with the statistics the method asks for, the cache is
+//    compressed once, then the next `--forced` tokens are teacher-forced through it (logits 'all'). Row i of the
+//    forced pass predicts token T+i+1, so every forced row is measured (the text has T + forced + 1 tokens).
+//    The same rows through the uncompressed cache are the reference: mean KL(p_full ‖ p_compressed) per token in
+//    float64, top-1 agreement, perplexities (src/eval/logit-metrics.ts), achieved budget and bytes kept.
+//
+// Usage: npx tsx scripts/quality-signal.ts [--model FILE] [--tokenizer FILE] [--seeds 0,1,2,3,4] [--budgets 0.5,0.35]
+//        [--prompt-tokens 400] [--forced 100] [--temperature 1] [--backend ort|reference] [--threads N]
+//        [--one-story] [--no-reference-check] [--json]
+// --one-story masks BOS/EOS while sampling, so the whole text is one story (by default the model starts a new,
+// unrelated story after ~300 tokens and most of the prompt is then a finished story).
+// Defaults: ../shared/data/models/stories260K.bin and tok512.bin (or $KVMERGER_SHARED_DATA/models/...).
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { KVCache } from '../src/cache/kv-cache.js';
+import type { StatsRequest } from '../src/cache/attention-stats.js';
+import { prepareCompression } from '../src/compress/compress-cache.js';
+import type { OptionValue, ResolvedOptions } from '../src/compress/method-options.js';
+import { FidelityAccumulator, summarizeFidelity } from '../src/eval/logit-metrics.js';
+import { StatsAccumulator } from '../src/generate/stats-accumulator.js';
+import { Sampler } from '../src/generate/sampler.js';
+import { generate, type SessionModel } from '../src/generate/session.js';
+import type { ForwardBackend } from '../src/model/backend.js';
+import { loadModel, type BackendName } from '../src/model/load-model.js';
+import type { ModelConfig } from '../src/model/model-config.js';
+import { KvError } from '../src/util/errors.js';
+
+/** One configuration to measure: a registered method and its options. */
+export interface QualityVariant {
+  label: string;
+  method: string;
+  options?: Readonly<Record<string, OptionValue>>;
+}
+
+/** What one (variant, budget) measured on one text. */
+export interface QualityRow {
+  label: string;
+  method: string;
+  /** Every option as the method resolved it. */
+  options: ResolvedOptions;
+  budgetRequested: number;
+  budgetAchieved: number;
+  bytesKept: number;
+  bytesFull: number;
+  slotsPerLayer: number[];
+  /** Mean KL(p_full ‖ p_compressed) per forced token, nats. */
+  meanKL: number;
+  top1Agreement: number;
+  pplFull: number;
+  pplCompressed: number;
+  tokens: number;
+  compressMs: number;
+}
+
+/** Every registered method except `full`, with default options, plus the KVMerger variants of the spec's open points. */
+export const DEFAULT_VARIANTS: QualityVariant[] = [
+  { label: 'full', method: 'full' },
+  { label: 'kvmerger', method: 'kvmerger' },
+  { label: 'kvmerger budgetMode=faithful', method: 'kvmerger', options: { budgetMode: 'faithful' } },
+  { label: 'kvmerger valueScale=none', method: 'kvmerger', options: { valueScale: 'none' } },
+  { label: 'kvmerger weighting=mean', method: 'kvmerger', options: { weighting: 'mean' } },
+  { label: 'kvmerger granularity=headShared', method: 'kvmerger', options: { granularity: 'headShared' } },
+  { label: 'kvmerger thresholdScope=global', method: 'kvmerger', options: { thresholdScope: 'global' } },
+  { label: 'h2o', method: 'h2o' },
+  { label: 'cam', method: 'cam' },
+  { label: 'streaming', method: 'streaming' },
+  { label: 'snapkv', method: 'snapkv' },
+  { label: 'pyramidkv', method: 'pyramidkv' },
+  { label: 'tova', method: 'tova' },
+  { label: 'knorm', method: 'knorm' },
+  { label: 'random', method: 'random' },
+];
+
+/** What the measurement needs from a model (loadModel's result satisfies it). */
+export interface ForwardModel {
+  readonly config: ModelConfig;
+  readonly backend: ForwardBackend;
+}
+
+export interface MeasureOptions {
+  /** Tokens prefilled and compressed (T). */
+  promptLength: number;
+  /** Tokens teacher-forced after the prompt; `tokens` must hold T + forced + 1 ids (the last one is only a target). */
+  forced: number;
+  budgets: readonly number[];
+  /** Seed of CaM's gate and of `random`. */
+  seed?: number;
+  /** Tokens per forward call (default 512). */
+  chunkSize?: number;
+  onRow?: (row: QualityRow) => void;
+}
+
+async function prefill(model: ForwardModel, ids: Int32Array, request: StatsRequest, reserve: number, chunkSize: number) {
+  const { config, backend } = model;
+  const T = ids.length;
+  const want = request.columnSums || request.window > 0 || request.lastRow;
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, T + reserve);
+  const acc = want ? new StatsAccumulator(request) : undefined;
+  const windowStart = request.window > 0 ? Math.max(0, T - request.window) : undefined;
+  for (let off = 0; off < T; off += chunkSize) {
+    const r = await backend.forward(ids.subarray(off, Math.min(T, off + chunkSize)), cache, {
+      logits: 'last',
+      ...(want ? { stats: request } : {}),
+      ...(windowStart !== undefined ? { windowStart } : {}),
+    });
+    acc?.add(r.stats);
+  }
+  return { cache, stats: acc?.result() };
+}
+
+/** Every forced position's logits, [ids.length] rows of [vocab]. */
+async function forcedRows(backend: ForwardBackend, cache: KVCache, ids: Int32Array, chunkSize: number): Promise<Float32Array[]> {
+  const rows: Float32Array[] = [];
+  for (let off = 0; off < ids.length; off += chunkSize) {
+    const n = Math.min(ids.length, off + chunkSize) - off;
+    const r = await backend.forward(ids.subarray(off, off + n), cache, { logits: 'all' });
+    const vocab = r.logits.length / n;
+    for (let i = 0; i < n; i++) rows.push(r.logits.subarray(i * vocab, (i + 1) * vocab));
+  }
+  return rows;
+}
+
+/**
+ * Measures every variant at every budget on one text (`full` once, at budget 1). Each run prefills anew with the
+ * statistics its method requests (prepareCompression), compresses, and teacher-forces the same tokens.
+ */
+export async function measureQuality(
+  model: ForwardModel,
+  tokens: readonly number[],
+  variants: readonly QualityVariant[],
+  options: MeasureOptions,
+): Promise<QualityRow[]> {
+  const T = options.promptLength;
+  const k = options.forced;
+  const chunkSize = options.chunkSize ?? 512;
+  if (!(Number.isInteger(T) && T > 0 && Number.isInteger(k) && k > 0)) throw new KvError(`--prompt-tokens ${T} and --forced ${k} must be positive integers`);
+  if (tokens.length < T + k + 1) throw new KvError(`the text has ${tokens.length} tokens; --prompt-tokens ${T} + --forced ${k} need ${T + k + 1}`);
+  if (T + k > model.config.contextLength) {
+    throw new KvError(`--prompt-tokens ${T} + --forced ${k} exceed the model's context of ${model.config.contextLength}; lower them`);
+  }
+  const prompt = Int32Array.from(tokens.slice(0, T));
+  const fed = Int32Array.from(tokens.slice(T, T + k));
+  const targets = tokens.slice(T + 1, T + k + 1);
+
+  // Reference: the uncompressed cache.
+  const ref = await prefill(model, prompt, { columnSums: false, window: 0, lastRow: false }, k, chunkSize);
+  const refRows = await forcedRows(model.backend, ref.cache, fed, chunkSize);
+
+  const rows: QualityRow[] = [];
+  for (const v of variants) {
+    const budgets = v.method === 'full' ? [1] : options.budgets;
+    for (const b of budgets) {
+      const prep = prepareCompression({
+        method: v.method,
+        options: v.options ?? {},
+        ...(b < 1 ? { budget: { ratio: b } } : {}),
+        promptLength: T,
+        seed: options.seed ?? 0,
+        reserveSlots: k,
+      });
+      const { cache, stats } = await prefill(model, prompt, prep.statsRequest, 0, chunkSize);
+      const report = prep.compress(cache, stats);
+      const got = await forcedRows(model.backend, cache, fed, chunkSize);
+      const acc = new FidelityAccumulator();
+      for (let i = 0; i < k; i++) acc.add(refRows[i]!, got[i]!, targets[i]!);
+      const s = summarizeFidelity(acc.result());
+      const row: QualityRow = {
+        label: v.label,
+        method: v.method,
+        options: report.options,
+        budgetRequested: b,
+        budgetAchieved: report.budgetAchieved,
+        bytesKept: report.bytesKept,
+        bytesFull: report.bytesFull,
+        slotsPerLayer: report.slotsPerLayer,
+        meanKL: s.meanKL,
+        top1Agreement: s.top1Agreement,
+        pplFull: s.pplFull,
+        pplCompressed: s.pplCompressed,
+        tokens: s.tokens,
+        compressMs: report.compressMs,
+      };
+      rows.push(row);
+      options.onRow?.(row);
+    }
+  }
+  return rows;
+}
+
+/**
+ * The model's own text: BOS, then `length` sampled tokens (end-of-text tokens do not stop it). `oneStory`: BOS and
+ * EOS are masked out of the distribution, so the text is one story with no break back to an unrelated one.
+ */
+export async function ownText(model: SessionModel, length: number, seed: number, temperature: number, oneStory = false): Promise<number[]> {
+  const bos = model.tokenizer.bos;
+  if (bos === undefined) throw new KvError('the vocabulary has no BOS token to start the text from; use a model whose vocabulary has one');
+  const sampling = { temperature, topK: 0, topP: 1, seed };
+  if (!oneStory) {
+    const r = await generate(model, { promptTokens: [bos], maxTokens: length, stopAtEos: false, sampling });
+    return [bos, ...r.tokens];
+  }
+  const banned = [bos, model.tokenizer.eos, ...model.tokenizer.stopIds].filter((id): id is number => id !== undefined);
+  const { config, backend } = model;
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, length + 1);
+  const sampler = new Sampler(sampling);
+  const text = [bos];
+  let logits = (await backend.forward(Int32Array.of(bos), cache, { logits: 'last' })).logits;
+  while (text.length < length + 1) {
+    const masked = Float32Array.from(logits);
+    for (const id of banned) masked[id] = -Infinity;
+    const next = sampler.sample(masked, text);
+    text.push(next);
+    if (text.length < length + 1) logits = (await backend.forward(Int32Array.of(next), cache, { logits: 'last' })).logits;
+  }
+  return text;
+}
+
+/** Mean and sample standard deviation (0 for one value). */
+export function meanStd(xs: readonly number[]): { mean: number; std: number } {
+  const n = xs.length;
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std };
+}
+
+interface Aggregate {
+  label: string;
+  budget: number;
+  meanKL: { mean: number; std: number };
+  top1: { mean: number; std: number };
+  pplRatio: { mean: number; std: number };
+  budgetAchieved: { mean: number; std: number };
+  bytesKept: { mean: number; std: number };
+  bytesFull: number;
+  seeds: number;
+}
+
+function aggregate(perSeed: QualityRow[][]): Aggregate[] {
+  const out: Aggregate[] = [];
+  for (let i = 0; i < perSeed[0]!.length; i++) {
+    const rs = perSeed.map((rows) => rows[i]!);
+    out.push({
+      label: rs[0]!.label,
+      budget: rs[0]!.budgetRequested,
+      meanKL: meanStd(rs.map((r) => r.meanKL)),
+      top1: meanStd(rs.map((r) => r.top1Agreement)),
+      pplRatio: meanStd(rs.map((r) => r.pplCompressed / r.pplFull)),
+      budgetAchieved: meanStd(rs.map((r) => r.budgetAchieved)),
+      bytesKept: meanStd(rs.map((r) => r.bytesKept)),
+      bytesFull: rs[0]!.bytesFull,
+      seeds: rs.length,
+    });
+  }
+  return out;
+}
+
+function markdownTable(aggs: Aggregate[]): string {
+  const f = (x: { mean: number; std: number }, d: number) => `${x.mean.toFixed(d)} ± ${x.std.toFixed(d)}`;
+  const lines = [
+    '| method | budget | mean KL (nats) | top-1 agreement | ppl ratio | achieved budget | bytes kept / full |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const a of aggs) {
+    const bytes = a.bytesKept.std > 0 ? `${Math.round(a.bytesKept.mean)} (± ${Math.round(a.bytesKept.std)})` : `${a.bytesKept.mean}`;
+    const ach = a.budgetAchieved.std > 0 ? f(a.budgetAchieved, 4) : a.budgetAchieved.mean.toFixed(4);
+    lines.push(`| ${a.label} | ${a.budget} | ${f(a.meanKL, 5)} | ${f(a.top1, 3)} | ${f(a.pplRatio, 3)} | ${ach} | ${bytes} / ${a.bytesFull} |`);
+  }
+  return lines.join('\n');
+}
+
+function sharedModels(rel: string): string {
+  const root = process.env.KVMERGER_SHARED_DATA
+    ? resolve(process.env.KVMERGER_SHARED_DATA)
+    : resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
+  return join(root, 'models', rel);
+}
+
+function parseList(flag: string, text: string): number[] {
+  const xs = text.split(',').map((s) => Number(s.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new KvError(`--${flag} '${text}' is not a comma-separated list of numbers; e.g. --${flag} 0,1,2`);
+  return xs;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      seeds: { type: 'string', default: '0,1,2,3,4' },
+      budgets: { type: 'string', default: '0.5,0.35' },
+      'prompt-tokens': { type: 'string', default: '400' },
+      forced: { type: 'string', default: '100' },
+      temperature: { type: 'string', default: '1' },
+      backend: { type: 'string', default: 'ort' },
+      threads: { type: 'string' },
+      'one-story': { type: 'boolean', default: false },
+      'no-reference-check': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const modelPath = values.model ?? sharedModels('stories260K.bin');
+  const tokenizerPath = values.tokenizer ?? (values.model ? undefined : sharedModels('tok512.bin'));
+  if (!existsSync(modelPath)) throw new KvError(`--model ${modelPath}: no such file; pass --model FILE or set KVMERGER_SHARED_DATA`);
+  const seeds = parseList('seeds', values.seeds);
+  const budgets = parseList('budgets', values.budgets);
+  for (const b of budgets) if (!(b > 0 && b <= 1)) throw new KvError(`--budgets: ${b} is outside (0, 1]; use shares such as 0.5,0.35`);
+  const T = Number(values['prompt-tokens']);
+  const k = Number(values.forced);
+  const temperature = Number(values.temperature);
+  const backend = values.backend as BackendName;
+  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${values.backend}')`);
+  const threads = values.threads !== undefined ? Number(values.threads) : undefined;
+  const log = (s: string) => process.stderr.write(s + '\n');
+
+  const model = await loadModel(modelPath, { ...(tokenizerPath ? { tokenizerPath } : {}), backend, ...(threads ? { threads } : {}) });
+  const perSeed: QualityRow[][] = [];
+  const texts: number[][] = [];
+  const textInfo: { seed: number; storyStarts: number; currentStoryTokens: number; breaksInForced: number }[] = [];
+  const t0 = performance.now();
+  try {
+    for (const seed of seeds) {
+      const text = await ownText(model, T + k, seed, temperature, values['one-story']);
+      texts.push(text);
+      // The model was trained on BOS-separated stories: how far back the story being continued started matters.
+      const bos = model.tokenizer.bos!;
+      const lastBos = text.slice(0, T).lastIndexOf(bos);
+      const storyStarts = text.slice(0, T).filter((id) => id === bos).length;
+      const breaksInForced = text.slice(T, T + k + 1).filter((id) => id === bos).length;
+      textInfo.push({ seed, storyStarts, currentStoryTokens: T - lastBos, breaksInForced });
+      log(`seed ${seed}: ${text.length} tokens, ${storyStarts} story starts (BOS) in the prompt, the last ${T - lastBos} tokens ago, ${breaksInForced} in the forced part`);
+      perSeed.push(
+        await measureQuality(model, text, DEFAULT_VARIANTS, {
+          promptLength: T,
+          forced: k,
+          budgets,
+          seed,
+          onRow: (r) => log(`  ${r.label} @ ${r.budgetRequested}: KL ${r.meanKL.toFixed(5)} top-1 ${r.top1Agreement.toFixed(3)} achieved ${r.budgetAchieved.toFixed(4)}`),
+        }),
+      );
+    }
+  } finally {
+    await model.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+
+  // Sanity check: one method on the reference backend gives the same KL (first seed's text).
+  let referenceCheck: Record<string, unknown> | undefined;
+  if (!values['no-reference-check'] && backend === 'ort') {
+    const ref = await loadModel(modelPath, { ...(tokenizerPath ? { tokenizerPath } : {}), backend: 'reference' });
+    try {
+      const variant = DEFAULT_VARIANTS.find((v) => v.label === 'kvmerger')!;
+      const [r] = await measureQuality(ref, texts[0]!, [variant], { promptLength: T, forced: k, budgets: [budgets[0]!], seed: seeds[0]! });
+      const o = perSeed[0]!.find((x) => x.label === variant.label && x.budgetRequested === budgets[0])!;
+      referenceCheck = {
+        method: variant.label,
+        budget: budgets[0],
+        seed: seeds[0],
+        klOrt: o.meanKL,
+        klReference: r!.meanKL,
+        absDiff: Math.abs(o.meanKL - r!.meanKL),
+        top1Ort: o.top1Agreement,
+        top1Reference: r!.top1Agreement,
+        achievedOrt: o.budgetAchieved,
+        achievedReference: r!.budgetAchieved,
+      };
+      log(`reference check: ${JSON.stringify(referenceCheck)}`);
+    } finally {
+      await ref.close();
+    }
+  }
+
+  const aggs = aggregate(perSeed);
+  const setup = { model: modelPath, tokenizer: tokenizerPath, backend, seeds, budgets, promptTokens: T, forced: k, temperature, sampling: 'topK 0, topP 1, from BOS, EOS not stopping', oneStory: values['one-story'] };
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ setup, seconds, texts: textInfo, aggregate: aggs, perSeed, referenceCheck }, null, 1) + '\n');
+  } else {
+    process.stdout.write(`${JSON.stringify(setup)}\n\nMean ± std over ${seeds.length} texts (seeds ${seeds.join(', ')}), ${seconds.toFixed(1)} s:\n\n`);
+    process.stdout.write(markdownTable(aggs) + '\n');
+    process.stdout.write(`\ntexts: ${JSON.stringify(textInfo)}\n`);
+    if (referenceCheck) process.stdout.write(`\nreference backend check: ${JSON.stringify(referenceCheck)}\n`);
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof KvError) {
+        process.stderr.write(`quality-signal: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    },
+  );
+}
