@@ -275,6 +275,45 @@ function markdownTable(aggs: Aggregate[]): string {
   return lines.join('\n');
 }
 
+/** KVMerger (default options) against another variant on the same texts: per-text KL differences. */
+export interface PairedComparison {
+  budget: number;
+  other: string;
+  /** Mean over texts of KL(kvmerger) − KL(other), with its standard error. */
+  meanDiff: number;
+  stdErr: number;
+  /** Texts on which KVMerger's KL is the lower. */
+  kvmergerLower: number;
+  texts: number;
+}
+
+export const PAIRED_WITH = ['h2o', 'cam', 'kvmerger valueScale=none', 'kvmerger thresholdScope=global', 'streaming', 'snapkv', 'tova'];
+
+function paired(perSeed: QualityRow[][], budgets: readonly number[]): PairedComparison[] {
+  const out: PairedComparison[] = [];
+  const kl = (rows: QualityRow[], label: string, b: number) => rows.find((r) => r.label === label && r.budgetRequested === b)?.meanKL;
+  for (const b of budgets) {
+    for (const other of PAIRED_WITH) {
+      const diffs: number[] = [];
+      for (const rows of perSeed) {
+        const a = kl(rows, 'kvmerger', b);
+        const o = kl(rows, other, b);
+        if (a !== undefined && o !== undefined) diffs.push(a - o);
+      }
+      if (diffs.length === 0) continue;
+      const { mean, std } = meanStd(diffs);
+      out.push({ budget: b, other, meanDiff: mean, stdErr: std / Math.sqrt(diffs.length), kvmergerLower: diffs.filter((d) => d < 0).length, texts: diffs.length });
+    }
+  }
+  return out;
+}
+
+function pairedTable(ps: PairedComparison[]): string {
+  const lines = ['| budget | kvmerger vs | mean KL difference (± s.e.) | kvmerger lower on |', '|---|---|---|---|'];
+  for (const p of ps) lines.push(`| ${p.budget} | ${p.other} | ${p.meanDiff >= 0 ? '+' : ''}${p.meanDiff.toFixed(5)} ± ${p.stdErr.toFixed(5)} | ${p.kvmergerLower}/${p.texts} |`);
+  return lines.join('\n');
+}
+
 function sharedModels(rel: string): string {
   const root = process.env.KVMERGER_SHARED_DATA
     ? resolve(process.env.KVMERGER_SHARED_DATA)
@@ -377,12 +416,14 @@ async function main(): Promise<number> {
   }
 
   const aggs = aggregate(perSeed);
+  const pairs = paired(perSeed, budgets);
   const setup = { model: modelPath, tokenizer: tokenizerPath, backend, seeds, budgets, promptTokens: T, forced: k, temperature, sampling: 'topK 0, topP 1, from BOS, EOS not stopping', oneStory: values['one-story'] };
   if (values.json) {
-    process.stdout.write(JSON.stringify({ setup, seconds, texts: textInfo, aggregate: aggs, perSeed, referenceCheck }, null, 1) + '\n');
+    process.stdout.write(JSON.stringify({ setup, seconds, texts: textInfo, aggregate: aggs, paired: pairs, perSeed, referenceCheck }, null, 1) + '\n');
   } else {
     process.stdout.write(`${JSON.stringify(setup)}\n\nMean ± std over ${seeds.length} texts (seeds ${seeds.join(', ')}), ${seconds.toFixed(1)} s:\n\n`);
     process.stdout.write(markdownTable(aggs) + '\n');
+    process.stdout.write(`\nPaired over the same texts (negative: KVMerger closer to the full cache):\n\n${pairedTable(pairs)}\n`);
     process.stdout.write(`\ntexts: ${JSON.stringify(textInfo)}\n`);
     if (referenceCheck) process.stdout.write(`\nreference backend check: ${JSON.stringify(referenceCheck)}\n`);
   }
