@@ -97,7 +97,7 @@ export function analyzeLayerRatios(samples: readonly RatioSampleResult[], o: Lay
       title: `Per-layer kept ratio: ${what}`,
       svg: lineChart({
         title: `Per-layer kept ratio at a fixed threshold: ${what}`,
-        subtitle: `${subtitle}; task bars: min–max; pairwise r = ${fmt(p.meanPairwisePearson)}`,
+        subtitle: `${subtitle}; bars: min–max; pairwise r ${fmt(p.meanPairwisePearson)}, layer explains ${p.layerVarianceShare === null ? 'n/a' : `${Math.round(p.layerVarianceShare * 100)}%`} of variance`,
         xLabel: 'layer',
         yLabel: 'kept slots / prompt slots',
         series,
@@ -143,7 +143,8 @@ export function layerRatioSummaryLines(j: LayerRatioJson): string[] {
     const p = j.persistence[kind];
     lines.push(
       `${kind.padEnd(6)} kept ratio per layer: ${p.perLayer.map((s) => `${fmt(s.mean, 3)}±${fmt(s.std, 3)}`).join(' ')}; ` +
-        `pairwise r ${fmt(p.meanPairwisePearson)} (within task ${fmt(p.withinTaskPearson)}, across ${fmt(p.acrossTaskPearson)}), mean CV ${fmt(p.meanCv)}`,
+        `pairwise r ${fmt(p.meanPairwisePearson)} (within task ${fmt(p.withinTaskPearson)}, across ${fmt(p.acrossTaskPearson)}), mean CV ${fmt(p.meanCv)}, ` +
+        `layer explains ${p.layerVarianceShare === null ? 'n/a' : `${Math.round(p.layerVarianceShare * 100)}%`} of the variance`,
     );
   }
   return lines;
