@@ -70,6 +70,8 @@ export function analyzeLayerRatios(samples: readonly RatioSampleResult[], o: Lay
   const charts: AnalysisChart[] = [];
   const L = samples[0]!.keys.length;
   const xTicks = L <= 16 ? Array.from({ length: L }, (_, l) => l) : undefined;
+  // Room at both ends: the chart nudges series apart sideways, which would push end markers out of the plot.
+  const xPad: [number, number] = [-0.3, Math.max(1, L - 1) + 0.3];
   for (const kind of ['keys', 'values'] as VectorKind[]) {
     const p = persistence[kind];
     const series: LineSeries[] = tasks.map((t, ti) => {
@@ -103,7 +105,7 @@ export function analyzeLayerRatios(samples: readonly RatioSampleResult[], o: Lay
         series,
         spread: 'bars',
         ...(xTicks ? { xTicks } : {}),
-        xDomain: [0, Math.max(1, L - 1)],
+        xDomain: xPad,
         yDomain: [0, yTop],
         legendTitle: 'task (samples)',
         idPrefix: `lr${kind[0]}`,
@@ -125,7 +127,7 @@ export function analyzeLayerRatios(samples: readonly RatioSampleResult[], o: Lay
       })),
       spread: 'bars',
       ...(xTicks ? { xTicks } : {}),
-      xDomain: [0, Math.max(1, L - 1)],
+      xDomain: xPad,
       yDomain: [0, 1],
       idPrefix: 'lrkv',
     }),
