@@ -1,0 +1,117 @@
+"""Training sequences: plain prose, and synthetic retrieval tasks (needles) placed inside prose.
+
+Needles and questions are tokenized on their own and spliced between prose tokens only before a word-start token
+(`Ġ` + letter), so the spliced ids equal the tokenization of the concatenated text.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from bpe import Tokenizer
+
+PASSKEY_NEEDLE = " The pass key is {k}. Remember it. {k} is the pass key."
+PASSKEY_QUESTION = "\nWhat is the pass key? The pass key is"
+KV_NEEDLE = " The special magic number for {x} is {n}."
+KV_QUESTION = "\nWhat is the special magic number for {x}? The special magic number for {x} is"
+
+
+class TaskMaker:
+    def __init__(self, tok: Tokenizer, stream: np.ndarray, answer_weight: float):
+        self.tok = tok
+        self.stream = stream  # uint16 token ids of the books, separated by <|endoftext|>
+        self.answer_weight = answer_weight
+        starts = np.zeros(len(tok.vocab), dtype=bool)
+        words = []
+        for i, t in enumerate(tok.vocab):
+            if len(t) >= 2 and t[0] == "Ġ" and t[1].isalpha():
+                starts[i] = True
+                if 4 <= len(t) - 1 <= 9 and t[1:].isascii() and t[1:].islower():
+                    words.append(t[1:])
+        self.word_start = starts
+        self.words = sorted(words)  # key vocabulary for the key-value needles
+
+    def _prose(self, rng: random.Random, n: int) -> list[int]:
+        """n prose ids that END just before a word-start token, so a needle or question may follow them.
+
+        They may begin mid-word: callers put them first (after BOS, which llama.cpp tokenizes apart)."""
+        o = rng.randrange(0, len(self.stream) - n - 256)
+        win = self.stream[o + n:o + n + 256]
+        ws = np.flatnonzero(self.word_start[win])
+        e = o + n + (int(ws[0]) if len(ws) else 0)
+        return self.stream[e - n:e].tolist()
+
+    def prose(self, rng: random.Random, length: int) -> tuple[list[int], list[float]]:
+        o = rng.randrange(0, len(self.stream) - length - 1)
+        ids = self.stream[o:o + length + 1].tolist()
+        return ids, [1.0] * length
+
+    def retrieval(self, rng: random.Random, length: int, kind: str) -> tuple[list[int], list[float]]:
+        enc = self.tok.encode
+        needles: list[list[int]] = []
+        qas: list[tuple[list[int], list[int], list[int]]] = []  # question, answer, trailer
+        if kind == "passkey" or (kind == "kv" and rng.random() < 0.3):
+            k = str(rng.randrange(10000, 100000))
+            needles.append(enc(PASSKEY_NEEDLE.format(k=k)))
+            pk = (enc(PASSKEY_QUESTION), enc(" " + k), [])
+        else:
+            pk = None
+        if kind == "kv":
+            n = rng.choice([1, 1, 2, 2, 3, 4, 5, 6])
+            keys = set()
+            while len(keys) < n:
+                keys.add(f"{rng.choice(self.words)}-{rng.choice(self.words)}")
+            for x in sorted(keys):
+                d = rng.randrange(4, 8)
+                num = str(rng.randrange(10 ** (d - 1), 10 ** d))
+                needles.append(enc(KV_NEEDLE.format(x=x, n=num)))
+                qas.append((enc(KV_QUESTION.format(x=x)), enc(" " + num), enc(".")))
+            rng.shuffle(qas)
+            rng.shuffle(needles)
+            if rng.random() < 0.4:
+                qas = qas[: rng.randint(1, len(qas))]
+        if pk is not None:
+            qas.append(pk)  # the pass key question, when present, is asked last (as in the evaluation)
+        bos = [self.tok.eot_id] if rng.random() < 0.8 else []
+        fixed = len(bos) + sum(map(len, needles)) + sum(len(q) + len(a) + len(t) for q, a, t in qas)
+        n_prose = length + 1 - fixed
+        if n_prose < 16:
+            return self.prose(rng, length)
+        prose = self._prose(rng, n_prose)
+        cuts = sorted(rng.randrange(0, n_prose + 1) for _ in needles)
+        ids, w = list(bos), [1.0] * len(bos)
+        prev = 0
+        for cut, nd in zip(cuts, needles):
+            while cut < n_prose and not self.word_start[prose[cut]]:
+                cut += 1
+            cut = max(cut, prev)
+            ids += prose[prev:cut] + nd
+            w += [1.0] * (cut - prev + len(nd))
+            prev = cut
+        ids += prose[prev:]
+        w += [1.0] * (n_prose - prev)
+        for q, a, t in qas:
+            ids += q + a + t
+            w += [1.0] * len(q) + [self.answer_weight] * len(a) + [1.0] * len(t)
+        ids = ids[: length + 1]
+        # w[j] weighs the prediction OF ids[j]; the loss at position i predicts ids[i + 1]
+        return ids, w[1: length + 1]
+
+    def sample(self, rng: random.Random, length: int) -> tuple[list[int], list[float]]:
+        r = rng.random()
+        if r < 0.25:
+            return self.prose(rng, length)
+        if r < 0.6:
+            return self.retrieval(rng, length, "passkey")
+        return self.retrieval(rng, length, "kv")
+
+
+def passkey_prompt(tok: Tokenizer, prose: list[int], word_start: np.ndarray, key: str, depth: float, bos: bool = True
+                   ) -> tuple[list[int], list[int]]:
+    """The evaluation format: prose with the needle at `depth`, then the question. Returns (prompt ids, answer ids)."""
+    cut = int(len(prose) * depth)
+    while cut < len(prose) and not word_start[prose[cut]]:
+        cut += 1
+    ids = ([tok.eot_id] if bos else []) + prose[:cut] + tok.encode(PASSKEY_NEEDLE.format(k=key)) + prose[cut:]
+    return ids + tok.encode(PASSKEY_QUESTION), tok.encode(" " + key)

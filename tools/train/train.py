@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Trains kvmerger's built-in default model (see docs/default-model.md). One command, resumable:
+
+    nohup nice -n 10 /usr/bin/python3 tools/train/train.py --run-name default \
+        > ~/.cache/kvmerger-train/default/stdout.log 2>&1 &
+
+Everything (split check, tokenizer, tokenized books, checkpoints, train.log) lives in the run folder
+(default ~/.cache/kvmerger-train/<run-name>/, or --out). Running the same command again resumes from ckpt.pt.
+The data of step s is drawn from random.Random(f"{seed}:{s}"), so a resumed run sees exactly the data an
+uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+
+
+def reexec_with_jemalloc() -> None:
+    # glibc returns big tensors' pages to the OS, and re-faulting them made every op ~20x slower on this VM.
+    if os.path.exists(JEMALLOC) and JEMALLOC not in os.environ.get("LD_PRELOAD", ""):
+        env = dict(os.environ)
+        env["LD_PRELOAD"] = (JEMALLOC + " " + env.get("LD_PRELOAD", "")).strip()
+        env.setdefault("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1,retain:true")
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run-name", default="default")
+    p.add_argument("--out", default=None, help="run folder (default ~/.cache/kvmerger-train/<run-name>)")
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--total-tokens", type=float, default=30e6, help="planned tokens; may be raised on resume")
+    p.add_argument("--tokens-per-step", type=int, default=8192)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr-frac", type=float, default=0.05)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--decay-frac", type=float, default=0.2, help="last fraction of tokens with linear LR decay")
+    p.add_argument("--answer-weight", type=float, default=5.0)
+    p.add_argument("--ckpt-minutes", type=float, default=10.0)
+    p.add_argument("--eval-minutes", type=float, default=30.0)
+    p.add_argument("--vocab", type=int, default=4096)
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--ffn", type=int, default=704)
+    p.add_argument("--context", type=int, default=4096)
+    p.add_argument("--rope-base", type=float, default=50000.0)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    p.add_argument("--smoke", action="store_true", help="tiny model, short sequences, frequent logs")
+    return p.parse_args(argv)
+
+
+def length_weights(progress: float, context: int) -> dict[int, float]:
+    """Curriculum over sequence lengths: short first; 4096 appears after 10% and rises to ~35% of steps."""
+    if progress < 0.1:
+        w = {256: 0.5, 512: 0.5}
+    elif progress < 0.4:
+        w = {256: 0.15, 512: 0.25, 1024: 0.25, 2048: 0.2, 4096: 0.15}
+    else:
+        w = {512: 0.2, 1024: 0.2, 2048: 0.25, 4096: 0.35}
+    return {min(k, context): v for k, v in w.items()}
+
+
+def lr_at(a, step: int, tokens: float) -> float:
+    if step < a.warmup_steps:
+        return a.lr * (step + 1) / a.warmup_steps
+    decay_start = a.total_tokens * (1 - a.decay_frac)
+    if tokens <= decay_start:
+        return a.lr
+    f = min(1.0, (tokens - decay_start) / (a.total_tokens * a.decay_frac))
+    return a.lr * (1 - f * (1 - a.min_lr_frac))
+
+
+def main(argv=None) -> int:
+    reexec_with_jemalloc()
+    a = parse_args(argv)
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    import corpus
+    from bpe import Tokenizer, train_bpe
+    from model import Config, Llama
+    from tasks import TaskMaker, passkey_prompt
+
+    if a.smoke:
+        a.dim, a.layers, a.heads, a.kv_heads, a.ffn, a.context = 64, 2, 4, 2, 176, 512
+        a.tokens_per_step, a.ckpt_minutes, a.eval_minutes = 2048, 1.0, 1.0
+    torch.set_num_threads(a.threads)
+    out = Path(a.out).expanduser() if a.out else Path.home() / ".cache" / "kvmerger-train" / a.run_name
+    out.mkdir(parents=True, exist_ok=True)
+    logf = open(out / "train.log", "a", encoding="utf-8")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    # --- data: split, tokenizer, tokenized books (all deterministic from the seed) ---
+    root = corpus.gutenberg_dir()
+    split = corpus.load_or_make_split(root, a.seed, write=not corpus.SPLIT_JSON.exists())
+    tok_path = out / "tokenizer.json"
+    if not tok_path.exists():
+        t0 = time.time()
+        rng = random.Random(f"{a.seed}:tokenizer")
+        texts = []
+        for rel in split["train"]:
+            t = corpus.book_text(root, rel, a.seed)
+            o = rng.randrange(max(1, len(t) - 30000))
+            texts.append(t[o:o + 30000])
+        tok = train_bpe(texts, a.vocab)
+        tok.save(tok_path)
+        log(f"tokenizer: {len(tok.vocab)} tokens from {sum(map(len, texts))} chars in {time.time() - t0:.0f}s")
+    tok = Tokenizer.load(tok_path)
+    data = {}
+    for part in ("train", "validation"):
+        f = out / f"{part}.u16"
+        if not f.exists():
+            t0 = time.time()
+            ids: list[int] = []
+            for rel in split[part]:
+                ids.extend(tok.encode(corpus.book_text(root, rel, a.seed)))
+                ids.append(tok.eot_id)
+            np.array(ids, dtype=np.uint16).tofile(str(f) + ".tmp")
+            os.replace(str(f) + ".tmp", f)
+            log(f"tokenized {part}: {len(ids)} tokens in {time.time() - t0:.0f}s")
+        data[part] = np.fromfile(f, dtype=np.uint16)
+    maker = TaskMaker(tok, data["train"], a.answer_weight)
+    val_maker = TaskMaker(tok, data["validation"], a.answer_weight)
+
+    # --- model, optimizer, resume ---
+    ckpt_path = out / "ckpt.pt"
+    ckpt = torch.load(ckpt_path, map_location="cpu") if ckpt_path.exists() else None
+    if ckpt:
+        cfg = Config(**ckpt["config"])
+    else:
+        cfg = Config(vocab_size=len(tok.vocab), dim=a.dim, n_layers=a.layers, n_heads=a.heads,
+                     n_kv_heads=a.kv_heads, ffn_dim=a.ffn, context=a.context, rope_base=a.rope_base)
+    torch.manual_seed(a.seed)
+    model = Llama(cfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    step, tokens_seen, train_seconds = 0, 0, 0.0
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, tokens_seen, train_seconds = ckpt["step"], ckpt["tokens_seen"], ckpt["train_seconds"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        log(f"resumed from {ckpt_path} at step {step}, {tokens_seen} tokens")
+    else:
+        log(f"new run {out}: config {json.dumps(cfg.to_dict())}, params {model.num_params()}, args {vars(a)}")
+    del ckpt
+
+    def save() -> None:
+        tmp = out / "ckpt.pt.tmp"
+        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "step": step, "tokens_seen": tokens_seen, "train_seconds": train_seconds,
+                    "torch_rng": torch.get_rng_state(), "args": vars(a)}, tmp)
+        os.replace(tmp, ckpt_path)
+
+    @torch.no_grad()
+    def evaluate() -> str:
+        model.eval()
+        rng = random.Random(f"{a.seed}:eval")
+        nll, n = 0.0, 0
+        for _ in range(16):  # validation perplexity on 16 x 512 tokens of held-out books
+            ids, _w = val_maker.prose(rng, 512)
+            x = torch.tensor(ids).view(1, -1)
+            nll += F.cross_entropy(model(x[:, :-1])[0], x[0, 1:], reduction="sum").item()
+            n += 512
+        res = [f"val_ppl {math.exp(nll / n):.2f}"]
+        for length, count in ((min(1024, cfg.context), 10), (cfg.context, 4)):
+            ok = 0
+            for i in range(count):
+                key = str(rng.randrange(10000, 100000))
+                prose = val_maker._prose(rng, length - 64)  # needle + question + answer < 64
+                prompt, ans = passkey_prompt(tok, prose, val_maker.word_start, key, (i + 0.5) / count)
+                x = torch.tensor(prompt + ans).view(1, -1)
+                pred = model(x[:, :-1])[0, len(prompt) - 1:].argmax(-1).tolist()  # teacher-forced = greedy
+                ok += pred == ans
+            res.append(f"passkey@{length} {ok}/{count}")
+        model.train()
+        return " ".join(res)
+
+    # --- loop ---
+    model.train()
+    last_ckpt = last_eval = time.time()
+    win_tok, win_t, win_loss, win_n = 0, 0.0, 0.0, 0
+    if step == 0:
+        log("eval " + evaluate())
+    while tokens_seen < a.total_tokens and (a.max_steps == 0 or step < a.max_steps):
+        t0 = time.time()
+        rng = random.Random(f"{a.seed}:{step}")
+        lw = length_weights(tokens_seen / a.total_tokens, cfg.context)
+        length = rng.choices(list(lw), weights=list(lw.values()))[0]
+        bsz = max(1, a.tokens_per_step // length)
+        seqs, ws = zip(*(maker.sample(rng, length) for _ in range(bsz)))
+        x = torch.tensor(seqs, dtype=torch.long)
+        w = torch.tensor(ws, dtype=torch.float32)
+        lr = lr_at(a, step, tokens_seen)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        logits = model(x[:, :-1])
+        ce = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), x[:, 1:].reshape(-1), reduction="none")
+        loss = (ce * w.view(-1)).sum() / w.sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+        opt.step()
+        step += 1
+        tokens_seen += bsz * length
+        dt = time.time() - t0
+        train_seconds += dt
+        win_tok += bsz * length
+        win_t += dt
+        win_loss += ce.mean().item()
+        win_n += 1
+        if step % (5 if a.smoke else 20) == 0:
+            log(f"step {step} tokens {tokens_seen} len {length} loss {win_loss / win_n:.3f} "
+                f"lr {lr:.2e} gnorm {gnorm:.2f} tok/s {win_tok / win_t:.0f} hours {train_seconds / 3600:.2f}")
+            win_tok, win_t, win_loss, win_n = 0, 0.0, 0.0, 0
+        if time.time() - last_eval > a.eval_minutes * 60:
+            log(f"eval step {step} " + evaluate())
+            last_eval = time.time()
+        if time.time() - last_ckpt > a.ckpt_minutes * 60:
+            save()
+            last_ckpt = time.time()
+            log(f"checkpoint step {step}")
+    save()
+    log(f"eval final step {step} " + evaluate())
+    log(f"done: step {step}, tokens {tokens_seen}, {train_seconds / 3600:.2f} h")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
