@@ -1,0 +1,180 @@
+/**
+ * `kvmerger demo`: the README's first command. Long prompts on the built-in model (passkeys and a needle at the
+ * model's context, one Gutenberg passage for fidelity), every method at 50% and 35% of the KV cache, and one table:
+ * correct answers, KL from the full cache, KV memory and time. Sized to finish in under two minutes on a 2-core
+ * machine; it prints the elapsed time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KvError } from '../../util/errors.js';
+import { modelName, parseIntFlag, parseNumberList } from '../grid-args.js';
+
+export const summary = 'every compression method on long prompts of the built-in model: answers, KL, memory, time (< 2 min)';
+
+export const help = `Usage: kvmerger demo [--model FILE] [--tokenizer FILE] [--length N] [--out DIR] [--json]
+
+Prefills a few long prompts once each — two passkeys and a needle in a haystack at the model's context, and a
+Gutenberg passage — then compresses a copy of each cache with every method to 50% and 35% of its slots (the same
+number of kept slots for every method) and answers greedily. Prints, per method and budget: correct answers, the
+KL divergence from the full cache on the passage's next tokens (nats per token), top-1 agreement, KV memory, and time.
+
+Options:
+  --model FILE       default: the built-in model
+  --tokenizer FILE   for models without their own vocabulary (llama2.c: tokenizer.bin)
+  --length N         prompt length in tokens (default: the model's context, at most 2048)
+  --methods LIST     default: every method
+  --budgets LIST     default 0.5,0.35
+  --out DIR          keep the result rows there (default: a temporary folder, removed afterwards)
+  --backend ort|reference, --threads N
+  --json             print the table's numbers as JSON`;
+
+interface DemoRow {
+  method: string;
+  budget: number;
+  correct: number;
+  answered: number;
+  kl: number | null;
+  top1: number | null;
+  kvBytes: number;
+  kvBytesFull: number;
+  ms: number;
+}
+
+/** Mean per (method, budget) over the rows of a demo run. */
+export function demoTable(rows: Record<string, unknown>[]): DemoRow[] {
+  const by = new Map<string, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const k = `${String(r.method)}\u0000${String(r.budgetRequested)}`;
+    by.set(k, [...(by.get(k) ?? []), r]);
+  }
+  const out: DemoRow[] = [];
+  for (const list of by.values()) {
+    const gen = list.filter((r) => r.task !== 'fidelity');
+    const fid = list.filter((r) => r.task === 'fidelity');
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+    const metric = (r: Record<string, unknown>, k: string) => (r.metrics as Record<string, number>)[k]!;
+    out.push({
+      method: String(list[0]!.method),
+      budget: Number(list[0]!.budgetRequested),
+      correct: gen.filter((r) => r.score === 1).length,
+      answered: gen.length,
+      kl: mean(fid.map((r) => metric(r, 'meanKL'))),
+      top1: mean(fid.map((r) => metric(r, 'top1Agreement'))),
+      kvBytes: mean(list.map((r) => Number(r.kvBytes)))!,
+      kvBytesFull: mean(list.map((r) => Number(r.kvBytesFull)))!,
+      ms: mean(list.map((r) => Number(r.compressMs) + Number(r.decodeMs)))!,
+    });
+  }
+  return out;
+}
+
+const size = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
+
+export function formatDemoTable(rows: DemoRow[]): string {
+  const head = ['method', 'budget', 'correct', 'KL (nats/tok)', 'top-1', 'KV memory', 'ms/prompt'];
+  const body = rows.map((r) => [
+    r.method,
+    r.method === 'full' ? '100%' : `${Math.round(r.budget * 100)}%`,
+    `${r.correct}/${r.answered}`,
+    r.kl === null ? '—' : r.kl.toFixed(4),
+    r.top1 === null ? '—' : `${(r.top1 * 100).toFixed(1)}%`,
+    size(r.kvBytes),
+    r.ms.toFixed(0),
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i <= 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [line(head), w.map((x) => '-'.repeat(x)).join('  '), ...body.map(line)].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      length: { type: 'string' },
+      methods: { type: 'string' },
+      budgets: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new KvError(`demo: unexpected argument '${positionals[0]}' (kvmerger demo --help)`);
+  const backend = values.backend ?? 'ort';
+  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
+  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
+  const budgets = parseNumberList('--budgets', values.budgets) ?? [0.5, 0.35];
+  const { methodNames } = await import('../../compress/registry.js');
+  const methods = values.methods ? values.methods.split(',').map((s) => s.trim()).filter(Boolean) : ['full', ...methodNames().filter((m) => m !== 'full')];
+
+  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
+  const modelPath = values.model ?? defaultModelPath();
+  const model = await loadModel(modelPath, {
+    backend,
+    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
+  const out = values.out ?? mkdtempSync(join(tmpdir(), 'kvmerger-demo-'));
+  try {
+    const { getTask } = await import('../../eval/tasks.js');
+    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
+    const { createProgress } = await import('../../eval/progress.js');
+    const bos = model.tokenizer.addBos && model.tokenizer.bos !== undefined ? 1 : 0;
+    const C = model.config.contextLength - bos;
+    const L = parseIntFlag('--length', values.length, Math.min(C, 2048), 64);
+    if (L > C) throw new KvError(`--length ${L} is above the model's context of ${model.config.contextLength}${bos ? ' (less 1 for BOS)' : ''}; use at most ${C}`);
+    // Needle prompts leave room for their answers (passkey 8 tokens, niah 32); the passage leaves room for k.
+    const k = Math.min(64, Math.floor(L / 4));
+    const spec = {
+      model: modelName(modelPath),
+      backend,
+      tasks: [
+        { task: getTask('passkey'), lengths: [L - 8], depths: [25, 75] },
+        { task: getTask('niah'), lengths: [L - 32], depths: [50] },
+        { task: getTask('fidelity'), lengths: [L - k], options: { k } },
+      ],
+      methods,
+      budgets,
+      seed: 0,
+    };
+    const plan = planGrid(model, spec);
+    const rows: Record<string, unknown>[] = [];
+    const tty = process.stderr.isTTY && !values.json;
+    if (!values.json) process.stderr.write(`demo: ${spec.model}, ${L}-token prompts, ${methods.length} methods × ${budgets.map((b) => `${b * 100}%`).join(', ')}\n`);
+    const s = await runGrid(model, plan, { out, progress: createProgress({ quiet: !tty }), onRow: (r) => rows.push(r) });
+    if (s.skipped > 0) {
+      // Rows kept from an earlier run into the same --out.
+      const { readFileSync } = await import('node:fs');
+      rows.length = 0;
+      for (const l of readFileSync(s.resultsPath, 'utf8').split('\n')) if (l.trim()) rows.push(JSON.parse(l) as Record<string, unknown>);
+    }
+    const table = demoTable(rows);
+    const prefillMs = rows.length ? Math.max(...rows.map((r) => Number(r.prefillMs))) : 0;
+    const elapsed = (performance.now() - t0) / 1000;
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ model: spec.model, length: L, prompts: plan.samples.length, prefillMs, rows: table, elapsedSeconds: elapsed }, null, 2) + '\n');
+    } else {
+      process.stdout.write(
+        [
+          '',
+          formatDemoTable(table),
+          '',
+          `correct: passkeys and needle answered (of ${plan.samples.length - 1} prompts); KL and top-1: the passage's next ${k - 1} tokens vs the full cache.`,
+          `KV memory: keys and values the compressed cache holds (the full cache: ${size(table.find((r) => r.method === 'full')?.kvBytes ?? 0)}); every method keeps the same number of slots per budget.`,
+          `ms/prompt: compression + answer; each prompt's prefill (up to ${(prefillMs / 1000).toFixed(1)} s) is shared by every method.`,
+          `elapsed: ${elapsed.toFixed(1)} s`,
+        ].join('\n') + '\n',
+      );
+    }
+    return 0;
+  } finally {
+    await model.close();
+    if (values.out === undefined) rmSync(out, { recursive: true, force: true });
+  }
+}

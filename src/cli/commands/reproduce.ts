@@ -1,0 +1,158 @@
+/** `kvmerger reproduce`: the paper's whole set on a model — the grid, the analysis, the report. Resumable. */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { KvError } from '../../util/errors.js';
+import { exitOnInterrupt, modelName, parseIntFlag, parseNumberList } from '../grid-args.js';
+import { gridDescription } from './eval.js';
+
+export const summary = "run the paper's evaluation on a model (grid, analysis, report with charts); resumable";
+
+export const help = `Usage: kvmerger reproduce --out DIR [--model FILE] [--tokenizer FILE] [--samples N] [--quick]
+
+Runs the paper's set on a model and writes the report, all into DIR:
+  1. the grid (DIR/results.jsonl, resumable like 'kvmerger eval': run the same command again after an interruption):
+     methods full, h2o, cam, kvmerger (exact: equal kept slots) + streaming, snapkv, pyramidkv, tova, knorm, random;
+     budgets 0.5 and 0.35; the tasks that fit the model's context: fidelity, ppl-stream, passkey and niah heatmaps
+     (lengths × depths), niah-paraphrase, RULER-style tasks, LongBench multi_news and the Chinese sets (when
+     <data>/longbench has them and the context leaves room for their answers). Tasks left out are listed, with why.
+  2. the analysis (DIR/analysis/): key/value similarity maps, neighbour similarity, per-layer merge ratios;
+  3. the report: DIR/report.md, DIR/charts/*.svg + .png, DIR/index.html.
+
+Options:
+  --model FILE            default: the built-in model
+  --tokenizer FILE        for models without their own vocabulary (llama2.c: tokenizer.bin)
+  --samples N             samples per length for the non-heatmap tasks (default 3; --quick: 1)
+  --quick                 fewer lengths, depths and samples (minutes instead of hours)
+  --methods LIST          override the methods
+  --budgets LIST          override the budgets
+  --seed S                default 0
+  --data DIR              the offline data folder (default ../shared/data, or env KVMERGER_SHARED_DATA)
+  --backend ort|reference default ort
+  --threads N             onnxruntime threads
+  --no-analysis           skip step 2
+  --quiet                 no progress display`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      out: { type: 'string' },
+      samples: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      methods: { type: 'string' },
+      budgets: { type: 'string' },
+      seed: { type: 'string' },
+      data: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      'no-analysis': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new KvError(`reproduce: unexpected argument '${positionals[0]}'; options start with -- (kvmerger reproduce --help)`);
+  if (values.out === undefined) throw new KvError('reproduce: --out DIR is required (the folder for results, analysis and report)');
+  const out = values.out;
+  const backend = values.backend ?? 'ort';
+  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
+  const samples = values.samples !== undefined ? parseIntFlag('--samples', values.samples, 1, 1) : undefined;
+  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
+  const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/reproduce-grid.js');
+  const methods = values.methods ? values.methods.split(',').map((s) => s.trim()).filter(Boolean) : REPRODUCE_METHODS;
+  const budgets = parseNumberList('--budgets', values.budgets) ?? REPRODUCE_BUDGETS;
+
+  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
+  const modelPath = values.model ?? defaultModelPath();
+  const model = await loadModel(modelPath, {
+    backend,
+    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
+  const t0 = performance.now();
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
+    const { createProgress } = await import('../../eval/progress.js');
+    const { writeRunInfo } = await import('../../eval/run-info.js');
+    const name = modelName(modelPath);
+    const preset = reproduceTasks(model, {
+      quick: values.quick,
+      seed,
+      ...(samples !== undefined ? { samples } : {}),
+      ...(values.data !== undefined ? { dataRoot: values.data } : {}),
+    });
+    if (preset.tasks.length === 0) throw new KvError(`reproduce: no task fits ${name} (${preset.notes.join('; ')})`);
+    const spec = { model: name, backend, tasks: preset.tasks, methods, budgets, seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}) };
+    const plan = planGrid(model, spec);
+    const notes = [...preset.notes, ...plan.notes];
+    writeRunInfo(out, {
+      command: ['kvmerger', 'reproduce', ...argv],
+      model: name,
+      modelPath: model.path,
+      ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+      backend,
+      grid: { ...gridDescription(spec, plan.totalCells), quick: values.quick, notes },
+    });
+    say(`reproduce: ${name}, context ${model.config.contextLength}; ${preset.tasks.map((t) => t.task.name).join(', ')}`);
+    for (const n of preset.notes) say(`  note: ${n}`);
+    const release = exitOnInterrupt(out, 'kvmerger reproduce');
+    let s;
+    try {
+      s = await runGrid(model, plan, { out, progress: createProgress({ quiet: values.quiet }) });
+    } finally {
+      release();
+    }
+    say(`grid: ${s.ran} cell(s) run, ${s.skipped} already done, ${s.totalCells} in the grid (${(s.elapsedMs / 1000).toFixed(0)} s)`);
+
+    // The paper's observations on this model.
+    const png = await pngAvailable();
+    if (!png) say('  note: no font for PNG output; charts are SVG only (apt-get install fonts-dejavu-core, or KVMERGER_FONT=/path/font.ttf)');
+    if (!values['no-analysis']) {
+      const analysisDir = join(out, 'analysis');
+      try {
+        const a = await import('../../analysis/run-analysis.js');
+        const { writeAnalysis } = await import('../../analysis/analysis-output.js');
+        const ctx = { modelName: name, notice: (l: string) => say(`  analysis note: ${l}`) };
+        const text = { seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}) };
+        const tokens = Math.min(512, model.config.contextLength - 1);
+        const last = model.config.blockCount - 1;
+        const layers = [...new Set([0, Math.floor(last / 2), last])];
+        await writeAnalysis(analysisDir, 'similarity', await a.runSimilarity(model, { ...text, tokens, layers, heads: [0] }, ctx), { png });
+        await writeAnalysis(analysisDir, 'neighbours', await a.runNeighbours(model, { ...text, tokens, k: 8, samples: values.quick ? 2 : 4 }, ctx), { png });
+        await writeAnalysis(analysisDir, 'layer-ratios', await a.runLayerRatios(model, { ...text, samples: values.quick ? 4 : 12 }, ctx), { png });
+        say(`analysis: ${analysisDir}/ (similarity, neighbours, layer-ratios)`);
+      } catch (err) {
+        if (!(err instanceof KvError)) throw err;
+        say(`  note: analysis skipped: ${err.message}`);
+      }
+    }
+    const { writeReport } = await import('../../eval/report.js');
+    const r = await writeReport(out, { png });
+    process.stdout.write(
+      [
+        `reproduce: ${name}: ${s.ran + s.skipped}/${s.totalCells} cells in ${out}/results.jsonl; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+        ...notes.map((n) => `  note: ${n}`),
+        `  ${r.reportMd}`,
+        `  ${r.indexHtml}`,
+        `  ${r.charts.length} chart file(s) in ${out}/charts/`,
+      ].join('\n') + '\n',
+    );
+    return 0;
+  } finally {
+    await model.close();
+  }
+}
+
+async function pngAvailable(): Promise<boolean> {
+  try {
+    const { findFontFiles } = await import('../../plot/find-font-files.js');
+    if (findFontFiles().files.length === 0) return false;
+    await import('@resvg/resvg-js');
+    return true;
+  } catch {
+    return false;
+  }
+}
