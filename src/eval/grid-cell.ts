@@ -15,8 +15,14 @@ export interface GridCell {
   /** Task options as given (the task fills its own defaults), part of the key. */
   taskOptions: Record<string, TaskOptionValue>;
   method: string;
-  /** Method options parsed with defaults ('auto' not yet resolved); the row records the resolved ones. */
+  /** Method options the method runs with: parsed, defaults included ('auto' resolved only when compressing). */
   options: ResolvedOptions;
+  /**
+   * The method's configuration as the user chose it (the row's `options`): `options` without what the task imposes
+   * (ppl-stream's when=decode), and with 'auto' left as 'auto', so one configuration is one row of the report's
+   * tables at every budget and task. The row's `resolvedOptions` has the values actually used.
+   */
+  configOptions: ResolvedOptions;
   /** Share of the prompt's slots to keep; 1 for `full`. */
   budget: number;
   /** Budget enforced at every decode step (ppl-stream); the method runs with when=decode. */

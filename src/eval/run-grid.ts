@@ -142,7 +142,8 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
       const stream = sample.meta['decodeCompression'] === true;
       const cells: GridCell[] = [];
       for (const method of methods) {
-        let options = optionsOf.get(method)!;
+        const configOptions = optionsOf.get(method)!;
+        let options = configOptions;
         if (stream && method !== 'full') {
           if (!supportsDecodeCompression(method)) {
             skippedMethods.add(method);
@@ -158,6 +159,7 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
             taskOptions,
             method,
             options,
+            configOptions,
             budget,
             decodeCompression: stream,
             cellKey: cellKey({ model: spec.model, backend: spec.backend, task: tp.task.name, taskOptions, seed: spec.seed, sample: sample.id, method, options, budget }),
@@ -217,7 +219,8 @@ export function resultRow(spec: GridSpec, o: CellOutcome, outputChars = 300): Re
     task: cell.task.name,
     sample: s.id,
     method: cell.method,
-    options: o.options,
+    options: cell.configOptions,
+    resolvedOptions: o.options,
     budgetRequested: o.budgetRequested,
     budgetAchieved: o.budgetAchieved,
     score: o.score.score,

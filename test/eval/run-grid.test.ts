@@ -99,7 +99,12 @@ test('grid: one row per cell, budgets measured independently, full = budget 1, r
       // Equal kept slots: ⌊b·T⌋ per head for every method (KVMerger in exact mode).
       const b = r.budgetRequested as number;
       assert.deepEqual(r.slotsPerLayer, new Array(L).fill(Math.floor(b * T) * H), `${r.method} ${b}`);
-      if (r.method === 'kvmerger') assert.equal((r.options as Record<string, unknown>)['budgetMode'], 'exact');
+      if (r.method === 'kvmerger') {
+        assert.equal((r.options as Record<string, unknown>)['budgetMode'], 'exact');
+        // 'auto' shares stay 'auto' in options (same configuration at every budget), resolved in resolvedOptions.
+        assert.equal((r.options as Record<string, unknown>)['recentRatio'], 'auto');
+        assert.equal((r.resolvedOptions as Record<string, unknown>)['recentRatio'], b === 0.5 ? 0.17 : 0.08);
+      }
     }
     if (r.task === 'fidelity') {
       assert.equal(r.promptTokens, 151, 'L = 150 content tokens + BOS');
@@ -168,7 +173,10 @@ test('grid: ppl-stream keeps the budget while decoding and leaves out methods th
   await runGrid(m, plan, { out: dir });
   const rows = readRows(dir);
   const h2o = rows.find((r) => r.method === 'h2o')!;
-  assert.equal((h2o.options as Record<string, unknown>)['when'], 'decode');
+  // The run used when=decode; the row's options stay the user's configuration (one table row per method).
+  assert.equal((h2o.resolvedOptions as Record<string, unknown>)['when'], 'decode');
+  assert.equal((h2o.options as Record<string, unknown>)['when'], 'prefill');
+  assert.equal(h2o.decodeCompression, true);
   // After 121 tokens (BOS + 40 + 80) every head holds ⌊0.5 · 121⌋ = 60 slots.
   assert.deepEqual(h2o.slotsPerLayer, new Array(5).fill(60 * 4));
   assert.ok(Math.abs(h2o.budgetAchieved - 60 / 121) < 1e-12);

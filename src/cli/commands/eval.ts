@@ -35,8 +35,8 @@ Options:
   --quiet                  no progress display
   --json                   print a JSON summary at the end
 
-Rows (one JSON object per line): model, task, sample, method, options (resolved, defaults included),
-budgetRequested, budgetAchieved (kept slots / (promptTokens · layers · kvHeads), measured), score, metrics, kvBytes,
+Rows (one JSON object per line): model, task, sample, method, options (the method's configuration, defaults
+included, 'auto' as given), resolvedOptions (the values used: 'auto' resolved, ppl-stream's when=decode), budgetRequested, budgetAchieved (kept slots / (promptTokens · layers · kvHeads), measured), score, metrics, kvBytes,
 kvBytesFull, slotsPerLayer, promptTokens (BOS included), contextLength, depth, prefillMs, compressMs, decodeMs,
 newTokens, stopReason, output (truncated), expected, seed, backend, version, cellKey.
 
