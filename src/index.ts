@@ -76,6 +76,24 @@ export type {
   EvalTokenizer,
 } from './eval/task.js';
 export { getTask, listTasks, parseTaskList, describeTasks } from './eval/tasks.js';
+// The grid runner: plan (validated up front), run with a shared prefill per sample, rows appended to results.jsonl.
+export {
+  planGrid,
+  runGrid,
+  resultRow,
+  type GridSpec,
+  type GridTaskPlan,
+  type GridPlan,
+  type PlannedSample,
+  type GridSummary,
+  type RunGridOptions,
+} from './eval/run-grid.js';
+export { runSampleCells, samplePromptIds, type GridModel, type CellOutcome, type RunSampleOptions } from './eval/run-sample.js';
+export { cellKey, type GridCell, type CellKeyParts } from './eval/grid-cell.js';
+export { ResultsLog, type ResultsLogOpen } from './eval/results-log.js';
+export { createProgress, formatDuration, type GridProgress } from './eval/progress.js';
+export { writeRunInfo, machineInfo, type RunInfo } from './eval/run-info.js';
+export { reproduceTasks, REPRODUCE_METHODS, REPRODUCE_BUDGETS, type ReproduceGridOptions } from './eval/reproduce-grid.js';
 export {
   FidelityAccumulator,
   summarizeFidelity,
