@@ -4,7 +4,7 @@
  *   npx tsx tools/export-gguf.ts --input /tmp/kvm-default --output models/kvmerger-default.gguf [--type F32|F16]
  *
  * Architecture `llama` (RoPE on adjacent pairs, as trained: no permutation), tied embeddings (no output.weight),
- * the tokenizer as GPT-2-style byte-level BPE (`tokenizer.ggml.model` = 'gpt2', `pre` = 'gpt2').
+ * the tokenizer as GPT-2-style byte-level BPE (`tokenizer.ggml.model` = 'gpt2', `pre` = 'gpt-2': llama.cpp's name for GPT-2's pre-tokenizer).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
