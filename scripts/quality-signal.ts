@@ -11,9 +11,10 @@
 //
 // Usage: npx tsx scripts/quality-signal.ts [--model FILE] [--tokenizer FILE] [--seeds 0,1,2,3,4] [--budgets 0.5,0.35]
 //        [--prompt-tokens 400] [--forced 100] [--temperature 1] [--backend ort|reference] [--threads N]
-//        [--one-story] [--no-reference-check] [--json]
+//        [--one-story] [--diagnostics] [--no-reference-check] [--json]
 // --one-story masks BOS/EOS while sampling, so the whole text is one story (by default the model starts a new,
-// unrelated story after ~300 tokens and most of the prompt is then a finished story).
+// unrelated story after ~300 tokens and most of the prompt is then a finished story). --diagnostics adds KVMerger
+// with H2O's recent window (recentRatio = budget/2).
 // Defaults: ../shared/data/models/stories260K.bin and tok512.bin (or $KVMERGER_SHARED_DATA/models/...).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -36,7 +37,8 @@ import { KvError } from '../src/util/errors.js';
 export interface QualityVariant {
   label: string;
   method: string;
-  options?: Readonly<Record<string, OptionValue>>;
+  /** Fixed options, or options that depend on the requested budget. */
+  options?: Readonly<Record<string, OptionValue>> | ((budget: number) => Readonly<Record<string, OptionValue>>);
 }
 
 /** What one (variant, budget) measured on one text. */
@@ -76,6 +78,15 @@ export const DEFAULT_VARIANTS: QualityVariant[] = [
   { label: 'tova', method: 'tova' },
   { label: 'knorm', method: 'knorm' },
   { label: 'random', method: 'random' },
+];
+
+/**
+ * `--diagnostics`: KVMerger with H2O's recent window (recentRatio = budget / 2 instead of the paper's 0.17 / 0.08),
+ * to see whether the gap to H2O comes from the reserved recent share.
+ */
+export const DIAGNOSTIC_VARIANTS: QualityVariant[] = [
+  { label: 'kvmerger recentRatio=b/2', method: 'kvmerger', options: (b) => ({ recentRatio: b / 2 }) },
+  { label: 'kvmerger recentRatio=b/2 valueScale=none', method: 'kvmerger', options: (b) => ({ recentRatio: b / 2, valueScale: 'none' }) },
 ];
 
 /** What the measurement needs from a model (loadModel's result satisfies it). */
@@ -159,7 +170,7 @@ export async function measureQuality(
     for (const b of budgets) {
       const prep = prepareCompression({
         method: v.method,
-        options: v.options ?? {},
+        options: typeof v.options === 'function' ? v.options(b) : (v.options ?? {}),
         ...(b < 1 ? { budget: { ratio: b } } : {}),
         promptLength: T,
         seed: options.seed ?? 0,
@@ -287,7 +298,7 @@ export interface PairedComparison {
   texts: number;
 }
 
-export const PAIRED_WITH = ['h2o', 'cam', 'kvmerger valueScale=none', 'kvmerger thresholdScope=global', 'streaming', 'snapkv', 'tova'];
+export const PAIRED_WITH = ['h2o', 'cam', 'kvmerger valueScale=none', 'kvmerger thresholdScope=global', 'streaming', 'snapkv', 'tova', ...DIAGNOSTIC_VARIANTS.map((v) => v.label)];
 
 function paired(perSeed: QualityRow[][], budgets: readonly number[]): PairedComparison[] {
   const out: PairedComparison[] = [];
@@ -340,6 +351,7 @@ async function main(): Promise<number> {
       backend: { type: 'string', default: 'ort' },
       threads: { type: 'string' },
       'one-story': { type: 'boolean', default: false },
+      diagnostics: { type: 'boolean', default: false },
       'no-reference-check': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -375,7 +387,7 @@ async function main(): Promise<number> {
       textInfo.push({ seed, storyStarts, currentStoryTokens: T - lastBos, breaksInForced });
       log(`seed ${seed}: ${text.length} tokens, ${storyStarts} story starts (BOS) in the prompt, the last ${T - lastBos} tokens ago, ${breaksInForced} in the forced part`);
       perSeed.push(
-        await measureQuality(model, text, DEFAULT_VARIANTS, {
+        await measureQuality(model, text, values.diagnostics ? [...DEFAULT_VARIANTS, ...DIAGNOSTIC_VARIANTS] : DEFAULT_VARIANTS, {
           promptLength: T,
           forced: k,
           budgets,
@@ -417,7 +429,7 @@ async function main(): Promise<number> {
 
   const aggs = aggregate(perSeed);
   const pairs = paired(perSeed, budgets);
-  const setup = { model: modelPath, tokenizer: tokenizerPath, backend, seeds, budgets, promptTokens: T, forced: k, temperature, sampling: 'topK 0, topP 1, from BOS, EOS not stopping', oneStory: values['one-story'] };
+  const setup = { model: modelPath, tokenizer: tokenizerPath, backend, seeds, budgets, promptTokens: T, forced: k, temperature, sampling: 'topK 0, topP 1, from BOS, EOS not stopping', oneStory: values['one-story'], diagnostics: values.diagnostics };
   if (values.json) {
     process.stdout.write(JSON.stringify({ setup, seconds, texts: textInfo, aggregate: aggs, paired: pairs, perSeed, referenceCheck }, null, 1) + '\n');
   } else {
