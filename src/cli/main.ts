@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   reproduce: () => import('./commands/reproduce.js'),
   demo: () => import('./commands/demo.js'),
   analyze: () => import('./commands/analyze.js'),
+  bench: () => import('./commands/bench.js'),
 };
 
 async function mainHelp(): Promise<string> {

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import type { KVCache } from '../cache/kv-cache.js';
+import { prepareCompression } from '../compress/compress-cache.js';
+import { openModelFile } from '../formats/open-model-file.js';
+import type { ForwardBackend } from '../model/backend.js';
+import type { ModelConfig } from '../model/model-config.js';
+import { createOrtBackend } from '../model/ort-backend.js';
+import { StatsAccumulator } from '../generate/stats-accumulator.js';
+import { benchTokens, emptyCache, timeDecode } from './engine-bench.js';
+import type { BenchRow } from './bench-row.js';
+
+/** What one child process measures: one engine on one model file. */
+export interface WorkerSpec {
+  engine: 'kvmerger' | 'llama.cpp';
+  model: string;
+  weights: string;
+  path: string;
+  lengths: number[];
+  /** Lengths at which every method × budget is measured (kvmerger only). */
+  compressLengths: number[];
+  methods: string[];
+  budgets: number[];
+  decodeTokens: number;
+  threads: number;
+  /** Token ids are drawn below this (the model's vocabulary size), the same for both engines. */
+  vocabSize: number;
+  /** Prompt tokens per forward call (both engines). */
+  chunk: number;
+}
+
+/** Peak resident set of this process so far (VmHWM), in bytes; process.resourceUsage's maxRSS elsewhere. */
+export function peakRssBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Runs `spec` in this process; `emit` gets each row as soon as it is measured, `log` progress lines. */
+export async function runWorker(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
+  if (spec.engine === 'kvmerger') await runKvmerger(spec, emit, log);
+  else await runLlamaCpp(spec, emit, log);
+}
+
+const rowBase = (spec: WorkerSpec) => ({ engine: spec.engine, model: spec.model, weights: spec.weights });
+
+async function prefill(backend: ForwardBackend, cache: KVCache, tokens: Int32Array, chunk: number, req?: StatsRequest): Promise<{ seconds: number; stats?: AttentionStats }> {
+  const acc = req ? new StatsAccumulator(req) : undefined;
+  const windowStart = req && req.window > 0 ? Math.max(0, tokens.length - req.window) : undefined;
+  const t0 = performance.now();
+  for (let s = 0; s < tokens.length; s += chunk) {
+    const r = await backend.forward(tokens.subarray(s, s + chunk), cache, {
+      logits: 'last',
+      ...(req ? { stats: req } : {}),
+      ...(windowStart !== undefined ? { windowStart } : {}),
+    });
+    acc?.add(r.stats);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const stats = acc?.result();
+  return stats ? { seconds, stats } : { seconds };
+}
+
+/** The plain measurement (no statistics); its cache is dropped before the statistics prefill allocates another. */
+async function prefillThenDecode(backend: ForwardBackend, config: ModelConfig, prompt: Int32Array, spec: WorkerSpec) {
+  const cache = emptyCache(config, prompt.length + spec.decodeTokens);
+  const pre = await prefill(backend, cache, prompt, spec.chunk);
+  const dec = await timeDecode(backend, cache, spec.decodeTokens, spec.vocabSize);
+  return { pre, dec };
+}
+
+async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
+  const file = openModelFile(spec.path);
+  const config = file.config;
+  const t0 = performance.now();
+  const backend = await createOrtBackend(file, { threads: spec.threads, chunk: spec.chunk });
+  file.dropCache();
+  log(`kvmerger ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await backend.forward(benchTokens(8, spec.vocabSize), emptyCache(config), { logits: 'last' }); // warm-up
+  try {
+    for (const len of spec.lengths) {
+      const prompt = benchTokens(len, spec.vocabSize, len);
+      const { pre, dec } = await prefillThenDecode(backend, config, prompt, spec);
+      const row: BenchRow = {
+        ...rowBase(spec),
+        promptTokens: len,
+        prefillTokensPerSecond: len / pre.seconds,
+        decodeTokensPerSecond: dec.tokensPerSecond,
+        method: null,
+        budget: null,
+        compressMs: null,
+        peakRssBytes: peakRssBytes(),
+      };
+      emit(row);
+      log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
+      if (!spec.compressLengths.includes(len) || spec.methods.length === 0) continue;
+
+      // One prefill with every statistic any method asks for (all default to the same window), then each method and
+      // budget on its own copy of that cache.
+      const plans = spec.methods.flatMap((method) => spec.budgets.map((budget) => ({ method, budget })));
+      const prepared = plans.map((p) => prepareCompression({ method: p.method, budget: { ratio: p.budget }, promptLength: len, reserveSlots: spec.decodeTokens }));
+      const req: StatsRequest = {
+        columnSums: prepared.some((p) => p.statsRequest.columnSums),
+        window: Math.max(0, ...prepared.map((p) => p.statsRequest.window)),
+        lastRow: prepared.some((p) => p.statsRequest.lastRow),
+      };
+      const windows = new Set(prepared.map((p) => p.statsRequest.window).filter((w) => w > 0));
+      if (windows.size > 1) throw new Error(`bench: methods ask for different windows (${[...windows]}); run them separately`);
+      const full = emptyCache(config, len);
+      const statsPre = await prefill(backend, full, prompt, spec.chunk, req.columnSums || req.window > 0 || req.lastRow ? req : undefined);
+      log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill with statistics ${(len / statsPre.seconds).toFixed(1)} tok/s`);
+      for (let i = 0; i < plans.length; i++) {
+        const copy = full.clone(spec.decodeTokens);
+        const t = performance.now();
+        prepared[i]!.compress(copy, statsPre.stats);
+        const compressMs = performance.now() - t;
+        const d = await timeDecode(backend, copy, spec.decodeTokens, spec.vocabSize);
+        const r: BenchRow = {
+          ...rowBase(spec),
+          promptTokens: len,
+          prefillTokensPerSecond: len / statsPre.seconds,
+          decodeTokensPerSecond: d.tokensPerSecond,
+          method: plans[i]!.method,
+          budget: plans[i]!.budget,
+          compressMs,
+          peakRssBytes: peakRssBytes(),
+        };
+        emit(r);
+        log(`kvmerger ${spec.model} ${spec.weights} ${len} ${r.method}@${r.budget}: compress ${compressMs.toFixed(0)} ms, decode ${d.tokensPerSecond.toFixed(2)} tok/s`);
+      }
+    }
+  } finally {
+    await backend.dispose();
+    file.close();
+  }
+}
+
+async function runLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
+  let mod: typeof import('node-llama-cpp');
+  try {
+    mod = await import('node-llama-cpp');
+  } catch {
+    throw new Error('node-llama-cpp is not installed (it is a dev dependency: npm install)');
+  }
+  const llama = await mod.getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: mod.LlamaLogLevel.error });
+  const t0 = performance.now();
+  const model = await llama.loadModel({ modelPath: spec.path, gpuLayers: 0 });
+  log(`llama.cpp ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const vocabSize = spec.vocabSize;
+  // F32 KV cache like ours; llama.cpp's own choice of attention kernel.
+  const context = await model.createContext({
+    contextSize: Math.max(...spec.lengths) + spec.decodeTokens + 16,
+    batchSize: spec.chunk,
+    threads: spec.threads,
+    sequences: 1,
+    experimentalKvCacheKeyType: 'F32',
+    experimentalKvCacheValueType: 'F32',
+  });
+  try {
+    const sequence = context.getSequence();
+    await sequence.evaluateWithoutGeneratingNewTokens(Array.from(benchTokens(8, vocabSize)) as never); // warm-up
+    for (const len of spec.lengths) {
+      await sequence.clearHistory();
+      const prompt = Array.from(benchTokens(len, vocabSize, len));
+      let t = performance.now();
+      await sequence.evaluateWithoutGeneratingNewTokens(prompt as never);
+      const prefillSeconds = (performance.now() - t) / 1000;
+      // One token per step with last-token logits and greedy sampling (our decode returns the logits to JavaScript).
+      const it = sequence.evaluate([benchTokens(1, vocabSize, 7)[0]!] as never, { temperature: 0 });
+      t = performance.now();
+      for (let i = 0; i < spec.decodeTokens; i++) await it.next();
+      const decodeSeconds = (performance.now() - t) / 1000;
+      await it.return();
+      const row: BenchRow = {
+        ...rowBase(spec),
+        promptTokens: len,
+        prefillTokensPerSecond: len / prefillSeconds,
+        decodeTokensPerSecond: spec.decodeTokens / decodeSeconds,
+        method: null,
+        budget: null,
+        compressMs: null,
+        peakRssBytes: peakRssBytes(),
+      };
+      emit(row);
+      log(`llama.cpp ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
+    }
+  } finally {
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+}
