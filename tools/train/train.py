@@ -102,6 +102,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     out = Path(a.out).expanduser() if a.out else Path.home() / ".cache" / "kvmerger-train" / a.run_name
     out.mkdir(parents=True, exist_ok=True)
+    import fcntl
+    lock = open(out / "lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process exits
+    except OSError:
+        raise SystemExit(f"train.py: another run is using {out} (it holds {out}/lock); let it finish or stop it first")
+    (out / "pid").write_text(f"{os.getpid()}\n")
     logf = open(out / "train.log", "a", encoding="utf-8")
 
     def log(msg: str) -> None:
