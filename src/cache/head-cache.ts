@@ -91,13 +91,17 @@ export class HeadCache {
     const positions = new Int32Array(cap);
     const mass = new Float32Array(cap);
     const score = new Float32Array(cap);
-    for (let i = 0; i < n; i++) {
+    // Copy runs of consecutive slots in one go (kept sets are mostly long runs: sinks, recent window, survivors).
+    for (let i = 0; i < n; ) {
       const j = indices[i]!;
-      keys.set(this.keys.subarray(j * d, (j + 1) * d), i * d);
-      values.set(this.values.subarray(j * d, (j + 1) * d), i * d);
-      positions[i] = this.positions[j]!;
-      mass[i] = this.mass[j]!;
-      score[i] = this.score[j]!;
+      let r = 1;
+      while (i + r < n && indices[i + r] === j + r) r++;
+      keys.set(this.keys.subarray(j * d, (j + r) * d), i * d);
+      values.set(this.values.subarray(j * d, (j + r) * d), i * d);
+      positions.set(this.positions.subarray(j, j + r), i);
+      mass.set(this.mass.subarray(j, j + r), i);
+      score.set(this.score.subarray(j, j + r), i);
+      i += r;
     }
     this.keys = keys;
     this.values = values;

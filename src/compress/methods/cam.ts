@@ -24,10 +24,15 @@ const OPTIONS: OptionSpec[] = [
  * clamp(aEvicted / mean(aTargets), 0, 1). When the mean is 0 the ratio is undefined: p = 1 if aEvicted > 0, else 0.
  */
 export function camGate(aEvicted: number, aTargets: readonly number[]): number {
-  if (aTargets.length === 0) return 0;
   let s = 0;
   for (const a of aTargets) s += a;
-  const mean = s / aTargets.length;
+  return gateFromSum(aEvicted, s, aTargets.length);
+}
+
+/** camGate from the targets' attention sum and count. */
+function gateFromSum(aEvicted: number, sum: number, count: number): number {
+  if (count === 0) return 0;
+  const mean = sum / count;
   if (!(mean > 0)) return aEvicted > 0 ? 1 : 0;
   return Math.min(1, Math.max(0, aEvicted / mean));
 }
@@ -72,10 +77,7 @@ export function camCompressHead(
   let keep: number[];
   if (opts.eviction === 'window') {
     const start = b - recent;
-    for (let e = start; e < n - recent; e++) {
-      const targets = range(e + 1, Math.min(n, e + 1 + Math.min(M, recent)));
-      if (camMerge(head, e, targets, gateOf(opts.gate, e, targets), M, rng)) merged++;
-    }
+    merged = camWindowSweep(head, start, n - recent, Math.min(M, recent), M, opts.gate, rng);
     keep = [...range(0, start), ...range(n - recent, n)];
   } else {
     keep = h2oKeep(opts.selectScores, n, b, recent);
@@ -89,6 +91,37 @@ export function camCompressHead(
     }
   }
   head.retain(keep, reserveSlots);
+  return merged;
+}
+
+/**
+ * Window eviction in one pass, O(n · headDim) instead of O(n · M · headDim): slots [start, end) leave the window in
+ * order, and slot e merges (if its gate fires) into slots e+1 .. e+W. Target t therefore receives the fired values
+ * of e in [t − W, t − 1], each as it was when merged (already carrying what e received): a sliding sum of those
+ * values, updated as t advances. The same draws, in the same order, as merging one evicted slot at a time.
+ */
+function camWindowSweep(head: HeadCache, start: number, end: number, W: number, M: number, gate: ArrayLike<number>, rng: Rng): number {
+  const n = head.length;
+  const d = head.headDim;
+  const v = head.values;
+  const sum = new Float64Array(d); // fired values of the last W evicted slots, / M applied on use
+  const fired = new Uint8Array(n);
+  let merged = 0;
+  for (let t = start; t < n; t++) {
+    const out = t - W - 1; // leaves the window of sources that reach t
+    if (out >= start && fired[out]) for (let c = 0; c < d; c++) sum[c]! -= v[out * d + c]!;
+    if (t > start && W > 0) for (let c = 0; c < d; c++) v[t * d + c] = v[t * d + c]! + sum[c]! / M;
+    if (t >= end) continue;
+    const hi = Math.min(n, t + 1 + W);
+    let s = 0;
+    for (let j = t + 1; j < hi; j++) s += gate[j]!;
+    const fire = rng.next() < gateFromSum(gate[t]!, s, hi - t - 1); // one draw per evicted slot, as camMerge
+    if (fire && hi > t + 1) {
+      fired[t] = 1;
+      merged++;
+      for (let c = 0; c < d; c++) sum[c]! += v[t * d + c]!;
+    }
+  }
   return merged;
 }
 
