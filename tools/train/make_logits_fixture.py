@@ -26,6 +26,11 @@ PROMPTS = [
     "Mary had a garden full of roses. The pass key is 48213. Remember it. 48213 is the pass key. She walked home"
     " slowly, thinking of her mother.\nWhat is the pass key? The pass key is",
     "\"Where are you going?\" asked the girl.\n\n\"To London,\" he replied, 1234 times.",
+    # about 1,500 tokens: exercises chunked prefill and RoPE at larger positions
+    " ".join(["The rain fell on the hills, and the river rose along the valley road."] * 60)
+    + " The pass key is 70931. Remember it. 70931 is the pass key. "
+    + " ".join(["Night came slowly over the quiet town, and the lamps were lit one by one."] * 40)
+    + "\nWhat is the pass key? The pass key is",
 ]
 
 
