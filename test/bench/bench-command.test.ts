@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeRandomGGUF } from '../../src/bench/bench-models.js';
+import { smallConfig } from '../helpers/random-model.js';
+
+const FIELDS = ['engine', 'model', 'weights', 'promptTokens', 'prefillTokensPerSecond', 'decodeTokensPerSecond', 'method', 'budget', 'compressMs', 'peakRssBytes'];
+
+test('kvmerger bench --json: the rows of both engines on a tiny random GGUF, with exactly the documented fields', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-bench-test-'));
+  try {
+    const path = join(dir, 'tiny.gguf');
+    writeRandomGGUF(path, smallConfig({ vocabSize: 320, blockCount: 2, embeddingLength: 64, feedForwardLength: 96 }), 'q8_0');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--models', path, '--lengths', '8,16', '--compress-lengths', '16', '--methods', 'h2o,cam', '--budgets', '0.5', '--decode', '2', '--threads', '1', '--json'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { rows: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(out), ['rows']);
+    for (const row of out.rows) assert.deepEqual(Object.keys(row).sort(), [...FIELDS].sort());
+    const ours = out.rows.filter((x) => x.engine === 'kvmerger');
+    assert.deepEqual(ours.map((x) => [x.promptTokens, x.method, x.budget]), [[8, null, null], [16, null, null], [16, 'h2o', 0.5], [16, 'cam', 0.5]]);
+    for (const x of ours) {
+      assert.equal(x.model, 'tiny.gguf');
+      assert.equal(x.weights, 'q8_0');
+      assert.ok((x.prefillTokensPerSecond as number) > 0 && (x.decodeTokensPerSecond as number) > 0);
+      assert.ok((x.peakRssBytes as number) > 1e6);
+      assert.equal(x.method === null, x.compressMs === null);
+    }
+    // llama.cpp rows when node-llama-cpp loads here (a dev dependency); never method rows.
+    const theirs = out.rows.filter((x) => x.engine === 'llama.cpp');
+    if (theirs.length > 0) assert.deepEqual(theirs.map((x) => [x.promptTokens, x.method]), [[8, null], [16, null]]);
+    else assert.match(r.stderr, /llama\.cpp on tiny\.gguf q8_0 failed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
