@@ -17,6 +17,11 @@ export function parseNumberList(flag: string, spec: string | undefined, integers
   });
 }
 
+/** `full, h2o,cam` → ['full', 'h2o', 'cam']; blanks are dropped. */
+export function parseNameList(spec: string): string[] {
+  return spec.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 export function parseIntFlag(flag: string, spec: string | undefined, fallback: number, min = 0): number {
   if (spec === undefined) return fallback;
   const x = Number(spec);

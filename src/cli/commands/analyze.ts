@@ -6,8 +6,9 @@ import { parseIndexList } from '../../analysis/layer-selection.js';
 import { neighbourSummaryLines, type NeighbourJson } from '../../analysis/neighbour-analysis.js';
 import { runLayerRatios, runNeighbours, runSimilarity, type RunContext } from '../../analysis/run-analysis.js';
 import { fmt, pct, MAX_SIMILARITY_TOKENS, type SimilarityJson } from '../../analysis/similarity-analysis.js';
-import { loadModel, type BackendName } from '../../model/load-model.js';
 import { KvError } from '../../util/errors.js';
+import { MODEL_OPTIONS, loadModelFromArgs, parseBackend } from '../model-args.js';
+import { parseNumberFlag } from '../number-flag.js';
 
 export const summary = "the paper's observations on any model: key/value similarity maps, neighbours, per-layer merge ratios";
 
@@ -67,15 +68,6 @@ Example:
 const ANALYSES = ['similarity', 'neighbours', 'layer-ratios'] as const;
 type AnalysisName = (typeof ANALYSES)[number];
 
-function num(name: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new KvError(`--${name} must be ${integer ? 'an integer' : 'a number'} (got '${value}')`);
-  }
-  return v;
-}
-
 const ONLY: Record<string, AnalysisName[]> = {
   layers: ['similarity'],
   heads: ['similarity'],
@@ -99,10 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
+      ...MODEL_OPTIONS,
       tokens: { type: 'string' },
       'prompt-file': { type: 'string' },
       samples: { type: 'string' },
@@ -134,17 +123,12 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (values.out === undefined) throw new KvError(`--out DIR is required: the folder for ${which}.json and the charts`);
-  const backend = (values.backend ?? 'ort') as BackendName;
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${values.backend}')`);
+  const backend = parseBackend(values.backend);
   if (values.png) await checkPngSupport();
-  const threads = num('threads', values.threads, true);
-  const seed = num('seed', values.seed, true) ?? 0;
+  const threads = parseNumberFlag('threads', values.threads, true);
+  const seed = parseNumberFlag('seed', values.seed, true) ?? 0;
 
-  const model = await loadModel(values.model, {
-    backend,
-    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  const { model } = await loadModelFromArgs({ path: values.model, tokenizerPath: values.tokenizer, backend, threads });
   const quiet = values.json === true;
   const tty = process.stderr.isTTY;
   const ctx: RunContext = {
@@ -158,23 +142,23 @@ export async function run(argv: string[]): Promise<number> {
   };
   try {
     const text = { seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}), ...(values['prompt-file'] !== undefined ? { promptFile: values['prompt-file'] } : {}) };
-    const tokens = num('tokens', values.tokens, true);
+    const tokens = parseNumberFlag('tokens', values.tokens, true);
     let result: AnalysisResult<unknown>;
     let lines: string[];
     if (which === 'similarity') {
       const L = model.config.blockCount;
       const layers = parseIndexList(values.layers ?? '0,mid,last', L, '--layers');
       const heads = parseIndexList(values.heads ?? '0', model.config.headCountKv, '--heads');
-      const threshold = num('threshold', values.threshold);
+      const threshold = parseNumberFlag('threshold', values.threshold);
       const r = await runSimilarity(model, { ...text, layers, heads, ...(tokens !== undefined ? { tokens } : {}), ...(threshold !== undefined ? { threshold } : {}) }, ctx);
       result = r;
       lines = similarityLines(r.json);
     } else if (which === 'neighbours') {
-      const samples = num('samples', values.samples, true);
-      const threshold = num('threshold', values.threshold);
+      const samples = parseNumberFlag('samples', values.samples, true);
+      const threshold = parseNumberFlag('threshold', values.threshold);
       const r = await runNeighbours(
         model,
-        { ...text, k: num('k', values.k, true) ?? 8, ...(tokens !== undefined ? { tokens } : {}), ...(samples !== undefined ? { samples } : {}), ...(threshold !== undefined ? { threshold } : {}) },
+        { ...text, k: parseNumberFlag('k', values.k, true) ?? 8, ...(tokens !== undefined ? { tokens } : {}), ...(samples !== undefined ? { samples } : {}), ...(threshold !== undefined ? { threshold } : {}) },
         ctx,
       );
       result = r;
@@ -187,13 +171,13 @@ export async function run(argv: string[]): Promise<number> {
           seed,
           ...opt('dataRoot', values.data),
           ...opt('tasks', values.tasks?.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
-          ...opt('samples', num('samples', values.samples, true)),
-          ...opt('length', num('length', values.length, true)),
-          ...opt('epsilon', num('epsilon', values.epsilon)),
-          ...opt('budget', num('budget', values.budget)),
-          ...opt('recentRatio', num('recent-ratio', values['recent-ratio'])),
-          ...opt('attnRatio', num('attn-ratio', values['attn-ratio'])),
-          ...opt('sinkTokens', num('sink-tokens', values['sink-tokens'], true)),
+          ...opt('samples', parseNumberFlag('samples', values.samples, true)),
+          ...opt('length', parseNumberFlag('length', values.length, true)),
+          ...opt('epsilon', parseNumberFlag('epsilon', values.epsilon)),
+          ...opt('budget', parseNumberFlag('budget', values.budget)),
+          ...opt('recentRatio', parseNumberFlag('recent-ratio', values['recent-ratio'])),
+          ...opt('attnRatio', parseNumberFlag('attn-ratio', values['attn-ratio'])),
+          ...opt('sinkTokens', parseNumberFlag('sink-tokens', values['sink-tokens'], true)),
         },
         ctx,
       );

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
-import { modelName, parseIntFlag, parseNumberList } from '../grid-args.js';
+import { modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
+import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
 
 export const summary = 'every compression method on long prompts of the built-in model: answers, KL, memory, time (< 2 min)';
 
@@ -94,32 +95,22 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
+      ...MODEL_OPTIONS,
       length: { type: 'string' },
       methods: { type: 'string' },
       budgets: { type: 'string' },
       out: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   if (positionals.length > 0) throw new KvError(`demo: unexpected argument '${positionals[0]}' (kvmerger demo --help)`);
-  const backend = values.backend ?? 'ort';
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
-  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
+  const modelArgs = parseModelArgs(values);
+  const backend = modelArgs.backend;
   const budgets = parseNumberList('--budgets', values.budgets) ?? [0.5, 0.35];
   const { methodNames } = await import('../../compress/registry.js');
-  const methods = values.methods ? values.methods.split(',').map((s) => s.trim()).filter(Boolean) : ['full', ...methodNames().filter((m) => m !== 'full')];
+  const methods = values.methods ? parseNameList(values.methods) : ['full', ...methodNames().filter((m) => m !== 'full')];
 
-  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
-  const modelPath = values.model ?? defaultModelPath();
-  const model = await loadModel(modelPath, {
-    backend,
-    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  const { model, modelPath } = await loadModelFromArgs(modelArgs);
   const out = values.out ?? mkdtempSync(join(tmpdir(), 'kvmerger-demo-'));
   try {
     const { getTask } = await import('../../eval/tasks.js');

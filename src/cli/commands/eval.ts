@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { describeTasks, parseTaskList } from '../../eval/tasks.js';
-import { exitOnInterrupt, modelName, parseIntFlag, parseNumberList, taskOptionsBy } from '../grid-args.js';
+import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList, taskOptionsBy } from '../grid-args.js';
+import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
 
 export const summary = 'run a tasks × methods × budgets grid; rows go to DIR/results.jsonl (resumable)';
 
@@ -51,8 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
+      ...MODEL_OPTIONS,
       tasks: { type: 'string' },
       methods: { type: 'string' },
       budgets: { type: 'string' },
@@ -63,8 +63,6 @@ export async function run(argv: string[]): Promise<number> {
       'method-option': { type: 'string', multiple: true },
       'task-option': { type: 'string', multiple: true },
       data: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
       'chunk-size': { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -74,26 +72,19 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new KvError(`eval: unexpected argument '${positionals[0]}'; options start with -- (kvmerger eval --help)`);
   if (values.tasks === undefined) throw new KvError('eval: --tasks is required, e.g. --tasks fidelity,passkey (kvmerger eval --help lists the tasks)');
   if (values.out === undefined) throw new KvError('eval: --out DIR is required (the folder for results.jsonl)');
-  const backend = values.backend ?? 'ort';
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
+  const modelArgs = parseModelArgs(values);
+  const backend = modelArgs.backend;
   const tasks = parseTaskList(values.tasks);
-  const methods = (values.methods ?? DEFAULT_METHODS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const methods = parseNameList(values.methods ?? DEFAULT_METHODS.join(','));
   const budgets = parseNumberList('--budgets', values.budgets) ?? DEFAULT_BUDGETS;
   const count = parseIntFlag('--samples', values.samples, 1, 1);
   const lengths = parseNumberList('--lengths', values.lengths, true);
   const depths = parseNumberList('--depths', values.depths);
   const seed = parseIntFlag('--seed', values.seed, 0, 0);
-  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
   const taskOptions = taskOptionsBy(tasks, values['task-option'] ?? []);
 
-  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
-  const modelPath = values.model ?? defaultModelPath();
-  const model = await loadModel(modelPath, {
-    backend,
-    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  const { model, modelPath } = await loadModelFromArgs(modelArgs);
   try {
     const { planGrid, runGrid } = await import('../../eval/run-grid.js');
     const { createProgress } = await import('../../eval/progress.js');

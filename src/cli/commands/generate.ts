@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
-import { loadModel, type BackendName } from '../../model/load-model.js';
+import { loadModel } from '../../model/load-model.js';
 import { generate, type GenerateOptions, type TruncateMode } from '../../generate/session.js';
 import { writeCompressionDump } from '../../cache/cache-dump.js';
 import { parseBudgetFlags, prepareCompression, type CompressionReport } from '../../compress/index.js';
+import { parseBackend } from '../model-args.js';
+import { parseNumberFlag } from '../number-flag.js';
 
 export const summary = 'generate text from a prompt (streams tokens; optional KV-cache compression)';
 
@@ -48,14 +50,8 @@ Example:
   kvmerger generate --model ../shared/data/models/stories260K.bin --tokenizer ../shared/data/models/tok512.bin \\
     --temperature 0 --max-tokens 200`;
 
-function num(name: string, value: string | undefined, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new KvError(`--${name} must be ${integer ? 'an integer' : 'a number'} (got '${value}')`);
-  }
-  return v;
-}
+/** A numeric option, `fallback` when absent. */
+const num = (name: string, value: string | undefined, fallback: number, integer = false): number => parseNumberFlag(name, value, integer) ?? fallback;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -88,8 +84,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
 
-  const backend = (values.backend ?? 'ort') as BackendName;
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${values.backend}')`);
+  const backend = parseBackend(values.backend);
   const truncate = (values.truncate ?? 'none') as TruncateMode;
   if (!['none', 'middle', 'start'].includes(truncate)) throw new KvError(`--truncate must be 'middle' or 'start' (got '${values.truncate}')`);
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new KvError('give either --prompt or --prompt-file, not both');

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
-import { exitOnInterrupt, modelName, parseIntFlag, parseNumberList } from '../grid-args.js';
+import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
+import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
 import { gridDescription } from './eval.js';
 
 export const summary = "run the paper's evaluation on a model (grid, analysis, report with charts); resumable";
@@ -37,8 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
+      ...MODEL_OPTIONS,
       out: { type: 'string' },
       samples: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -46,8 +46,6 @@ export async function run(argv: string[]): Promise<number> {
       budgets: { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
       'no-analysis': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
@@ -55,22 +53,15 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new KvError(`reproduce: unexpected argument '${positionals[0]}'; options start with -- (kvmerger reproduce --help)`);
   if (values.out === undefined) throw new KvError('reproduce: --out DIR is required (the folder for results, analysis and report)');
   const out = values.out;
-  const backend = values.backend ?? 'ort';
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
+  const modelArgs = parseModelArgs(values);
+  const backend = modelArgs.backend;
   const samples = values.samples !== undefined ? parseIntFlag('--samples', values.samples, 1, 1) : undefined;
   const seed = parseIntFlag('--seed', values.seed, 0, 0);
-  const threads = values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined;
   const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/reproduce-grid.js');
-  const methods = values.methods ? values.methods.split(',').map((s) => s.trim()).filter(Boolean) : REPRODUCE_METHODS;
+  const methods = values.methods ? parseNameList(values.methods) : REPRODUCE_METHODS;
   const budgets = parseNumberList('--budgets', values.budgets) ?? REPRODUCE_BUDGETS;
 
-  const { loadModel, defaultModelPath } = await import('../../model/load-model.js');
-  const modelPath = values.model ?? defaultModelPath();
-  const model = await loadModel(modelPath, {
-    backend,
-    ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  const { model, modelPath } = await loadModelFromArgs(modelArgs);
   const t0 = performance.now();
   const say = (s: string) => process.stderr.write(`${s}\n`);
   try {
