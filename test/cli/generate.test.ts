@@ -4,27 +4,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/commands/generate.js';
+import { runCommand } from '../helpers/run-command.js';
 import { sharedData } from '../helpers/shared-data.js';
 
 const model = sharedData('models/stories260K.bin');
 const tok = sharedData('models/tok512.bin');
 const skip = !model || !tok ? 'needs ../shared/data/models (stories260K.bin, tok512.bin)' : false;
 
-/** Runs the command in-process and returns what it wrote to stdout. */
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await run(argv);
-    return { code, out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => runCommand(run, argv);
 
 const base = () => ['--model', model!, '--tokenizer', tok!, '--backend', 'reference'];
 

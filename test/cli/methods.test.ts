@@ -1,21 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../src/cli/commands/methods.js';
+import { runCommand } from '../helpers/run-command.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const chunks: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    chunks.push(String(s));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await run(argv);
-    return { code, out: chunks.join('') };
-  } finally {
-    process.stdout.write = orig;
-  }
-}
+const capture = (argv: string[]) => runCommand(run, argv);
 
 test('kvmerger methods --json lists every method with typed options and defaults', async () => {
   const { code, out } = await capture(['--json']);

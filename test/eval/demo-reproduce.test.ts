@@ -5,6 +5,7 @@ import { run as demo, demoTable, formatDemoTable } from '../../src/cli/commands/
 import { reproduceTasks } from '../../src/eval/reproduce-grid.js';
 import { loadModel, type LoadedModel } from '../../src/model/load-model.js';
 import { sampleContextNeed } from '../../src/eval/run-sample.js';
+import { runCommand } from '../helpers/run-command.js';
 import { sharedData } from '../helpers/shared-data.js';
 
 const modelFile = sharedData('models/stories260K.bin');
@@ -13,19 +14,7 @@ const skip = !modelFile || !tokFile || !sharedData('corpora/gutenberg') ? 'needs
 let loaded: LoadedModel | undefined;
 after(async () => loaded?.close());
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await demo(argv), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => runCommand(demo, argv);
 
 test('demoTable: correct answers, KL and memory per method and budget', () => {
   const row = (task: string, method: string, b: number, score: number, kl = 0) => ({
