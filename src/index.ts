@@ -48,10 +48,13 @@ export {
   type StopReason,
   type TruncateMode,
 } from './generate/session.js';
+export { compressionHook, type CompressionChoice } from './generate/compression-hook.js';
 export { applyChatTemplate, type ChatMessage, type ChatTemplateOptions } from './generate/chat-template.js';
 export { Rng } from './util/rng.js';
 // Compression: methods, budgets, the session-facing plan (prepareCompression / compressCache) and decode policies.
 export * from './compress/index.js';
+/** The compression methods by name (the same map as METHODS). */
+export { METHODS as methods } from './compress/registry.js';
 export { cacheDump, headDump, writeCompressionDump, type CacheDump, type HeadDump, type CompressionDump } from './cache/cache-dump.js';
 // Charts (SVG, PNG through resvg) and reports rebuilt from a run's results.jsonl.
 export { heatmapChart, type HeatmapChartOptions, type HeatmapCell } from './plot/heatmap-chart.js';

@@ -4,7 +4,8 @@ import { KvError } from '../../util/errors.js';
 import { loadModel } from '../../model/load-model.js';
 import { generate, type GenerateOptions, type TruncateMode } from '../../generate/session.js';
 import { writeCompressionDump } from '../../cache/cache-dump.js';
-import { parseBudgetFlags, prepareCompression, type CompressionReport } from '../../compress/index.js';
+import { parseBudgetFlags, type CompressionReport } from '../../compress/index.js';
+import { compressionHook } from '../../generate/compression-hook.js';
 import { parseBackend } from '../model-args.js';
 import { parseNumberFlag } from '../number-flag.js';
 
@@ -121,38 +122,27 @@ export async function run(argv: string[]): Promise<number> {
   }
   let report: CompressionReport | undefined;
   if (methodName) {
-    // Fail fast on a bad method or option, before the model loads.
-    prepareCompression({ method: methodName, options: values['method-option'] ?? [], promptLength: 1 });
-    options.prepareCompression = (promptLength) => {
-      const prep = prepareCompression({
+    const dumpFile = values['dump-cache'];
+    // Validates the method and options at once, before the model loads.
+    options.prepareCompression = compressionHook(
+      {
         method: methodName,
         options: values['method-option'] ?? [],
         budget,
-        promptLength,
         seed: options.sampling!.seed,
-        reserveSlots: options.maxTokens,
-      });
-      return {
-        decodePolicy: prep.decodePolicy(),
-        compression: {
-          stats: prep.stats,
-          compress: (cache, stats) => {
-            const dumpFile = values['dump-cache'];
-            const before = dumpFile ? cache.clone() : undefined;
-            const aggregated = dumpFile ? prep.aggregatedAttention(cache, stats) : undefined;
-            report = prep.compress(cache, stats);
-            if (dumpFile) {
-              try {
-                writeCompressionDump(dumpFile, before!, cache, aggregated);
-              } catch (err) {
-                throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-              }
-            }
-            return report;
-          },
+        keepBefore: dumpFile !== undefined,
+        onCompressed: (after, r, before, aggregated) => {
+          report = r;
+          if (!dumpFile) return;
+          try {
+            writeCompressionDump(dumpFile, before!, after, aggregated);
+          } catch (err) {
+            throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+          }
         },
-      };
-    };
+      },
+      options.maxTokens,
+    );
   }
 
   const model = await loadModel(values.model, { tokenizerPath: values.tokenizer, backend });

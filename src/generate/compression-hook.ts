@@ -1,0 +1,53 @@
+import type { KVCache } from '../cache/kv-cache.js';
+import type { AttentionStats } from '../cache/attention-stats.js';
+import { prepareCompression, type BudgetSpec, type CompressionReport } from '../compress/index.js';
+import type { GenerateOptions } from './session.js';
+
+/** Which method compresses the cache after prefill (and during decoding, where its options ask for it). */
+export interface CompressionChoice {
+  method: string;
+  /** `key=value` strings (as on the command line) or an object of option values. */
+  options?: string[] | Record<string, string | number>;
+  /** A share of the prompt's slots in (0, 1], or a token budget. Absent: keep everything. */
+  budget?: number | BudgetSpec;
+  /** Seed of the method's random choices (CaM's gate, random). */
+  seed?: number;
+  /** Called right after compression, with the cache before (only when `keepBefore`), after, and the report. */
+  onCompressed?: (after: KVCache, report: CompressionReport, before?: KVCache, aggregatedAttention?: number[][][]) => void;
+  /** Keep a copy of the cache before compression for `onCompressed` (costs a full copy of the cache). */
+  keepBefore?: boolean;
+}
+
+/**
+ * The session's `prepareCompression` hook for a method, budget and options: validates them at once (so bad input
+ * fails before a model loads), then prepares the method for each prompt's length.
+ *
+ *   generate(model, { prompt, maxTokens: 50, prepareCompression: compressionHook({ method: 'kvmerger', budget: 0.35 }) })
+ */
+export function compressionHook(choice: CompressionChoice, reserveSlots = 0): NonNullable<GenerateOptions['prepareCompression']> {
+  const budget: BudgetSpec | undefined = typeof choice.budget === 'number' ? { ratio: choice.budget } : choice.budget;
+  prepareCompression({ method: choice.method, options: choice.options ?? [], budget: undefined, promptLength: 1 });
+  return (promptLength: number) => {
+    const prep = prepareCompression({
+      method: choice.method,
+      options: choice.options ?? [],
+      budget,
+      promptLength,
+      seed: choice.seed,
+      reserveSlots,
+    });
+    return {
+      decodePolicy: prep.decodePolicy(),
+      compression: {
+        stats: prep.stats,
+        compress: (cache: KVCache, stats: AttentionStats) => {
+          const before = choice.keepBefore ? cache.clone() : undefined;
+          const aggregated = choice.keepBefore ? prep.aggregatedAttention(cache, stats) : undefined;
+          const report = prep.compress(cache, stats);
+          choice.onCompressed?.(cache, report, before, aggregated);
+          return report;
+        },
+      },
+    };
+  };
+}

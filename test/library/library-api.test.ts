@@ -1,0 +1,44 @@
+// The library as users import it: `import { loadModel, generate, methods, compressionHook } from 'kvmerger'`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModel, generate, methods, compressionHook, KvError } from '../../src/index.js';
+import { sharedData } from '../helpers/shared-data.js';
+
+const model = sharedData('models/stories260K.bin');
+const tok = sharedData('models/tok512.bin');
+
+test('methods lists every method of the specification', () => {
+  for (const name of ['full', 'kvmerger', 'h2o', 'cam', 'streaming', 'snapkv', 'pyramidkv', 'tova', 'knorm', 'random']) {
+    assert.ok(methods.has(name), name);
+  }
+});
+
+test('compressionHook rejects an unknown method before any model loads', () => {
+  assert.throws(() => compressionHook({ method: 'nope', budget: 0.5 }), (e: unknown) => e instanceof KvError && /unknown method 'nope'/.test(e.message));
+});
+
+test('generate with a compressed cache through the public API', { skip: !model || !tok ? 'needs ../shared/data (absent)' : false }, async () => {
+  const m = await loadModel(model!, { tokenizerPath: tok!, backend: 'ort' });
+  try {
+    const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside. One day she saw a big dog in the park.';
+    const full = await generate(m, { prompt, maxTokens: 8, sampling: { temperature: 0 } });
+    let reported: { budgetAchieved: number; bytesKept: number; bytesFull: number } | undefined;
+    const r = await generate(m, {
+      prompt,
+      maxTokens: 8,
+      sampling: { temperature: 0 },
+      prepareCompression: compressionHook({ method: 'kvmerger', budget: 0.5, onCompressed: (_c, rep) => (reported = rep) }, 8),
+    });
+    assert.ok(reported, 'the hook reported the compression');
+    const T = full.promptTokens.length;
+    const layers = m.config.blockCount;
+    const kv = m.config.headCountKv;
+    assert.equal(reported!.budgetAchieved, (Math.floor(T * 0.5) * layers * kv) / (T * layers * kv));
+    assert.ok(reported!.bytesKept < reported!.bytesFull);
+    // The cache after decoding holds the kept prompt slots plus the decoded tokens that went through the model.
+    assert.equal(r.cache.slots, (Math.floor(T * 0.5) + r.tokens.length - 1) * layers * kv);
+    assert.equal(r.kvCache.nextPosition, T + r.tokens.length - 1, 'positions continue from the true prompt length');
+  } finally {
+    await m.close();
+  }
+});
