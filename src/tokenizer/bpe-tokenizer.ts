@@ -7,7 +7,7 @@
 import { BaseTokenizer, type VocabularySpec } from './base-tokenizer.js';
 import { byteDecode, byteEncode } from './byte-unicode.js';
 import { makePreTokenizer, type PreTokenizeFn, type PreTokenizerStep } from './pre-tokenizer.js';
-import { PriorityQueue } from './priority-queue.js';
+import { mergeSymbols } from './merge-symbols.js';
 import type { TokenizerFamily } from './tokenizer.js';
 
 export interface BpeSpec extends VocabularySpec {
@@ -20,13 +20,6 @@ export interface BpeSpec extends VocabularySpec {
   ignoreMerges?: boolean;
   /** Unicode normalisation of each text fragment before pre-tokenizing (tokenizer.json `normalizer`). */
   normalize?: (text: string) => string;
-}
-
-interface Bigram {
-  left: number;
-  right: number;
-  rank: number;
-  size: number;
 }
 
 const MAX_CACHE = 1 << 16;
@@ -224,41 +217,13 @@ export class BpeTokenizer extends BaseTokenizer {
 
   /** llama.cpp's merge loop on strings (any vocabulary, including merges whose parts are not tokens). */
   private encodeWordByText(word: string): number[] {
-    const n = word.length; // the byte-level alphabet is all in the BMP: one code unit per symbol
-    const start = new Int32Array(n);
-    const len = new Int32Array(n).fill(1);
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      start[i] = i;
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
-    if (n > 1) {
-      const queue = new PriorityQueue<Bigram>((a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
-      const tryAdd = (l: number, r: number): void => {
-        if (l < 0 || r < 0) return;
-        const rank = this.ranks.get(word.substr(start[l]!, len[l]!))?.get(word.substr(start[r]!, len[r]!));
-        if (rank === undefined) return;
-        queue.push({ left: l, right: r, rank, size: len[l]! + len[r]! });
-      };
-      for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-      while (queue.size > 0) {
-        const b = queue.pop()!;
-        const l = b.left;
-        const r = b.right;
-        if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== b.size) continue;
-        len[l] = b.size;
-        len[r] = 0;
-        next[l] = next[r]!;
-        if (next[r]! >= 0) prev[next[r]!] = l;
-        tryAdd(prev[l]!, l);
-        tryAdd(l, next[l]!);
-      }
-    }
+    // The byte-level alphabet is all in the BMP: one code unit per symbol.
+    const starts = Array.from({ length: word.length }, (_, i) => i);
+    const pieces = mergeSymbols(word, starts, (start, leftLength, rightLength) =>
+      this.ranks.get(word.substr(start, leftLength))?.get(word.substr(start + leftLength, rightLength)),
+    );
     const ids: number[] = [];
-    for (let i = 0; i !== -1 && n > 0; i = next[i]!) {
-      const s = word.substr(start[i]!, len[i]!);
+    for (const s of pieces) {
       const id = this.tokenToId.get(s);
       if (id !== undefined) ids.push(id);
       else {

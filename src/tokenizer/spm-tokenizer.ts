@@ -5,7 +5,7 @@
  * symbol that is not a token falls back to its UTF-8 bytes as `<0xXX>` tokens.
  */
 import { BaseTokenizer, type VocabularySpec } from './base-tokenizer.js';
-import { PriorityQueue } from './priority-queue.js';
+import { mergeSymbols } from './merge-symbols.js';
 import { canSegmentAtSpaces, splitBeforeSpaces } from './space-segments.js';
 import { TokenType, type TokenizerFamily } from './tokenizer.js';
 
@@ -13,14 +13,6 @@ export interface SpmSpec extends VocabularySpec {
   scores: ArrayLike<number>;
   /** GGUF `tokenizer.ggml.add_space_prefix`; default true. */
   addSpacePrefix?: boolean;
-}
-
-interface Bigram {
-  left: number;
-  right: number;
-  score: number;
-  /** Combined length when queued: a different sum later means one side has changed since. */
-  size: number;
 }
 
 const utf8 = new TextEncoder();
@@ -74,48 +66,18 @@ export class SpmTokenizer extends BaseTokenizer {
 
   /** llama.cpp's llm_tokenizer_spm_session::tokenize on `▁`-escaped text. */
   private encodeSegment(text: string, out: number[]): void {
-    // Symbols are code points: [start, end) into text, linked both ways; len 0 = merged away.
+    // Symbols start as code points; a pair merges when the merged string is a token, the highest score first.
     const cps: number[] = [];
     for (let i = 0; i < text.length; ) {
       cps.push(i);
       const c = text.charCodeAt(i);
       i += c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? 2 : 1;
     }
-    const n = cps.length;
-    if (n === 0) return;
-    const start = new Int32Array(n);
-    const len = new Int32Array(n);
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      start[i] = cps[i]!;
-      len[i] = (i + 1 < n ? cps[i + 1]! : text.length) - cps[i]!;
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
-    const queue = new PriorityQueue<Bigram>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
-    const tryAdd = (left: number, right: number): void => {
-      if (left < 0 || right < 0) return;
-      const size = len[left]! + len[right]!;
-      const id = this.tokenToId.get(text.substr(start[left]!, size));
-      if (id === undefined) return;
-      queue.push({ left, right, score: this.scores[id]!, size });
-    };
-    for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    while (queue.size > 0) {
-      const b = queue.pop()!;
-      const l = b.left;
-      const r = b.right;
-      if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== b.size) continue;
-      len[l] = b.size;
-      len[r] = 0;
-      next[l] = next[r]!;
-      if (next[r]! >= 0) prev[next[r]!] = l;
-      tryAdd(prev[l]!, l);
-      tryAdd(l, next[l]!);
-    }
-    for (let i = 0; i !== -1; i = next[i]!) {
-      const piece = text.substr(start[i]!, len[i]!);
+    const pieces = mergeSymbols(text, cps, (start, leftLength, rightLength) => {
+      const id = this.tokenToId.get(text.substr(start, leftLength + rightLength));
+      return id === undefined ? undefined : -this.scores[id]!;
+    });
+    for (const piece of pieces) {
       const id = this.tokenToId.get(piece);
       if (id !== undefined) {
         out.push(id);
