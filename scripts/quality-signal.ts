@@ -20,16 +20,18 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseNumberList } from '../src/cli/grid-args.js';
+import { parseBackend } from '../src/cli/model-args.js';
 import { KVCache } from '../src/cache/kv-cache.js';
-import type { StatsRequest } from '../src/cache/attention-stats.js';
 import { prepareCompression } from '../src/compress/compress-cache.js';
 import type { OptionValue, ResolvedOptions } from '../src/compress/method-options.js';
+import { forcedLogits } from '../src/eval/forced-logits.js';
 import { FidelityAccumulator, summarizeFidelity } from '../src/eval/logit-metrics.js';
-import { StatsAccumulator } from '../src/generate/stats-accumulator.js';
+import { prefillCache } from '../src/generate/prefill-cache.js';
 import { Sampler } from '../src/generate/sampler.js';
 import { generate, type SessionModel } from '../src/generate/session.js';
 import type { ForwardBackend } from '../src/model/backend.js';
-import { loadModel, type BackendName } from '../src/model/load-model.js';
+import { loadModel } from '../src/model/load-model.js';
 import type { ModelConfig } from '../src/model/model-config.js';
 import { KvError } from '../src/util/errors.js';
 
@@ -108,36 +110,6 @@ export interface MeasureOptions {
   onRow?: (row: QualityRow) => void;
 }
 
-async function prefill(model: ForwardModel, ids: Int32Array, request: StatsRequest, reserve: number, chunkSize: number) {
-  const { config, backend } = model;
-  const T = ids.length;
-  const want = request.columnSums || request.window > 0 || request.lastRow;
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, T + reserve);
-  const acc = want ? new StatsAccumulator(request) : undefined;
-  const windowStart = request.window > 0 ? Math.max(0, T - request.window) : undefined;
-  for (let off = 0; off < T; off += chunkSize) {
-    const r = await backend.forward(ids.subarray(off, Math.min(T, off + chunkSize)), cache, {
-      logits: 'last',
-      ...(want ? { stats: request } : {}),
-      ...(windowStart !== undefined ? { windowStart } : {}),
-    });
-    acc?.add(r.stats);
-  }
-  return { cache, stats: acc?.result() };
-}
-
-/** Every forced position's logits, [ids.length] rows of [vocab]. */
-async function forcedRows(backend: ForwardBackend, cache: KVCache, ids: Int32Array, chunkSize: number): Promise<Float32Array[]> {
-  const rows: Float32Array[] = [];
-  for (let off = 0; off < ids.length; off += chunkSize) {
-    const n = Math.min(ids.length, off + chunkSize) - off;
-    const r = await backend.forward(ids.subarray(off, off + n), cache, { logits: 'all' });
-    const vocab = r.logits.length / n;
-    for (let i = 0; i < n; i++) rows.push(r.logits.subarray(i * vocab, (i + 1) * vocab));
-  }
-  return rows;
-}
-
 /**
  * Measures every variant at every budget on one text (`full` once, at budget 1). Each run prefills anew with the
  * statistics its method requests (prepareCompression), compresses, and teacher-forces the same tokens.
@@ -161,8 +133,8 @@ export async function measureQuality(
   const targets = tokens.slice(T + 1, T + k + 1);
 
   // Reference: the uncompressed cache.
-  const ref = await prefill(model, prompt, { columnSums: false, window: 0, lastRow: false }, k, chunkSize);
-  const refRows = await forcedRows(model.backend, ref.cache, fed, chunkSize);
+  const ref = await prefillCache(model, prompt, undefined, k, chunkSize);
+  const refRows = await forcedLogits(model.backend, ref.cache, fed, chunkSize);
 
   const rows: QualityRow[] = [];
   for (const v of variants) {
@@ -176,9 +148,9 @@ export async function measureQuality(
         seed: options.seed ?? 0,
         reserveSlots: k,
       });
-      const { cache, stats } = await prefill(model, prompt, prep.statsRequest, 0, chunkSize);
+      const { cache, stats } = await prefillCache(model, prompt, prep.statsRequest, 0, chunkSize);
       const report = prep.compress(cache, stats);
-      const got = await forcedRows(model.backend, cache, fed, chunkSize);
+      const got = await forcedLogits(model.backend, cache, fed, chunkSize);
       const acc = new FidelityAccumulator();
       for (let i = 0; i < k; i++) acc.add(refRows[i]!, got[i]!, targets[i]!);
       const s = summarizeFidelity(acc.result());
@@ -332,12 +304,6 @@ function sharedModels(rel: string): string {
   return join(root, 'models', rel);
 }
 
-function parseList(flag: string, text: string): number[] {
-  const xs = text.split(',').map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) throw new KvError(`--${flag} '${text}' is not a comma-separated list of numbers; e.g. --${flag} 0,1,2`);
-  return xs;
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -359,14 +325,13 @@ async function main(): Promise<number> {
   const modelPath = values.model ?? sharedModels('stories260K.bin');
   const tokenizerPath = values.tokenizer ?? (values.model ? undefined : sharedModels('tok512.bin'));
   if (!existsSync(modelPath)) throw new KvError(`--model ${modelPath}: no such file; pass --model FILE or set KVMERGER_SHARED_DATA`);
-  const seeds = parseList('seeds', values.seeds);
-  const budgets = parseList('budgets', values.budgets);
+  const seeds = parseNumberList('--seeds', values.seeds)!;
+  const budgets = parseNumberList('--budgets', values.budgets)!;
   for (const b of budgets) if (!(b > 0 && b <= 1)) throw new KvError(`--budgets: ${b} is outside (0, 1]; use shares such as 0.5,0.35`);
   const T = Number(values['prompt-tokens']);
   const k = Number(values.forced);
   const temperature = Number(values.temperature);
-  const backend = values.backend as BackendName;
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${values.backend}')`);
+  const backend = parseBackend(values.backend);
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const log = (s: string) => process.stderr.write(s + '\n');
 

@@ -13,17 +13,18 @@
  *   fed one token at a time and the method's decode policy keeps every head at ⌊b·t⌋ slots after t tokens: the
  *   budget b holds at every step.
  */
-import { KVCache } from '../cache/kv-cache.js';
-import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
+import type { KVCache } from '../cache/kv-cache.js';
+import type { StatsRequest } from '../cache/attention-stats.js';
 import { prepareCompression, type CompressionReport, type PreparedCompression } from '../compress/compress-cache.js';
 import type { DecodePolicy } from '../compress/compression-method.js';
 import { floorSlots } from '../compress/budget.js';
-import { StatsAccumulator } from '../generate/stats-accumulator.js';
+import { prefillCache } from '../generate/prefill-cache.js';
 import { StopStringMatcher } from '../generate/stop-strings.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Rng } from '../util/rng.js';
+import { forcedLogits } from './forced-logits.js';
 import type { GridCell } from './grid-cell.js';
 import { argmax, FidelityAccumulator } from './logit-metrics.js';
 import { encodeContent, type Sample, type TaskScore } from './task.js';
@@ -78,48 +79,6 @@ export function sampleContextNeed(tokenizer: Tokenizer, sample: Sample): { promp
   const prompt = samplePromptIds(tokenizer, sample).length;
   const extra = sample.mode === 'teacher-force' ? (sample.continuationIds?.length ?? 0) : sample.maxNewTokens;
   return { prompt, extra };
-}
-
-interface Prefilled {
-  cache: KVCache;
-  stats: AttentionStats | undefined;
-  lastLogits: Float32Array;
-  ms: number;
-}
-
-async function prefill(model: GridModel, ids: number[], request: StatsRequest, reserve: number, chunkSize: number): Promise<Prefilled> {
-  const { config, backend } = model;
-  const T = ids.length;
-  const want = request.columnSums || request.window > 0 || request.lastRow;
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, T + reserve);
-  const acc = want ? new StatsAccumulator(request) : undefined;
-  const windowStart = request.window > 0 ? Math.max(0, T - request.window) : undefined;
-  const tokens = Int32Array.from(ids);
-  let lastLogits: Float32Array = new Float32Array(0);
-  const t0 = performance.now();
-  for (let off = 0; off < T; off += chunkSize) {
-    const r = await backend.forward(tokens.subarray(off, Math.min(T, off + chunkSize)), cache, {
-      logits: 'last',
-      ...(want ? { stats: request } : {}),
-      ...(windowStart !== undefined ? { windowStart } : {}),
-    });
-    acc?.add(r.stats);
-    lastLogits = r.logits;
-  }
-  return { cache, stats: acc?.result(), lastLogits, ms: performance.now() - t0 };
-}
-
-/** Feeds `ids` through `cache` in chunks and returns every position's logits: [ids.length, vocab]. */
-async function forcedLogits(backend: ForwardBackend, cache: KVCache, ids: readonly number[], chunkSize: number): Promise<Float32Array[]> {
-  const rows: Float32Array[] = [];
-  const tokens = Int32Array.from(ids);
-  for (let off = 0; off < tokens.length; off += chunkSize) {
-    const n = Math.min(tokens.length, off + chunkSize) - off;
-    const r = await backend.forward(tokens.subarray(off, off + n), cache, { logits: 'all' });
-    const vocab = r.logits.length / n;
-    for (let i = 0; i < n; i++) rows.push(r.logits.slice(i * vocab, (i + 1) * vocab));
-  }
-  return rows;
 }
 
 function unionStats(reqs: StatsRequest[]): StatsRequest {
@@ -181,7 +140,7 @@ export async function runSampleCells(
   let reference: { rows: Float32Array[]; ms: number; bytes: number } | undefined;
   for (const group of groupByWindow(items)) {
     if (options.signal?.aborted) break;
-    const pre = await prefill(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
+    const pre = await prefillCache(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
     prefills++;
     if (forced && !reference) {
       const full = pre.cache.clone(cont.length);
@@ -203,7 +162,7 @@ export async function runSampleCells(
       };
       if (!forced) {
         const policy = prep.decodePolicy();
-        const d = await greedyDecode(model, cache, pre.lastLogits, sample, policy);
+        const d = await greedyDecode(model, cache, pre.lastLogits ?? new Float32Array(0), sample, policy);
         await onCell({
           ...base,
           score: cellTask(cell).scoreText(sample, d.text),

@@ -1,4 +1,4 @@
-import { KVCache } from '../cache/kv-cache.js';
+import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
@@ -7,7 +7,7 @@ import type { DecodePolicy } from '../compress/compression-method.js';
 import { KvError } from '../util/errors.js';
 import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
-import { StatsAccumulator } from './stats-accumulator.js';
+import { prefillCache } from './prefill-cache.js';
 import { StopStringMatcher } from './stop-strings.js';
 
 /** What a session needs from a loaded model (loadModel's result satisfies it). */
@@ -128,32 +128,17 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
 
   const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
   const compression = options.compression ?? prepared?.compression;
-  const statsRequest = compression?.stats;
-  const wantStats = statsRequest && (statsRequest.columnSums || statsRequest.window > 0 || statsRequest.lastRow);
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, compression ? T : T + maxTokens);
-
-  // Prefill, chunk by chunk.
-  const acc = wantStats ? new StatsAccumulator(statsRequest) : undefined;
-  const windowStart = statsRequest && statsRequest.window > 0 ? Math.max(0, T - statsRequest.window) : undefined;
-  const tokens = Int32Array.from(prompt);
-  let logits: Float32Array | undefined;
-  const t0 = performance.now();
-  for (let off = 0; off < T; off += chunkSize) {
-    const r = await backend.forward(tokens.subarray(off, Math.min(T, off + chunkSize)), cache, {
-      logits: 'last',
-      ...(wantStats ? { stats: statsRequest } : {}),
-      ...(windowStart !== undefined ? { windowStart } : {}),
-    });
-    acc?.add(r.stats);
-    logits = r.logits;
-  }
-  const prefillMs = performance.now() - t0;
+  // Prefill, chunk by chunk, with the statistics the compression asks for.
+  const prefilled = await prefillCache(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
+  const { cache } = prefilled;
+  let logits = prefilled.lastLogits;
+  const prefillMs = prefilled.ms;
 
   let compressMs = 0;
   let compressionReport: unknown;
   if (compression) {
     const c0 = performance.now();
-    compressionReport = await compression.compress(cache, acc?.result(), T);
+    compressionReport = await compression.compress(cache, prefilled.stats, T);
     compressMs = performance.now() - c0;
   }
   cache.reserve(maxTokens); // decoding appends without reallocating
