@@ -5,7 +5,7 @@
  * Every length and count in the header is checked against the file size before anything is allocated from it, so a
  * truncated or corrupt file gives a KvError naming the file and the problem, never a huge allocation or a hang.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import { ggmlByteSize, ggmlTypeById, type GGMLTypeInfo } from './ggml-types.js';
 import {
@@ -16,6 +16,7 @@ import {
   type GGUFValue,
 } from './gguf-types.js';
 import { dequantize } from './dequantize.js';
+import { openReadableFile } from './open-readable-file.js';
 
 export type { GGUFValue, GGUFType, GGUFScalarType } from './gguf-types.js';
 
@@ -312,27 +313,16 @@ class GGUFFileImpl implements GGUFFile {
 
 /** Opens a GGUF file and reads its header. The caller must `close()` it. */
 export function openGGUF(path: string): GGUFFile {
-  let fd: number;
+  const { fd, size } = openReadableFile(path);
   try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT') throw new KvError(`${path}: no such file; check the path`);
-    if (code === 'EISDIR') throw new KvError(`${path}: is a directory, not a model file`);
-    throw new KvError(`${path}: cannot open (${(err as Error).message})`);
-  }
-  try {
-    return parse(fd, path);
+    return parse(fd, size, path);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
 }
 
-function parse(fd: number, path: string): GGUFFile {
-  const st = fstatSync(fd);
-  if (st.isDirectory()) throw new KvError(`${path}: is a directory, not a model file`);
-  const fileSize = st.size;
+function parse(fd: number, fileSize: number, path: string): GGUFFile {
   const c = new HeaderCursor(fd, fileSize, path);
   if (fileSize < 4) throw new KvError(`${path}: not a GGUF file (only ${fileSize} bytes)`);
   const magic = c.u32('magic');

@@ -2,7 +2,7 @@
  * Opens a model file by content: GGUF (magic "GGUF") or a llama2.c checkpoint (a 7-int32 header whose implied size
  * matches the file). Anything else is a KvError naming the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './gguf-reader.js';
@@ -10,6 +10,7 @@ import type { GGUFValue } from './gguf-types.js';
 import { LLAMA2C_HEADER_BYTES, llama2cLayout, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';
 import { describeModel, type TensorDirectory } from './model-description.js';
 import type { ModelFile } from './model-file.js';
+import { openReadableFile } from './open-readable-file.js';
 
 export type { ModelFile, ModelFileFormat } from './model-file.js';
 
@@ -75,6 +76,9 @@ class GGUFModelFile implements ModelFile {
     }
     return v;
   }
+  read(name: string): Float32Array {
+    return this.cache.get(name) ?? this.gguf.readTensorF32(name);
+  }
   tensorNames(): string[] {
     return this.gguf.tensors.map((t) => t.name);
   }
@@ -92,20 +96,9 @@ class GGUFModelFile implements ModelFile {
 
 /** Opens a GGUF file or a llama2.c checkpoint. The caller must `close()` it. */
 export function openModelFile(path: string): ModelFile {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT') throw new KvError(`${path}: no such file; check the path`);
-    throw new KvError(`${path}: cannot open (${(err as Error).message})`);
-  }
+  const { fd, size } = openReadableFile(path);
   let head: Uint8Array;
-  let size: number;
   try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new KvError(`${path}: is a directory, not a model file`);
-    size = st.size;
     head = new Uint8Array(Math.min(LLAMA2C_HEADER_BYTES, size));
     if (head.length > 0) readSync(fd, head, 0, head.length, 0);
   } catch (err) {
