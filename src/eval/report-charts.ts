@@ -29,6 +29,33 @@ const budget = (ctx: Ctx, r: ReportRow): BudgetGroup => ctx.s.budgetOf.get(r)!;
 const modelNote = (ctx: Ctx): string => `model ${ctx.m.model}`;
 const refName = (method: string): string => (methodBaseName(method) === 'full' ? method : `${method} (full cache)`);
 
+/** The x axis of a chart against budget: the budgets in percent, the domain padded by 6% of their span each side. */
+function budgetAxis(budgets: BudgetGroup[]) {
+  const xTicks = budgets.map((b) => b.value! * 100).sort((a, b) => a - b);
+  const span = xTicks[xTicks.length - 1]! - xTicks[0]!;
+  const pad = span > 0 ? span * 0.06 : 5;
+  return {
+    xLabel: 'KV budget (% of prompt tokens kept)',
+    xTicks,
+    xDomain: [xTicks[0]! - pad, xTicks[xTicks.length - 1]! + pad] as [number, number],
+    formatX: (v: number) => `${Number(v.toFixed(1))}%`,
+    legendTitle: 'method',
+  };
+}
+
+/** One line per method: the mean of `value` over its rows at each budget (× scale), error bars ±1 standard error. */
+function budgetLines(ctx: Ctx, methods: string[], budgets: BudgetGroup[], rows: ReportRow[], value: (r: ReportRow) => number | null, scale: number): LineSeries[] {
+  return methods
+    .map((method) => ({
+      name: method,
+      points: budgets.flatMap((b) => {
+        const st = sampleStats(rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key).map(value));
+        return st ? [{ x: b.value! * 100, y: st.mean * scale, lo: (st.mean - st.se) * scale, hi: (st.mean + st.se) * scale }] : [];
+      }),
+    }))
+    .filter((s) => s.points.length > 0);
+}
+
 function heatmaps(ctx: Ctx): ReportChart[] {
   const out: ReportChart[] = [];
   const { m } = ctx;
@@ -89,7 +116,6 @@ function scoreVsBudget(ctx: Ctx): ReportChart[] {
   const budgets = m.budgets.filter((b) => b.value !== null);
   if (budgets.length === 0) return [];
   const out: ReportChart[] = [];
-  const xTicks = budgets.map((b) => b.value! * 100).sort((a, b) => a - b);
   const compressed = m.methods.filter((method) => m.rows.some((r) => label(ctx, r) === method && budget(ctx, r).value !== null));
   const fullMethods = m.methods.filter((method) => m.rows.some((r) => label(ctx, r) === method && budget(ctx, r).key === 'full'));
   const taskMean = (rows: ReportRow[], task: string, scale: number): number | null => {
@@ -98,28 +124,12 @@ function scoreVsBudget(ctx: Ctx): ReportChart[] {
   };
   const scales = new Map(m.tasks.map((t) => [t, scoreScale(m.rows.filter((r) => r.task === t))]));
   const allHundred = [...scales.values()].every((v) => v === 100);
-  const xDomain: [number, number] = [Math.min(...xTicks), Math.max(...xTicks)];
-  const pad = xDomain[1] - xDomain[0] > 0 ? (xDomain[1] - xDomain[0]) * 0.06 : 5;
-  const common = {
-    xLabel: 'KV budget (% of prompt tokens kept)',
-    xTicks,
-    xDomain: [xDomain[0] - pad, xDomain[1] + pad] as [number, number],
-    formatX: (v: number) => `${Number(v.toFixed(1))}%`,
-    legendTitle: 'method',
-  };
+  const common = budgetAxis(budgets);
   for (const task of m.tasks) {
     const scale = scales.get(task)!;
     const taskRows = m.rows.filter((r) => r.task === task && r.score !== null);
     if (taskRows.length === 0) continue;
-    const series: LineSeries[] = compressed
-      .map((method) => ({
-        name: method,
-        points: budgets.flatMap((b) => {
-          const st = sampleStats(taskRows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key).map((r) => r.score));
-          return st ? [{ x: b.value! * 100, y: st.mean * scale, lo: (st.mean - st.se) * scale, hi: (st.mean + st.se) * scale }] : [];
-        }),
-      }))
-      .filter((s) => s.points.length > 0);
+    const series = budgetLines(ctx, compressed, budgets, taskRows, (r) => r.score, scale);
     const refs: ReferenceLine[] = fullMethods.flatMap((method) => {
       const st = sampleStats(taskRows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === 'full').map((r) => r.score));
       return st ? [{ name: refName(method), y: st.mean * scale }] : [];
@@ -369,9 +379,6 @@ function fidelityVsBudget(ctx: Ctx): ReportChart[] {
   const budgets = m.budgets.filter((b) => b.value !== null);
   if (budgets.length === 0) return [];
   const out: ReportChart[] = [];
-  const xTicks = budgets.map((b) => b.value! * 100).sort((a, b) => a - b);
-  const span = xTicks[xTicks.length - 1]! - xTicks[0]!;
-  const pad = span > 0 ? span * 0.06 : 5;
   const metrics = [
     { field: 'klDivergence' as const, name: 'kl', title: 'KL divergence from the full cache', yLabel: 'KL (nats per token)', scale: 1 },
     { field: 'top1Agreement' as const, name: 'top1', title: 'Top-1 agreement with the full cache', yLabel: 'top-1 agreement (%)', scale: 100 },
@@ -380,15 +387,7 @@ function fidelityVsBudget(ctx: Ctx): ReportChart[] {
     const rows = m.rows.filter((r) => r[metric.field] !== null);
     if (rows.length === 0) continue;
     const scale = metric.scale === 100 && rows.every((r) => r[metric.field]! <= 1) ? 100 : 1;
-    const series: LineSeries[] = m.methods
-      .map((method) => ({
-        name: method,
-        points: budgets.flatMap((b) => {
-          const st = sampleStats(rows.filter((r) => label(ctx, r) === method && budget(ctx, r).key === b.key).map((r) => r[metric.field]));
-          return st ? [{ x: b.value! * 100, y: st.mean * scale, lo: (st.mean - st.se) * scale, hi: (st.mean + st.se) * scale }] : [];
-        }),
-      }))
-      .filter((s) => s.points.length > 0);
+    const series = budgetLines(ctx, m.methods, budgets, rows, (r) => r[metric.field], scale);
     if (series.length === 0) continue;
     out.push({
       name: `fidelity-${metric.name}-${slug(m.model)}`,
@@ -396,16 +395,12 @@ function fidelityVsBudget(ctx: Ctx): ReportChart[] {
       kind: 'fidelity-vs-budget',
       title: metric.title,
       svg: lineChart({
+        ...budgetAxis(budgets),
         title: metric.title,
         subtitle: `${modelNote(ctx)}; mean over samples, error bars ±1 standard error`,
-        xLabel: 'KV budget (% of prompt tokens kept)',
         yLabel: metric.yLabel,
         series,
-        xTicks,
-        xDomain: [xTicks[0]! - pad, xTicks[xTicks.length - 1]! + pad],
-        formatX: (v) => `${Number(v.toFixed(1))}%`,
         yDomain: scale === 100 ? [0, 100] : undefined,
-        legendTitle: 'method',
         idPrefix: `f-${metric.name}-${slug(m.model, 16)}`,
       }),
     });
