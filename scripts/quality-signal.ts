@@ -27,7 +27,7 @@ import { prepareCompression } from '../src/compress/compress-cache.js';
 import type { OptionValue, ResolvedOptions } from '../src/compress/method-options.js';
 import { forcedLogits } from '../src/eval/forced-logits.js';
 import { FidelityAccumulator, summarizeFidelity } from '../src/eval/logit-metrics.js';
-import { prefillCache } from '../src/generate/prefill-cache.js';
+import { chunkedPrefill } from '../src/generate/chunked-prefill.js';
 import { Sampler } from '../src/generate/sampler.js';
 import { generate, type SessionModel } from '../src/generate/session.js';
 import type { ForwardBackend } from '../src/model/backend.js';
@@ -133,7 +133,7 @@ export async function measureQuality(
   const targets = tokens.slice(T + 1, T + k + 1);
 
   // Reference: the uncompressed cache.
-  const ref = await prefillCache(model, prompt, undefined, k, chunkSize);
+  const ref = await chunkedPrefill(model, prompt, undefined, k, chunkSize);
   const refRows = await forcedLogits(model.backend, ref.cache, fed, chunkSize);
 
   const rows: QualityRow[] = [];
@@ -148,7 +148,7 @@ export async function measureQuality(
         seed: options.seed ?? 0,
         reserveSlots: k,
       });
-      const { cache, stats } = await prefillCache(model, prompt, prep.statsRequest, 0, chunkSize);
+      const { cache, stats } = await chunkedPrefill(model, prompt, prep.statsRequest, 0, chunkSize);
       const report = prep.compress(cache, stats);
       const got = await forcedLogits(model.backend, cache, fed, chunkSize);
       const acc = new FidelityAccumulator();

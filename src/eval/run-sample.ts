@@ -18,7 +18,7 @@ import type { StatsRequest } from '../cache/attention-stats.js';
 import { prepareCompression, type CompressionReport, type PreparedCompression } from '../compress/compress-cache.js';
 import type { DecodePolicy } from '../compress/compression-method.js';
 import { floorSlots } from '../compress/budget.js';
-import { prefillCache } from '../generate/prefill-cache.js';
+import { chunkedPrefill } from '../generate/chunked-prefill.js';
 import { StopStringMatcher } from '../generate/stop-strings.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
@@ -140,7 +140,7 @@ export async function runSampleCells(
   let reference: { rows: Float32Array[]; ms: number; bytes: number } | undefined;
   for (const group of groupByWindow(items)) {
     if (options.signal?.aborted) break;
-    const pre = await prefillCache(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
+    const pre = await chunkedPrefill(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
     prefills++;
     if (forced && !reference) {
       const full = pre.cache.clone(cont.length);

@@ -7,7 +7,7 @@ import type { DecodePolicy } from '../compress/compression-method.js';
 import { KvError } from '../util/errors.js';
 import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
-import { prefillCache } from './prefill-cache.js';
+import { chunkedPrefill } from './chunked-prefill.js';
 import { StopStringMatcher } from './stop-strings.js';
 
 /** What a session needs from a loaded model (loadModel's result satisfies it). */
@@ -129,7 +129,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
   const compression = options.compression ?? prepared?.compression;
   // Prefill, chunk by chunk, with the statistics the compression asks for.
-  const prefilled = await prefillCache(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
+  const prefilled = await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
   const { cache } = prefilled;
   let logits = prefilled.lastLogits;
   const prefillMs = prefilled.ms;

@@ -4,7 +4,7 @@ import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { StatsAccumulator } from './stats-accumulator.js';
 
-export interface PrefilledCache {
+export interface ChunkedPrefill {
   cache: KVCache;
   /** The statistics `request` asked for, over the whole prompt; undefined when it asked for none. */
   stats: AttentionStats | undefined;
@@ -18,13 +18,13 @@ export interface PrefilledCache {
  * compression method asks for (the observation window is the prompt's last `request.window` tokens). The cache holds
  * the prompt plus `reserve` slots.
  */
-export async function prefillCache(
+export async function chunkedPrefill(
   model: { readonly config: ModelConfig; readonly backend: ForwardBackend },
   ids: ArrayLike<number>,
   request: StatsRequest | undefined,
   reserve: number,
   chunkSize: number,
-): Promise<PrefilledCache> {
+): Promise<ChunkedPrefill> {
   const { config, backend } = model;
   const T = ids.length;
   const want = request !== undefined && (request.columnSums || request.window > 0 || request.lastRow);
