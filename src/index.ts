@@ -110,7 +110,8 @@ export { stringMatchAll, stringMatchPart } from './eval/ruler-metrics.js';
 export { rouge1Recall, rougeL } from './eval/rouge.js';
 export { resolveDataRoot } from './eval/data-root.js';
 // Analysis: the paper's observations (similarity maps, neighbour offsets, per-layer merge ratios) from a prefilled cache.
-export { cosineMatrix, offsetCosines, rowNorms } from './analysis/cosine-similarity.js';
+export { cosineMatrix, offsetCosines } from './analysis/cosine-similarity.js';
+export { rowNorms } from './compress/row-norms.js';
 export { summarizeSimilarity, type SimilaritySummary } from './analysis/similarity-summary.js';
 export { neighbourSimilarity, NeighbourAccumulator, type LayerNeighbourStats, type OffsetStats, type VectorKind } from './analysis/neighbour-similarity.js';
 export { layerMergeRatios, headMergeResult, type MergeRatioOptions, type LayerMergeRatios, type HeadMergeResult } from './analysis/merge-ratios.js';

@@ -3,17 +3,7 @@
  * n × n map for the figures (the analysis may build it; compression never does), and the cosines at one token
  * offset. A zero vector has cosine 0 with everything (the convention of compress/merging-sets.ts).
  */
-
-/** Euclidean norm of each of the n rows of `vecs` ([n, dim]). */
-export function rowNorms(vecs: ArrayLike<number>, n: number, dim: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = j * dim; c < (j + 1) * dim; c++) s += vecs[c]! * vecs[c]!;
-    out[j] = Math.sqrt(s);
-  }
-  return out;
-}
+import { rowNorms } from '../compress/row-norms.js';
 
 function dot(vecs: ArrayLike<number>, a: number, b: number, dim: number): number {
   let s = 0;

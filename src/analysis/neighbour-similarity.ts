@@ -4,7 +4,8 @@
  * statistics are computed once per |d| and reported for both signs.
  */
 import type { KVCache } from '../cache/kv-cache.js';
-import { offsetCosines, rowNorms } from './cosine-similarity.js';
+import { rowNorms } from '../compress/row-norms.js';
+import { offsetCosines } from './cosine-similarity.js';
 import { describeValues, shareAbove, type ValueSummary } from './describe-values.js';
 
 export type VectorKind = 'keys' | 'values';

@@ -3,16 +3,12 @@
  * cut between i and i+1 wherever the adjacent key cosine is ≤ ε or either slot is reserved; the merging sets are the
  * maximal runs between cuts. Only adjacent pairs are compared: T − 1 dot products per head, never a T × T matrix.
  */
+import { rowNorms } from './row-norms.js';
 
 /** Cosine similarity of adjacent keys: out[i] = δ(k_i, k_{i+1}) for i in [0, n−1). Zero-norm keys give 0. */
 export function adjacentCosines(keys: Float32Array, n: number, headDim: number): Float64Array {
   const out = new Float64Array(Math.max(0, n - 1));
-  const norms = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let c = j * headDim; c < (j + 1) * headDim; c++) s += keys[c]! * keys[c]!;
-    norms[j] = Math.sqrt(s);
-  }
+  const norms = rowNorms(keys, n, headDim);
   for (let i = 0; i + 1 < n; i++) {
     let dot = 0;
     const a = i * headDim;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cosineMatrix, offsetCosines, rowNorms } from '../../src/analysis/cosine-similarity.js';
+import { cosineMatrix, offsetCosines } from '../../src/analysis/cosine-similarity.js';
+import { rowNorms } from '../../src/compress/row-norms.js';
 import { summarizeSimilarity } from '../../src/analysis/similarity-summary.js';
 import { describeValues, quantileSorted, shareAbove } from '../../src/analysis/describe-values.js';
 
