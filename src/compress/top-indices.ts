@@ -3,23 +3,21 @@
  * Used by every score-based selection, so that one tie rule holds project-wide.
  */
 export function topIndices(score: ArrayLike<number>, from: number, to: number, k: number): number[] {
-  const n = to - from;
-  if (k <= 0 || n <= 0) return [];
-  const idx = Array.from({ length: n }, (_, i) => from + i);
-  if (k < n) {
-    idx.sort((a, b) => score[b]! - score[a]! || b - a);
-    idx.length = k;
-  }
-  return idx.sort((a, b) => a - b);
+  return firstIndices(from, to, k, (a, b) => score[b]! - score[a]! || b - a);
 }
 
 /** The `k` indices in [from, to) with the LOWEST `score` (ties: the later index wins), in increasing order. */
 export function bottomIndices(score: ArrayLike<number>, from: number, to: number, k: number): number[] {
+  return firstIndices(from, to, k, (a, b) => score[a]! - score[b]! || b - a);
+}
+
+/** The first `k` indices of [from, to) in `order` (a sort comparator), returned in increasing order. */
+function firstIndices(from: number, to: number, k: number, order: (a: number, b: number) => number): number[] {
   const n = to - from;
   if (k <= 0 || n <= 0) return [];
   const idx = Array.from({ length: n }, (_, i) => from + i);
   if (k < n) {
-    idx.sort((a, b) => score[a]! - score[b]! || b - a);
+    idx.sort(order);
     idx.length = k;
   }
   return idx.sort((a, b) => a - b);
