@@ -10,6 +10,7 @@
  * they rank predictions the same way in the common case and need no dictionary.
  */
 import { rougeL } from './rouge.js';
+import { sharedTokenCount } from './shared-token-count.js';
 
 /** Python's string.punctuation. */
 const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
@@ -47,16 +48,7 @@ export function zhTokens(s: string): string[] {
 
 /** Token-multiset F1 (LongBench's f1_score): 0 when nothing is shared. */
 export function tokenF1(prediction: string[], truth: string[]): number {
-  const counts = new Map<string, number>();
-  for (const t of truth) counts.set(t, (counts.get(t) ?? 0) + 1);
-  let same = 0;
-  for (const t of prediction) {
-    const c = counts.get(t) ?? 0;
-    if (c > 0) {
-      same++;
-      counts.set(t, c - 1);
-    }
-  }
+  const same = sharedTokenCount(truth, prediction);
   if (same === 0) return 0;
   const precision = same / prediction.length;
   const recall = same / truth.length;

@@ -10,6 +10,7 @@
  *   on one LCS(r, c)|, R = llcs / |distinct reference words|, P = llcs / |distinct candidate words|,
  *   F = 2PR / (P + R + 1e-8). An empty candidate or reference scores 0 (the package raises; LongBench catches it).
  */
+import { sharedTokenCount } from './shared-token-count.js';
 
 export function rougeTokens(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
@@ -19,17 +20,7 @@ export function rougeTokens(text: string): string[] {
 export function rouge1Recall(candidate: string, reference: string): number {
   const ref = rougeTokens(reference);
   if (ref.length === 0) return 0;
-  const counts = new Map<string, number>();
-  for (const t of rougeTokens(candidate)) counts.set(t, (counts.get(t) ?? 0) + 1);
-  let hit = 0;
-  for (const t of ref) {
-    const c = counts.get(t) ?? 0;
-    if (c > 0) {
-      hit++;
-      counts.set(t, c - 1);
-    }
-  }
-  return hit / ref.length;
+  return sharedTokenCount(rougeTokens(candidate), ref) / ref.length;
 }
 
 /** Sentences as the rouge package splits them: on '.', empty pieces dropped, then whitespace-normalised. */
