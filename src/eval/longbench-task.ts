@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvError } from '../util/errors.js';
 import { resolveDataRoot } from './data-root.js';
+import { parseJsonLines } from './json-lines.js';
 import { DATASET_METRIC, longBenchScore } from './longbench-metrics.js';
 import { encodeContent, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
 import { readTaskOptions } from './task-options.js';
@@ -61,16 +62,10 @@ export function loadLongBenchConfig(configDir: string): LongBenchConfig {
 /** Parses a LongBench JSONL file, checking the fields scoring needs. */
 export function parseLongBenchJsonl(text: string, file: string): LongBenchRow[] {
   const rows: LongBenchRow[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let o: Partial<LongBenchRow>;
-    try {
-      o = JSON.parse(line) as Partial<LongBenchRow>;
-    } catch (e) {
-      throw new KvError(`${file}:${i + 1}: not valid JSON (${(e as Error).message}); each line must be one LongBench row`);
-    }
+  for (const { value, where } of parseJsonLines(text, file, 'one LongBench row')) {
+    const o = value as Partial<LongBenchRow>;
     if (typeof o.context !== 'string' || typeof o.input !== 'string' || !Array.isArray(o.answers)) {
-      throw new KvError(`${file}:${i + 1}: a LongBench row needs 'context', 'input' (strings) and 'answers' (a list)`);
+      throw new KvError(`${where}: a LongBench row needs 'context', 'input' (strings) and 'answers' (a list)`);
     }
     rows.push({
       input: o.input,
@@ -82,7 +77,7 @@ export function parseLongBenchJsonl(text: string, file: string): LongBenchRow[] 
       language: typeof o.language === 'string' ? o.language : '',
       _id: typeof o._id === 'string' ? o._id : String(rows.length),
     });
-  });
+  }
   return rows;
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { KvError } from '../util/errors.js';
 import { dataPath, resolveDataRoot } from './data-root.js';
+import { parseJsonLines } from './json-lines.js';
 import { stringMatchAll, stringMatchPart } from './ruler-metrics.js';
 import { encodeContent, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
 import { readTaskOptions } from './task-options.js';
@@ -22,19 +23,13 @@ export interface RulerRow {
 /** Parses RULER JSONL text; `file` names the source in errors. */
 export function parseRulerJsonl(text: string, file: string): RulerRow[] {
   const rows: RulerRow[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let o: Partial<RulerRow>;
-    try {
-      o = JSON.parse(line) as Partial<RulerRow>;
-    } catch (e) {
-      throw new KvError(`${file}:${i + 1}: not valid JSON (${(e as Error).message}); each line must be one RULER sample`);
-    }
+  for (const { value, where } of parseJsonLines(text, file, 'one RULER sample')) {
+    const o = value as Partial<RulerRow>;
     if (typeof o.input !== 'string' || !Array.isArray(o.outputs) || !o.outputs.every((x) => typeof x === 'string')) {
-      throw new KvError(`${file}:${i + 1}: a RULER sample needs 'input' (string) and 'outputs' (list of strings)`);
+      throw new KvError(`${where}: a RULER sample needs 'input' (string) and 'outputs' (list of strings)`);
     }
     rows.push({ index: typeof o.index === 'number' ? o.index : rows.length, input: o.input, outputs: o.outputs, length: typeof o.length === 'number' ? o.length : 0 });
-  });
+  }
   return rows;
 }
 
