@@ -5,7 +5,7 @@
 import { drawFrame, drawLegend, layoutFrame, type FrameOptions, type Tick } from './chart-frame.js';
 import { linearScale } from './linear-scale.js';
 import { methodColor } from './method-colors.js';
-import { formatTick, niceTicks } from './nice-ticks.js';
+import { axisTicks, niceTicks } from './nice-ticks.js';
 import { SvgDocument, num } from './svg-document.js';
 
 export interface BarSeries {
@@ -38,9 +38,7 @@ export function groupedBarChart(o: GroupedBarChartOptions): string {
   const ymin = vals.length ? Math.min(0, ...o.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)))) : 0;
   const nice = niceTicks(o.yDomain?.[0] ?? ymin, o.yDomain?.[1] ?? (ymax === ymin ? ymin + 1 : ymax), 5);
   const yDomain = o.yDomain ?? nice.domain;
-  const yTicksV = nice.ticks.filter((t) => t >= yDomain[0] - 1e-9 && t <= yDomain[1] + 1e-9);
-  const step = yTicksV.length > 1 ? yTicksV[1]! - yTicksV[0]! : undefined;
-  const fy = o.formatY ?? ((v: number) => formatTick(v, step));
+  const { values: yTicksV, label: fy } = axisTicks(nice.ticks, yDomain, o.formatY);
   const groupsW = Math.max(o.width ?? 720, 140 + o.groups.length * Math.max(40, o.series.length * 14 + 16));
   const frame: FrameOptions = {
     width: groupsW,

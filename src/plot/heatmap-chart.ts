@@ -5,7 +5,7 @@
  */
 import { drawFrame, layoutFrame, LABEL_SIZE, TICK_SIZE, type FrameOptions, type Tick } from './chart-frame.js';
 import { contrastText, scoreColorScale } from './color-scale.js';
-import { formatTick, niceTicks } from './nice-ticks.js';
+import { axisTicks, niceTicks } from './nice-ticks.js';
 import { SvgDocument, num } from './svg-document.js';
 import { textWidth } from './text-width.js';
 
@@ -51,9 +51,8 @@ export function heatmapChart(o: HeatmapChartOptions): string {
   const fx = o.formatX ?? ((v: number) => String(v));
   const fy = o.formatY ?? ((v: number) => String(v));
   const fv = o.formatValue ?? ((v: number) => (domain[1] <= 1 ? v.toFixed(2) : v.toFixed(1)));
-  const barTicks = niceTicks(domain[0], domain[1], 4).ticks.filter((t) => t >= domain[0] - 1e-9 && t <= domain[1] + 1e-9);
-  const barStep = barTicks.length > 1 ? barTicks[1]! - barTicks[0]! : undefined;
-  const barTickW = Math.max(...barTicks.map((t) => textWidth(formatTick(t, barStep), TICK_SIZE)), textWidth('no data', TICK_SIZE) - 20);
+  const { values: barTicks, label: barLabel } = axisTicks(niceTicks(domain[0], domain[1], 4).ticks, domain);
+  const barTickW = Math.max(...barTicks.map((t) => textWidth(barLabel(t), TICK_SIZE)), textWidth('no data', TICK_SIZE) - 20);
   // The colour bar: 16 px wide, tick labels to its right, its label rotated beside them.
   const colorBarW = 16 + 6 + barTickW + 8 + LABEL_SIZE + 12;
   const frame: FrameOptions = {
@@ -116,7 +115,7 @@ export function heatmapChart(o: HeatmapChartOptions): string {
   for (const t of barTicks) {
     const ty = barY + barH - ((t - domain[0]) / (domain[1] - domain[0] || 1)) * barH;
     doc.line(barX + 16, ty, barX + 20, ty, { stroke: '#333' });
-    doc.text(barX + 22, ty, formatTick(t, barStep), { size: TICK_SIZE, baseline: 'middle', extra: { class: 'tick' } });
+    doc.text(barX + 22, ty, barLabel(t), { size: TICK_SIZE, baseline: 'middle', extra: { class: 'tick' } });
   }
   const labelX = barX + 22 + barTickW + 8 + LABEL_SIZE - 2;
   doc.text(labelX, barY + barH / 2, o.valueLabel, { size: LABEL_SIZE, anchor: 'middle', rotate: -90, extra: { class: 'axis-label' } });

@@ -6,7 +6,7 @@
 import { drawFrame, drawLegend, layoutFrame, type FrameOptions, type LegendEntry, type Tick } from './chart-frame.js';
 import { linearScale } from './linear-scale.js';
 import { methodColor } from './method-colors.js';
-import { formatTick, niceTicks } from './nice-ticks.js';
+import { axisTicks, niceTicks } from './nice-ticks.js';
 import { num, SvgDocument } from './svg-document.js';
 
 export interface LinePoint {
@@ -68,12 +68,8 @@ export function lineChart(o: LineChartOptions): string {
   // The x domain is the data's extent (a layer axis should end at the last layer), ticks are the round values in it.
   const xDomain = o.xDomain ?? (o.xTicks ? xNice.domain : xf.length ? ([Math.min(...xf), Math.max(...xf)] as [number, number]) : xNice.domain);
   const yDomain = o.yDomain ?? yNice.domain;
-  const yTicksV = yNice.ticks.filter((t) => t >= yDomain[0] - 1e-9 && t <= yDomain[1] + 1e-9);
-  const xTicksV = xNice.ticks.filter((t) => t >= xDomain[0] - 1e-9 && t <= xDomain[1] + 1e-9);
-  const xStep = xTicksV.length > 1 ? Math.abs(xTicksV[1]! - xTicksV[0]!) : undefined;
-  const yStep = yTicksV.length > 1 ? Math.abs(yTicksV[1]! - yTicksV[0]!) : undefined;
-  const fx = o.formatX ?? ((v: number) => formatTick(v, xStep));
-  const fy = o.formatY ?? ((v: number) => formatTick(v, yStep));
+  const { values: yTicksV, label: fy } = axisTicks(yNice.ticks, yDomain, o.formatY);
+  const { values: xTicksV, label: fx } = axisTicks(xNice.ticks, xDomain, o.formatX);
 
   const legend: LegendEntry[] = [
     ...o.series.map((s) => ({ name: s.name, color: s.color ?? methodColor(s.name), kind: 'line' as const })),

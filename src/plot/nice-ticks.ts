@@ -26,3 +26,10 @@ export function formatTick(v: number, step?: number): string {
   const decimals = step !== undefined && step > 0 ? Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9) + 1)) : 2;
   return String(Number(v.toFixed(decimals)));
 }
+
+/** The ticks inside `domain` (with float slack) and their label: `format`, or formatTick at the ticks' step. */
+export function axisTicks(ticks: readonly number[], domain: readonly [number, number], format?: (v: number) => string): { values: number[]; label: (v: number) => string } {
+  const values = ticks.filter((t) => t >= domain[0] - 1e-9 && t <= domain[1] + 1e-9);
+  const step = values.length > 1 ? Math.abs(values[1]! - values[0]!) : undefined;
+  return { values, label: format ?? ((v: number) => formatTick(v, step)) };
+}
