@@ -265,9 +265,10 @@ export function canDequantize(typeName: string): boolean {
 
 /**
  * Decodes `elements` values of type `typeName` from `data` (the tensor's raw bytes). `what` names the tensor in
- * errors ("model.gguf: tensor 'blk.0.attn_q.weight'").
+ * errors ("model.gguf: tensor 'blk.0.attn_q.weight'"). `into`: write the values there (length `elements`) instead of
+ * a new array.
  */
-export function dequantize(data: Uint8Array, typeName: string, elements: number, what = 'tensor'): Float32Array {
+export function dequantize(data: Uint8Array, typeName: string, elements: number, what = 'tensor', into?: Float32Array): Float32Array {
   const kernel = KERNELS[typeName];
   const type = ggmlTypeByName(typeName);
   if (!kernel || !type) {
@@ -282,7 +283,8 @@ export function dequantize(data: Uint8Array, typeName: string, elements: number,
   if (data.byteLength < nBlocks * type.typeSize) {
     throw new KvError(`${what}: ${data.byteLength} bytes of data, ${typeName} needs ${nBlocks * type.typeSize} for ${elements} values`);
   }
-  const out = new Float32Array(elements);
+  if (into && into.length !== elements) throw new RangeError(`${what}: destination holds ${into.length} values, not ${elements}`);
+  const out = into ?? new Float32Array(elements);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   kernel(data, dv, type.blockSize === 1 ? elements : nBlocks, out);
   return out;

@@ -51,6 +51,11 @@ export interface GGUFFile {
   readTensorBytes(name: string): Uint8Array;
   /** The tensor dequantised to float32, in stored order (ne0 fastest). */
   readTensorF32(name: string): Float32Array;
+  /**
+   * The same values written into `dest` (length = the tensor's elements). F32 tensors are read straight into it;
+   * others go through a small reused buffer, piece by piece, so reading a model allocates nothing large.
+   */
+  readTensorF32Into(name: string, dest: Float32Array): void;
   close(): void;
 }
 
@@ -59,6 +64,9 @@ const CHUNK = 1 << 20;
 /** A single metadata string longer than this is treated as corruption (real ones, chat templates, are < 1 MB). */
 const MAX_STRING_BYTES = 64 << 20;
 const MAX_DIMS = 4;
+/** Bytes per piece when dequantising into a caller's buffer. */
+const PIECE_BYTES = 64 << 10;
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** What a read is for, in error messages; a function so that the hot path (vocabulary arrays) builds no strings. */
 type Label = string | (() => string);
@@ -288,15 +296,46 @@ class GGUFFileImpl implements GGUFFile {
     if (this.closed) throw new Error(`${this.path}: read after close`);
     const t = this.info(name);
     const out = new Uint8Array(t.byteSize);
+    this.readRange(t, out, 0);
+    return out;
+  }
+
+  /** Fill `into` with the tensor's stored bytes from byte `from` of its data. */
+  private readRange(t: GGUFTensorInfo, into: Uint8Array, from: number): void {
     let got = 0;
-    while (got < t.byteSize) {
-      const r = readSync(this.fd, out, got, t.byteSize - got, t.offset + got);
+    while (got < into.length) {
+      const r = readSync(this.fd, into, got, into.length - got, t.offset + from + got);
       if (r === 0) {
-        throw new KvError(`${this.path}: truncated: tensor '${name}' needs bytes up to ${t.offset + t.byteSize} but only ${t.offset + got} could be read; the download may be incomplete`);
+        throw new KvError(`${this.path}: truncated: tensor '${t.name}' needs bytes up to ${t.offset + t.byteSize} but only ${t.offset + from + got} could be read; the download may be incomplete`);
       }
       got += r;
     }
-    return out;
+  }
+
+  readTensorF32Into(name: string, dest: Float32Array): void {
+    if (this.closed) throw new Error(`${this.path}: read after close`);
+    const t = this.info(name);
+    if (dest.length !== t.elements) throw new RangeError(`${this.path}: tensor '${name}' has ${t.elements} values, the destination ${dest.length}`);
+    const what = `${this.path}: tensor '${name}'`;
+    if (t.typeName === 'F32' && LITTLE_ENDIAN) {
+      this.readRange(t, new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength), 0);
+      return;
+    }
+    const type = ggmlTypeById(t.type);
+    if (!type) {
+      dequantize(new Uint8Array(0), t.typeName, t.elements, what); // throws the unsupported-type error
+      return;
+    }
+    // Whole blocks per piece; 64 KiB stays below glibc's mmap threshold, so this allocation never moves it.
+    const blocksPerPiece = Math.max(1, Math.floor(PIECE_BYTES / type.typeSize));
+    const scratch = new Uint8Array(blocksPerPiece * type.typeSize);
+    const blocks = t.elements / type.blockSize;
+    for (let b = 0; b < blocks; b += blocksPerPiece) {
+      const n = Math.min(blocksPerPiece, blocks - b);
+      const piece = scratch.subarray(0, n * type.typeSize);
+      this.readRange(t, piece, b * type.typeSize);
+      dequantize(piece, t.typeName, n * type.blockSize, what, dest.subarray(b * type.blockSize, (b + n) * type.blockSize));
+    }
   }
 
   readTensorF32(name: string): Float32Array {

@@ -142,18 +142,24 @@ class Llama2cCheckpoint implements ModelFile {
   get(name: string): Float32Array {
     const hit = this.cache.get(name);
     if (hit) return hit;
+    const out = new Float32Array(this.slot(name).elements);
+    this.readInto(name, out);
+    this.cache.set(name, out);
+    return out;
+  }
+  readInto(name: string, dest: Float32Array): void {
+    const hit = this.cache.get(name);
+    if (hit) return void dest.set(hit);
     if (this.closed) throw new Error(`${this.path}: read after close`);
     const s = this.slot(name);
-    const out = new Float32Array(s.elements);
-    const bytes = new Uint8Array(out.buffer);
+    if (dest.length !== s.elements) throw new RangeError(`${this.path}: tensor '${name}' has ${s.elements} values, the destination ${dest.length}`);
+    const bytes = new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength);
     let got = 0;
     while (got < bytes.length) {
       const r = readSync(this.fd, bytes, got, bytes.length - got, s.offset + got);
       if (r === 0) throw new KvError(`${this.path}: truncated while reading '${name}'; the download may be incomplete`);
       got += r;
     }
-    this.cache.set(name, out);
-    return out;
   }
   tensorNames(): string[] {
     return [...this.tensors.keys()];

@@ -76,8 +76,10 @@ class GGUFModelFile implements ModelFile {
     }
     return v;
   }
-  read(name: string): Float32Array {
-    return this.cache.get(name) ?? this.gguf.readTensorF32(name);
+  readInto(name: string, dest: Float32Array): void {
+    const hit = this.cache.get(name);
+    if (hit) dest.set(hit);
+    else this.gguf.readTensorF32Into(name, dest);
   }
   tensorNames(): string[] {
     return this.gguf.tensors.map((t) => t.name);

@@ -38,11 +38,14 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   const config = weights.config;
   const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
   const invFreq = ropeInverseFrequencies(config, ropeFreqs);
-  const model = buildTransformerGraph(weights);
+  // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
+  // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
+  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights);
+  const weightMiB = (built.weightBytes / 2 ** 20).toFixed(0);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model.bytes, {
-      externalData: model.externalData,
+    session = await ort.InferenceSession.create(built.bytes, {
+      externalData: built.externalData,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       intraOpNumThreads: threads,
@@ -51,7 +54,9 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
       extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' }, inter_op: { allow_spinning: '0' } } },
     });
   } catch (e) {
-    throw new Error(`ort backend: onnxruntime could not load the model graph (${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights): ${(e as Error).message}`, { cause: e });
+    throw new Error(`ort backend: onnxruntime could not load the model graph (${weightMiB} MiB of weights): ${(e as Error).message}`, { cause: e });
+  } finally {
+    built = undefined;
   }
   return new OrtBackend(config, session, invFreq, chunk);
 }

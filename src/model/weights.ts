@@ -14,6 +14,12 @@ export interface WeightSource {
   has(name: string): boolean;
   /** The tensor dequantised to Float32 (may be cached by the source). */
   get(name: string): Float32Array;
+  /**
+   * Writes the tensor dequantised to Float32 into `dest` (length = its element count) without caching it: for a
+   * one-time copy elsewhere (the ort backend's initializers), so the source keeps no second copy alive and makes no
+   * large short-lived allocations. Optional: without it, callers copy from `get`.
+   */
+  readInto?(name: string, dest: Float32Array): void;
   /** GGUF type name of the stored tensor ('F32', 'F16', 'Q8_0', ...). */
   typeOf(name: string): string;
   /** Shape in row-major order, outermost first (GGUF ne reversed): a matrix is [out, in]. */

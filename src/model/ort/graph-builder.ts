@@ -32,6 +32,11 @@ export interface ExternalWeight {
 export interface BuiltModel {
   /** The serialised ModelProto (initializers refer to `externalData` by path). */
   bytes: Uint8Array;
+  /**
+   * Weight bytes by path. onnxruntime copies them into its own buffers during session creation (measured with
+   * onnxruntime-node 1.30: overwriting them afterwards changes nothing), so drop every reference once the session
+   * exists.
+   */
   externalData: ExternalWeight[];
   /** Bytes of all initializers, for memory reporting. */
   weightBytes: number;
@@ -50,6 +55,8 @@ export class GraphBuilder {
   private readonly external: ExternalWeight[] = [];
   private readonly names = new Set<string>();
   private readonly constants = new Map<string, string>();
+  private readonly deferred: { at: number; count: number; fill: (dest: Float32Array) => void }[] = [];
+  private deferredBytes = 0;
   private counter = 0;
   private weightBytes = 0;
 
@@ -133,6 +140,32 @@ export class GraphBuilder {
     return n;
   }
 
+  /**
+   * A float32 weight whose values are written by `fill` at `build()`, straight into one buffer shared by every such
+   * weight (one allocation, one external-data entry). The weights then exist once in JavaScript, for as long as
+   * the caller keeps the built model, and the source can hand each tensor over and forget it.
+   */
+  deferredInitializer(name: string, dims: number[], fill: (dest: Float32Array) => void): string {
+    const n = this.claim(name);
+    const count = dims.reduce((a, b) => a * b, 1);
+    const at = this.deferredBytes;
+    this.deferredBytes += Math.ceil((count * 4) / 64) * 64; // 64-byte aligned slots
+    this.weightBytes += count * 4;
+    this.deferred.push({ at, count, fill });
+    this.initializers.push({
+      name: n,
+      dims,
+      dataType: DATA_TYPE.float32,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: DEFERRED_PATH },
+        { key: 'offset', value: String(at) },
+        { key: 'length', value: String(count * 4) },
+      ],
+    });
+    return n;
+  }
+
   /** A small int64 constant, shared by every user of the same values. */
   ints(values: number[]): string {
     const key = `i64:${values.join(',')}`;
@@ -183,9 +216,18 @@ export class GraphBuilder {
       },
     };
     const bytes = onnx.ModelProto.encode(model).finish();
-    return { bytes, externalData: this.external, weightBytes: this.weightBytes };
+    const externalData = [...this.external];
+    if (this.deferred.length > 0) {
+      const blob = new ArrayBuffer(this.deferredBytes);
+      for (const d of this.deferred) d.fill(new Float32Array(blob, d.at, d.count));
+      externalData.push({ path: DEFERRED_PATH, data: new Uint8Array(blob) });
+    }
+    return { bytes, externalData, weightBytes: this.weightBytes };
   }
 }
+
+/** The external-data path of the deferred weights' shared buffer. */
+const DEFERRED_PATH = 'weights.bin';
 
 function valueInfo(name: string, type: ElementType, shape: Dim[]): onnxProto.onnx.IValueInfoProto {
   return {

@@ -37,7 +37,8 @@ export const graphNames = {
  * - Statistics are `stat_weights [S, T] @ P [G, T, L + T]` per KV head: one row of ones gives column sums, a 0/1
  *   window row gives window sums, a one-hot last row gives the last attention row; S = 0 costs nothing.
  * - Q, K and V (and gate and up) projections are fused into one Gemm each (transB, so weights stay [out, in]).
- * Weights are F32 initializers held as in-memory external data (no 2 GB protobuf limit).
+ * Weights are F32 initializers held as in-memory external data (no 2 GB protobuf limit), all in one buffer that is
+ * filled tensor by tensor at build() and that the caller drops once onnxruntime has copied it.
  */
 export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const c = weights.config;
@@ -52,26 +53,39 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const n = graphNames;
   const g = new GraphBuilder('kvmerger_transformer', 17);
 
-  const get = (name: string, shape: number[]): Float32Array => {
+  // Every weight is read at build() straight into the graph's one external-data buffer, without the source's cache
+  // (`readInto`), so the model exists once in JavaScript until onnxruntime has copied it.
+  const check = (name: string, shape: number[]): number => {
     if (!weights.has(name)) throw new KvError(`model weights: tensor '${name}' is missing; the file is incomplete or not a ${c.architecture} model`);
-    const s = weights.shapeOf(name);
     const want = shape.reduce((a, b) => a * b, 1);
-    const data = weights.get(name);
-    if (data.length !== want) {
-      throw new KvError(`model weights: tensor '${name}' has shape [${s}], expected [${shape}]; the file does not match its metadata`);
+    const have = weights.shapeOf(name).reduce((a, b) => a * b, 1);
+    if (have !== want) {
+      throw new KvError(`model weights: tensor '${name}' has shape [${weights.shapeOf(name)}], expected [${shape}]; the file does not match its metadata`);
     }
-    return data;
+    return want;
   };
-  const weight = (name: string, shape: number[]): string => g.initializer(name, 'float32', shape, get(name, shape));
-  // Row-major [out, in] matrices stacked along `out` (fused projections).
-  const concatRows = (parts: Float32Array[]): Float32Array => {
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+  const read = (name: string, dest: Float32Array): void => {
+    if (weights.readInto) return weights.readInto(name, dest);
+    const data = weights.get(name);
+    if (data.length !== dest.length) throw new KvError(`model weights: tensor '${name}' holds ${data.length} values, its shape says ${dest.length}; the file is corrupt`);
+    dest.set(data);
+  };
+  const weight = (name: string, shape: number[]): string => {
+    check(name, shape);
+    return g.deferredInitializer(name, shape, (dest) => read(name, dest));
+  };
+  // Row-major [out, in] matrices (or vectors) stacked along `out`: the fused projections.
+  const fused = (name: string, parts: [string, number[]][]): string => {
+    const counts = parts.map(([n, shape]) => check(n, shape));
+    const rows = parts.reduce((a, [, shape]) => a + shape[0]!, 0);
+    const shape = parts[0]![1].length === 1 ? [rows] : [rows, parts[0]![1][1]!];
+    return g.deferredInitializer(name, shape, (dest) => {
+      let at = 0;
+      parts.forEach(([n], i) => {
+        read(n, dest.subarray(at, at + counts[i]!));
+        at += counts[i]!;
+      });
+    });
   };
 
   const tokens = g.input(n.tokens, 'int32', ['T']);
@@ -96,22 +110,19 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const embd = weight('token_embd.weight', [c.vocabSize, E]);
   let x = g.op('Gather', [embd, tokens], { axis: 0 }); // [T, E]
   const scale = { float: 1 / Math.sqrt(D) };
-  const qkvOut = (H + 2 * KV) * D;
 
   for (let l = 0; l < c.blockCount; l++) {
     const b = (part: string) => blockTensor(l, part);
     const attnNorm = weight(b('attn_norm.weight'), [E]);
     const h = rmsNorm(x, attnNorm);
-    const wqkv = g.initializer(
-      `blk.${l}.attn_qkv.weight`,
-      'float32',
-      [qkvOut, E],
-      concatRows([get(b('attn_q.weight'), [H * D, E]), get(b('attn_k.weight'), [KV * D, E]), get(b('attn_v.weight'), [KV * D, E])]),
-    );
+    const wqkv = fused(`blk.${l}.attn_qkv.weight`, [
+      [b('attn_q.weight'), [H * D, E]],
+      [b('attn_k.weight'), [KV * D, E]],
+      [b('attn_v.weight'), [KV * D, E]],
+    ]);
     const gemmIn = [h, wqkv];
     if (c.attentionBias) {
-      const bias = concatRows([get(b('attn_q.bias'), [H * D]), get(b('attn_k.bias'), [KV * D]), get(b('attn_v.bias'), [KV * D])]);
-      gemmIn.push(g.initializer(`blk.${l}.attn_qkv.bias`, 'float32', [qkvOut], bias));
+      gemmIn.push(fused(`blk.${l}.attn_qkv.bias`, [[b('attn_q.bias'), [H * D]], [b('attn_k.bias'), [KV * D]], [b('attn_v.bias'), [KV * D]]]));
     }
     const qkv = g.op('Gemm', gemmIn, { transB: 1 }); // [T, (H + 2KV)·D]
     // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
@@ -159,12 +170,10 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
 
     const ffnNorm = weight(b('ffn_norm.weight'), [E]);
     const h2 = rmsNorm(x, ffnNorm);
-    const wgu = g.initializer(
-      `blk.${l}.ffn_gate_up.weight`,
-      'float32',
-      [2 * F, E],
-      concatRows([get(b('ffn_gate.weight'), [F, E]), get(b('ffn_up.weight'), [F, E])]),
-    );
+    const wgu = fused(`blk.${l}.ffn_gate_up.weight`, [
+      [b('ffn_gate.weight'), [F, E]],
+      [b('ffn_up.weight'), [F, E]],
+    ]);
     const [gate, up] = g.node('Split', [g.op('Gemm', [h2, wgu], { transB: 1 })], { attrs: { axis: 1 }, count: 2 }) as [string, string];
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
     const wd = weight(b('ffn_down.weight'), [E, F]);
