@@ -65,8 +65,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await mod.run(rest);
   } catch (err) {
-    if (err instanceof KvError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`kvmerger: ${(err as Error).message}\n`);
+    const parseError = err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (err instanceof KvError || parseError) {
+      // node's parseArgs messages span several lines and name no fix: one line, pointing at the command's --help.
+      const message = parseError
+        ? `${err.message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; run 'kvmerger ${name ?? ''} --help' for its options`
+        : (err as Error).message;
+      process.stderr.write(`kvmerger: ${message}\n`);
       if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
       return 1;
     }
@@ -75,6 +80,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 }
+
+// A reader that goes away early (`kvmerger tokenize ... | head`) is not an error: stop quietly, no stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`kvmerger: cannot write to stdout: ${err.message}\n`);
+  process.exit(2);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
