@@ -20,6 +20,10 @@ test('--json prints exactly one JSON object with the documented fields', { skip 
   assert.equal(code, 0);
   assert.equal(out.trim().split('\n').length, 1);
   const j = JSON.parse(out) as { text: unknown; tokens: unknown; timings: Record<string, unknown>; cache: { slots: number; bytes: number } };
+  // exactly the fields docs/generate.md lists (no method: no compression report)
+  assert.deepEqual(Object.keys(j), ['text', 'tokens', 'stopReason', 'timings', 'cache', 'model']);
+  assert.deepEqual(Object.keys(j.timings), ['prefillMs', 'compressMs', 'decodeMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond']);
+  assert.deepEqual(Object.keys(j.cache), ['slots', 'bytes', 'allocatedBytes', 'slotsPerLayer']);
   assert.equal(typeof j.text, 'string');
   assert.deepEqual(j.tokens, { prompt: 5, generated: 12 });
   for (const k of ['prefillMs', 'decodeMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond']) assert.equal(typeof j.timings[k], 'number', k);
@@ -38,6 +42,7 @@ test('streams the text to stdout, and --method compresses with the report in --j
     const dumpPath = join(dir, 'dump.json');
     const c = await capture([...base(), '--prompt', prompt, '--max-tokens', '4', '--temperature', '0', '--method', 'h2o', '--budget', '0.5', '--json', '--dump-cache', dumpPath]);
     const j = JSON.parse(c.out);
+    assert.deepEqual(Object.keys(j.cache), ['slots', 'bytes', 'allocatedBytes', 'method', 'options', 'budgetRequested', 'budgetAchieved', 'bytesFull', 'bytesKept', 'compressMs', 'slotsPerLayer']);
     assert.equal(j.cache.method, 'h2o');
     assert.equal(j.cache.budgetRequested, 0.5);
     assert.ok(j.cache.budgetAchieved <= 0.5 + 1e-9);
