@@ -21,6 +21,16 @@ export interface OrtBackendOptions {
    * shared with other work, where spinning threads take cores from everything else.
    */
   spinning?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (default true). Measured at a 4096-token prefill (SmolLM2 shape, F32, 1 thread):
+   * without it prefill takes 2.7× the CPU time and peaks higher (+2.0 GiB over the load vs +0.2 GiB).
+   */
+  arena?: boolean;
+  /**
+   * onnxruntime's memory patterns (default false): shapes change every call (each head's slots), so a pattern is
+   * planned per call and never reused; off, the same 4096-token prefill peaks ≈ 50 MiB lower at the same speed.
+   */
+  memoryPattern?: boolean;
 }
 
 /**
@@ -48,6 +58,8 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
       externalData: built.externalData,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      enableCpuMemArena: options.arena ?? true,
+      enableMemPattern: options.memoryPattern ?? false,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       logSeverityLevel: 3,

@@ -159,9 +159,13 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
       const len = g.op('Shape', [kc], { start: 0, end: 1 }); // [1] = L
       const pc = g.op('Slice', [p, g.ints([0]), len, g.ints([1])]);
       const pn = g.op('Slice', [p, len, g.ints([2 ** 31 - 1]), g.ints([1])]);
-      outs.push(g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])])); // [G·T, D]
       const st = g.node('MatMul', [statW, g.op('Reshape', [p, groupShape])], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
       g.output(st, n.stats(l, kh), 'float32', [G, 'S', `slots_${l}_${kh}_plus_T`]);
+      // The head's output depends on its stats (+ 0 · sum, exact: the stats are finite), so onnxruntime runs the stats
+      // MatMul here and frees p at once. Without it the stats nodes (graph outputs only) run last and every layer's
+      // [G·T, L + T] block stays alive until then: 3 GB more and 2.4× slower at a 4096-token prefill.
+      const zero = g.op('Mul', [g.op('ReduceSum', [st], { keepdims: 0 }), g.floats([0], [])]);
+      outs.push(g.op('Add', [g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])]), zero])); // [G·T, D]
     }
     const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
