@@ -60,7 +60,7 @@ export function validateBudget(spec: BudgetSpec, promptLength: number, layers?: 
   }
   const n = spec.tokens;
   if (!Number.isInteger(n)) throw new KvError(`--budget-tokens must be an integer; got ${n}`);
-  if (n < 1) throw new KvError(`--budget-tokens ${n} is below 1`);
+  if (n < 1) throw new KvError(`--budget-tokens must be at least 1 (at most the prompt's length); got ${n}`);
   if ((spec.per ?? 'layer') === 'layer') {
     if (n > promptLength) throw new KvError(`--budget-tokens ${n} exceeds the prompt's ${promptLength} tokens`);
   } else if (layers !== undefined) {
@@ -107,6 +107,8 @@ export function resolveBudget(spec: BudgetSpec, promptLength: number, layers: nu
  */
 export function parseBudgetFlags(budget?: string, budgetTokens?: string, tokensPer?: string): BudgetSpec | undefined {
   if (budget !== undefined && budgetTokens !== undefined) throw new KvError('give --budget or --budget-tokens, not both');
+  // checked first: with --budget it would otherwise be silently ignored
+  if (tokensPer !== undefined && budgetTokens === undefined) throw new KvError('--budget-tokens-per needs --budget-tokens (it does not apply to --budget)');
   if (budget !== undefined) {
     const b = Number(budget);
     if (budget.trim() === '' || Number.isNaN(b)) throw new KvError(`--budget must be a number in (0, 1]; got '${budget}'`);
@@ -116,11 +118,10 @@ export function parseBudgetFlags(budget?: string, budgetTokens?: string, tokensP
   if (budgetTokens !== undefined) {
     const n = Number(budgetTokens);
     if (budgetTokens.trim() === '' || !Number.isInteger(n)) throw new KvError(`--budget-tokens must be an integer; got '${budgetTokens}'`);
-    if (n < 1) throw new KvError(`--budget-tokens ${n} is below 1`);
+    if (n < 1) throw new KvError(`--budget-tokens must be at least 1 (at most the prompt's length); got ${n}`);
     const per = tokensPer ?? 'layer';
     if (per !== 'layer' && per !== 'total') throw new KvError(`--budget-tokens-per expects layer or total; got '${per}'`);
     return { tokens: n, per };
   }
-  if (tokensPer !== undefined) throw new KvError('--budget-tokens-per needs --budget-tokens');
   return undefined;
 }

@@ -45,14 +45,16 @@ test('options parse with types and defaults', () => {
 test('budgets: validation messages, slot counts, token budgets per layer and total', () => {
   kv(() => validateBudget({ ratio: 1.5 }, 100), '--budget must be in (0, 1]; got 1.5');
   kv(() => validateBudget({ ratio: 0 }, 100), '--budget must be in (0, 1]; got 0');
-  kv(() => validateBudget({ tokens: 0 }, 100), '--budget-tokens 0 is below 1');
+  kv(() => validateBudget({ tokens: 0 }, 100), "--budget-tokens must be at least 1 (at most the prompt's length); got 0");
   kv(() => validateBudget({ tokens: 9000 }, 4000), "--budget-tokens 9000 exceeds the prompt's 4000 tokens");
   kv(() => validateBudget({ ratio: 0.01 }, 40), "--budget 0.01 keeps no slot of the prompt's 40 tokens; give at least 0.025");
   kv(() => validateBudget({ tokens: 2, per: 'total' }, 40, 3), '--budget-tokens 2 (total) leaves layers without a slot; give at least 3 (one per layer)');
   kv(() => parseBudgetFlags('0.5', '10'), 'give --budget or --budget-tokens, not both');
   kv(() => parseBudgetFlags('half'), "--budget must be a number in (0, 1]; got 'half'");
   kv(() => parseBudgetFlags('1.5'), '--budget must be in (0, 1]; got 1.5');
-  kv(() => parseBudgetFlags(undefined, '0'), '--budget-tokens 0 is below 1');
+  kv(() => parseBudgetFlags(undefined, '0'), "--budget-tokens must be at least 1 (at most the prompt's length); got 0");
+  kv(() => parseBudgetFlags('0.5', undefined, 'total'), '--budget-tokens-per needs --budget-tokens (it does not apply to --budget)');
+  kv(() => parseBudgetFlags(undefined, undefined, 'layer'), '--budget-tokens-per needs --budget-tokens (it does not apply to --budget)');
   assert.deepEqual(parseBudgetFlags(undefined, '12', 'total'), { tokens: 12, per: 'total' });
   assert.equal(parseBudgetFlags(), undefined);
   kv(() => prepareCompression({ method: 'h2o', budget: { tokens: 9000 }, promptLength: 4000 }), "--budget-tokens 9000 exceeds the prompt's 4000 tokens");
