@@ -63,6 +63,9 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
   const closeFile = () => file.close();
   try {
     const config = file.config;
+    if (file.tensorNames().length === 0) {
+      throw new KvError(`--model ${path}: the file has no weights (a vocabulary-only GGUF); it works with 'kvmerger tokenize' and 'info'; pass a model with weights to run it`);
+    }
     let tokenizer: Tokenizer;
     if (options.tokenizerPath !== undefined) {
       if (!existsSync(options.tokenizerPath)) throw new KvError(`--tokenizer ${options.tokenizerPath}: no such file; check the path`);

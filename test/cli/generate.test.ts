@@ -71,6 +71,16 @@ test('bad input: one clear error each', async () => {
   await assert.rejects(run(['--model', m, '--prompt-file', '/nonexistent/p.txt']), /--prompt-file \/nonexistent\/p.txt: cannot read it/);
 });
 
+const vocabOnly = sharedData('tokenizer-tests/ggml-vocab-llama-spm.gguf');
+test('a vocabulary-only GGUF: a clear error naming the file, on both backends', { skip: vocabOnly ? false : 'needs ../shared/data/tokenizer-tests' }, async () => {
+  for (const backend of ['reference', 'ort']) {
+    await assert.rejects(run(['--model', vocabOnly!, '--backend', backend, '--prompt', 'hi']), (e: Error) => {
+      assert.equal(e.message, `--model ${vocabOnly!}: the file has no weights (a vocabulary-only GGUF); it works with 'kvmerger tokenize' and 'info'; pass a model with weights to run it`);
+      return true;
+    });
+  }
+});
+
 test('a llama2.c checkpoint without --tokenizer, and a prompt longer than the context', { skip }, async () => {
   await assert.rejects(run(['--model', model!, '--backend', 'reference']), /has no vocabulary of its own.*pass --tokenizer/);
   const long = 'Lily and Tom played in the park. '.repeat(80); // > 512 tokens
