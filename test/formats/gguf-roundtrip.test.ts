@@ -1,7 +1,7 @@
 // GGUF writer ↔ reader: read(write(x)) == x for every metadata value type and tensor type; quantisation as ggml does it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGGUF } from '../../src/formats/gguf-reader.js';
@@ -121,6 +121,30 @@ test('read(write(x)) == x for every metadata type and every tensor type, with th
     c.close();
   } finally {
     g.close();
+  }
+});
+
+test('GGUF v2 (same layout as v3, 64-bit counts) reads the same metadata and tensors', () => {
+  const v3 = join(dir, 'v3.gguf');
+  writeGGUF(v3, {
+    metadata: { 'general.architecture': 'llama', 't.u64': gguf.u64(2 ** 40), 'a.str': gguf.strArr(['x', 'Ġy']) },
+    tensors: [{ name: 'w', dims: [32, 2], type: 'Q8_0', data: ramp(64) }],
+  });
+  const bytes = readFileSync(v3);
+  assert.equal(bytes.readUInt32LE(4), 3);
+  bytes.writeUInt32LE(2, 4); // the version field right after the magic
+  const v2 = join(dir, 'v2.gguf');
+  writeFileSync(v2, bytes);
+  const a = openGGUF(v3);
+  const b = openGGUF(v2);
+  try {
+    assert.equal(b.version, 2);
+    assert.deepEqual(b.metadata, a.metadata);
+    assert.deepEqual(b.tensors, a.tensors);
+    assert.deepEqual(b.readTensorF32('w'), a.readTensorF32('w'));
+  } finally {
+    a.close();
+    b.close();
   }
 });
 
