@@ -161,7 +161,15 @@ test('compress/ plugs in through prepareCompression: prefill compression and a d
   // compressed once to 6 slots per head, then 7 decoded tokens appended
   for (const l of once.kvCache.layers) assert.deepEqual(l.lengths(), [13, 13]);
   assert.equal(once.kvCache.nextPosition, 17 + 7);
-  const decode = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks('h2o', ['when=decode']) });
-  for (const l of decode.kvCache.layers) for (const n of l.lengths()) assert.ok(n <= 6, `head holds ${n} slots`);
-  assert.equal(decode.kvCache.nextPosition, 17 + 7);
+  // every decode-time mode, through the session: each head stays at 6 slots and keeps the newest token at its position
+  for (const method of ['h2o', 'cam', 'streaming', 'tova']) {
+    const decode = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks(method, ['when=decode']) });
+    for (const l of decode.kvCache.layers) {
+      for (const h of l.heads) {
+        assert.equal(h.length, 6, `${method}: head holds ${h.length} slots`);
+        assert.equal(h.positions[h.length - 1], 17 + 6, `${method}: the newest token is kept at its true position`);
+      }
+    }
+    assert.equal(decode.kvCache.nextPosition, 17 + 7, method);
+  }
 });
