@@ -36,14 +36,19 @@ export function compressionHook(choice: CompressionChoice, reserveSlots = 0): No
       seed: choice.seed,
       reserveSlots,
     });
+    // A dump shows the aggregated attention whatever the method reads, so it asks the prefill for column sums too;
+    // the method itself still sees only the statistics it declared, so the extra numbers cannot change its choice.
+    const methodAsked = prep.stats.columnSums;
+    const stats = choice.keepBefore ? { ...prep.stats, columnSums: true } : prep.stats;
     return {
       decodePolicy: prep.decodePolicy(),
       compression: {
-        stats: prep.stats,
-        compress: (cache: KVCache, stats: AttentionStats) => {
+        stats,
+        compress: (cache: KVCache, all: AttentionStats) => {
           const before = choice.keepBefore ? cache.clone() : undefined;
-          const aggregated = choice.keepBefore ? prep.aggregatedAttention(cache, stats) : undefined;
-          const report = prep.compress(cache, stats);
+          const aggregated = choice.keepBefore ? prep.aggregatedAttention(cache, all) : undefined;
+          const own: AttentionStats = methodAsked ? all : { ...all, columnSums: undefined };
+          const report = prep.compress(cache, own);
           choice.onCompressed?.(cache, report, before, aggregated);
           return report;
         },

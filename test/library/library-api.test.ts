@@ -42,3 +42,35 @@ test('generate with a compressed cache through the public API', { skip: !model |
     await m.close();
   }
 });
+
+test('a dump adds aggregated attention for every method without changing what the method keeps', { skip: !model || !tok ? 'needs ../shared/data (absent)' : false }, async () => {
+  const m = await loadModel(model!, { tokenizerPath: tok!, backend: 'ort' });
+  try {
+    const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside. One day she saw a big dog in the park. The dog was happy.';
+    for (const method of ['snapkv', 'streaming', 'knorm']) {
+      const kept: number[][] = [];
+      let aggregated: number[][][] | undefined;
+      for (const keepBefore of [false, true]) {
+        await generate(m, {
+          prompt,
+          maxTokens: 1,
+          sampling: { temperature: 0 },
+          prepareCompression: compressionHook({
+            method,
+            budget: 0.5,
+            keepBefore,
+            onCompressed: (after, _r, _before, agg) => {
+              kept.push(after.layers.flatMap((l) => l.heads.flatMap((h) => Array.from(h.positions.subarray(0, h.length)))));
+              if (keepBefore) aggregated = agg;
+            },
+          }),
+        });
+      }
+      assert.deepEqual(kept[1], kept[0], `${method}: same slots kept with and without the dump`);
+      assert.ok(aggregated && aggregated.length === m.config.blockCount, `${method}: aggregated attention present`);
+      assert.equal(aggregated![0]!.length, m.config.headCountKv);
+    }
+  } finally {
+    await m.close();
+  }
+});
