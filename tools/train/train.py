@@ -60,6 +60,11 @@ def parse_args(argv=None):
     p.add_argument("--rope-base", type=float, default=50000.0)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
     p.add_argument("--smoke", action="store_true", help="tiny model, short sequences, frequent logs")
+    p.add_argument("--init-from", default=None,
+                   help="start a NEW run from an exported F32 GGUF's weights (e.g. models/kvmerger-default.gguf) when "
+                        "the checkpoint is lost; the optimizer starts fresh")
+    p.add_argument("--init-step", type=int, default=0, help="with --init-from: the step the GGUF was exported at")
+    p.add_argument("--init-tokens", type=int, default=0, help="with --init-from: tokens seen at that step")
     return p.parse_args(argv)
 
 
@@ -93,6 +98,7 @@ def main(argv=None) -> int:
 
     import corpus
     from bpe import Tokenizer, train_bpe
+    from gguf_weights import load_gguf_weights
     from model import Config, Llama
     from tasks import TaskMaker, passkey_prompt
 
@@ -172,6 +178,10 @@ def main(argv=None) -> int:
         log(f"resumed from {ckpt_path} at step {step}, {tokens_seen} tokens")
     else:
         log(f"new run {out}: config {json.dumps(cfg.to_dict())}, params {model.num_params()}, args {vars(a)}")
+        if a.init_from:
+            load_gguf_weights(model, a.init_from)
+            step, tokens_seen = a.init_step, a.init_tokens
+            log(f"initialised from {a.init_from}: step {step}, {tokens_seen} tokens (optimizer state fresh)")
     del ckpt
 
     def save() -> None:
