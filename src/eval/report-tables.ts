@@ -159,22 +159,27 @@ function fidelityTable(m: ModelResults, s: ResultSummary, multiModel: boolean): 
   const data: Record<string, unknown>[] = [];
   const groups: BudgetGroup[] = [{ key: 'full', value: null, label: 'full cache', slug: 'full' }, ...m.budgets];
   const top1Scale = fid.every((r) => r.top1Agreement === null || r.top1Agreement <= 1) ? 100 : 1;
-  for (const b of groups) {
-    for (const label of m.methods) {
-      const mine = fid.filter((r) => s.labelOf.get(r) === label && s.budgetOf.get(r)!.key === b.key);
-      if (mine.length === 0) continue;
-      const kl = sampleStats(mine.map((r) => r.klDivergence));
-      const ppl = sampleStats(mine.map((r) => r.pplIncrease));
-      const top1 = sampleStats(mine.map((r) => r.top1Agreement));
-      rows.push([
-        label,
-        b.label,
-        kl ? kl.mean.toFixed(4) : DASH,
-        ppl ? ppl.mean.toFixed(3) : DASH,
-        top1 ? `${(top1.mean * top1Scale).toFixed(1)}${top1Scale === 100 ? '%' : ''}` : DASH,
-        String(mine.length),
-      ]);
-      data.push({ method: label, budget: b.key, klDivergence: kl?.mean ?? null, pplIncrease: ppl?.mean ?? null, top1Agreement: top1?.mean ?? null, n: mine.length });
+  // One block per task: teacher-forced fidelity and the decode-time ppl-stream measure different things.
+  const tasks = [...new Set(fid.map((r) => r.task))].sort();
+  for (const task of tasks) {
+    for (const b of groups) {
+      for (const label of m.methods) {
+        const mine = fid.filter((r) => r.task === task && s.labelOf.get(r) === label && s.budgetOf.get(r)!.key === b.key);
+        if (mine.length === 0) continue;
+        const kl = sampleStats(mine.map((r) => r.klDivergence));
+        const ppl = sampleStats(mine.map((r) => r.pplIncrease));
+        const top1 = sampleStats(mine.map((r) => r.top1Agreement));
+        rows.push([
+          label,
+          ...(tasks.length > 1 ? [task] : []),
+          b.label,
+          kl ? kl.mean.toFixed(4) : DASH,
+          ppl ? ppl.mean.toFixed(3) : DASH,
+          top1 ? `${(top1.mean * top1Scale).toFixed(1)}${top1Scale === 100 ? '%' : ''}` : DASH,
+          String(mine.length),
+        ]);
+        data.push({ method: label, task, budget: b.key, klDivergence: kl?.mean ?? null, pplIncrease: ppl?.mean ?? null, top1Agreement: top1?.mean ?? null, n: mine.length });
+      }
     }
   }
   return {
@@ -184,8 +189,8 @@ function fidelityTable(m: ModelResults, s: ResultSummary, multiModel: boolean): 
     title: `${multiModel ? `${m.model}: ` : ''}Fidelity to the full cache`,
     caption:
       'Mean over samples (n = rows). KL: mean KL(p_full ‖ p_compressed) per forced token, in nats; perplexity increase over the full cache; top-1 agreement: forced tokens whose most likely next token matches the full cache.',
-    header: ['Method', 'Budget', 'KL (nats/token)', 'PPL increase', 'Top-1 agreement', 'n'],
-    align: ['left', 'left', 'right', 'right', 'right', 'right'],
+    header: ['Method', ...(tasks.length > 1 ? ['Task'] : []), 'Budget', 'KL (nats/token)', 'PPL increase', 'Top-1 agreement', 'n'],
+    align: ['left', ...(tasks.length > 1 ? ['left' as const] : []), 'left', 'right', 'right', 'right', 'right'],
     rows,
     data,
   };
