@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tools/train/**'] },
+  // Build output, dependencies, Python tools and local scratch folders (git-ignored) are not linted.
+  { ignores: ['dist/**', 'node_modules/**', 'tools/train/**', 'tmp/**', 'scratch/**', 'runs/**', 'out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
