@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../src/model/model-config.js';
 import { ReferenceBackend } from '../src/model/reference-backend.js';
 import { createOrtBackend } from '../src/model/ort-backend.js';
+import { configFromHf } from '../src/bench/bench-models.js';
 import { benchTokens, emptyCache, timeDecode, timePrefill, type EngineBenchRow } from '../src/bench/engine-bench.js';
 import { openGGUF } from '../src/formats/gguf-reader.js';
 import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput, type MetadataInput } from '../src/formats/gguf-writer.js';
@@ -38,7 +39,8 @@ if (!existsSync(configPath)) {
   console.error(`bench-engine: ${configPath} not found; pass --config path/to/config.json`);
   process.exit(1);
 }
-const config = fromHfConfig(JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>);
+const hf = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+const config = configFromHf(hf, String((hf._name_or_path as string | undefined) ?? configPath.split('/').at(-2) ?? 'model'), configPath);
 const lengths = values.lengths.split(',').map(Number);
 const decodeSteps = Number(values.decode);
 const threads = values.threads ? Number(values.threads) : availableParallelism();
@@ -177,38 +179,6 @@ if (values.json) {
     }
   }
   console.log(`\n${llamaNote}`);
-}
-
-/** The fields of a Hugging Face Llama/Qwen2 config.json the forward pass needs. */
-function fromHfConfig(j: Record<string, unknown>): ModelConfig {
-  const num = (k: string, d?: number): number => {
-    const v = j[k] ?? d;
-    if (typeof v !== 'number') throw new Error(`${configPath}: '${k}' is missing or not a number`);
-    return v;
-  };
-  const architecture = j.model_type === 'qwen2' ? 'qwen2' : 'llama';
-  const E = num('hidden_size');
-  const H = num('num_attention_heads');
-  const D = num('head_dim', E / H);
-  return {
-    architecture,
-    name: String((j._name_or_path as string | undefined) ?? configPath.split('/').at(-2) ?? 'model'),
-    vocabSize: num('vocab_size'),
-    embeddingLength: E,
-    feedForwardLength: num('intermediate_size'),
-    blockCount: num('num_hidden_layers'),
-    headCount: H,
-    headCountKv: num('num_key_value_heads', H),
-    headDim: D,
-    contextLength: num('max_position_embeddings'),
-    ropeFreqBase: num('rope_theta', 10000),
-    ropeStyle: architecture === 'qwen2' ? 'neox' : 'normal',
-    ropeDimensionCount: D,
-    ropeScaling: { type: 'none' },
-    rmsNormEps: num('rms_norm_eps', 1e-6),
-    tiedEmbeddings: j.tie_word_embeddings === true,
-    attentionBias: architecture === 'qwen2' || j.attention_bias === true,
-  };
 }
 
 /**
