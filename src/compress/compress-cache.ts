@@ -6,6 +6,7 @@ import { NO_STATS, type CompressionMethod, type DecodePolicy, type ReducedStats 
 import { parseMethodOptions, type OptionValue, type ResolvedOptions } from './method-options.js';
 import { reduceLayers, type GqaReduce } from './reduce-to-kv-heads.js';
 import { getMethod } from './registry.js';
+import { createPrefillCompressor, type PrefillCompressor } from './prefill-compressor.js';
 
 
 /** What the session asks for. */
@@ -41,6 +42,11 @@ export interface CompressionReport {
   compressMs: number;
   /** Method-specific details (KVMerger: thresholds, reserved counts, merging sets; CaM: merges). */
   details?: Record<string, unknown>;
+  /**
+   * Present when the cache was compressed during the prefill (`bytesFull` is then what the full cache would have
+   * held; it never existed): rounds of compression, and the most slots / KV bytes the cache held at a chunk boundary.
+   */
+  duringPrefill?: { rounds: number; peakSlots: number; peakBytes: number };
 }
 
 /**
@@ -72,6 +78,15 @@ export interface PreparedCompression {
   decodePolicy(): DecodePolicy | undefined;
   /** [layer][kvHead][slot] the GQA-reduced column sums (for --dump-cache); undefined when not computed. */
   aggregatedAttention(cache: KVCache, stats: AttentionStats | undefined): number[][][] | undefined;
+  /**
+   * Compress during the chunked prefill instead of once after it (`--compress-during-prefill`; see
+   * prefill-compressor.ts): feed every chunk's statistics (`stats` of the compressor) to `afterChunk`, then call
+   * `reportAfterPrefill` for the report (the session does this through compressionHook's `duringPrefill`). Throws
+   * KvError for methods and options that cannot (window statistics, kvmerger budgetMode=faithful). One per prefill.
+   */
+  prefillCompressor(): PrefillCompressor;
+  /** The report after a prefill that compressed with `compressor` (the cache as it is now). */
+  reportAfterPrefill(cache: KVCache, compressor: PrefillCompressor): CompressionReport;
 }
 
 /** Validate a plan and prepare it. Throws KvError for an unknown method, a bad option or a bad budget. */
@@ -165,6 +180,45 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
         get evicted() {
           return inner.evicted;
         },
+      };
+    },
+    prefillCompressor() {
+      const rng = new Rng(seed); // one stream over all rounds: the first round draws what one-shot compression draws
+      return createPrefillCompressor({
+        methodName: method.name,
+        options,
+        statsRequest,
+        methodRequest: method.statsRequest(options),
+        gqaReduce,
+        noop,
+        reserveSlots,
+        layerBudgets(cache) {
+          resolved ??= resolveFor(cache);
+          return { layerBudgets: resolved.layerBudgets, full: resolved.budget.full };
+        },
+        compress(cache, stats, reserve) {
+          const r = resolved ?? (resolved = resolveFor(cache));
+          return method.compress({ cache, options: r.options, budget: r.budget, layerBudgets: r.layerBudgets, stats, promptLength: plan.promptLength, rng, reserveSlots: reserve }) ?? undefined;
+        },
+      });
+    },
+    reportAfterPrefill(cache, compressor) {
+      const layers = cache.layers.length;
+      const kvHeads = cache.layers[0]?.kvHeads ?? 0;
+      const headDim = cache.layers[0]?.heads[0]?.headDim ?? 0;
+      const slotBytes = headDim * 2 * 4;
+      const r = resolved ?? (resolved = resolveFor(cache));
+      return {
+        method: method.name,
+        options: r.options,
+        budgetRequested: plan.budget ? r.budget.requested : 1,
+        budgetAchieved: cache.slots() / (plan.promptLength * layers * kvHeads),
+        bytesFull: plan.promptLength * layers * kvHeads * slotBytes,
+        bytesKept: cache.bytes(),
+        slotsPerLayer: cache.slotsPerLayer(),
+        compressMs: compressor.ms,
+        ...(compressor.details ? { details: compressor.details } : {}),
+        duringPrefill: { rounds: compressor.rounds, peakSlots: compressor.peakSlots, peakBytes: compressor.peakSlots * slotBytes },
       };
     },
     aggregatedAttention(cache, stats) {

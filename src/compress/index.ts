@@ -41,6 +41,8 @@ export type { OptionSpec, OptionValue, ResolvedOptions } from './method-options.
 export { parseMethodOptions, parseOptionValue, describeOptionType } from './method-options.js';
 export type { CompressionPlan, CompressionReport, PreparedCompression } from './compress-cache.js';
 export { prepareCompression, compressCache } from './compress-cache.js';
+export type { PrefillCompressor } from './prefill-compressor.js';
+export { prefillUnsupported } from './prefill-compressor.js';
 export type { GqaReduce } from './reduce-to-kv-heads.js';
 export { reduceToKvHeads, reduceLayers } from './reduce-to-kv-heads.js';
 export { seedScores, accumulateScores } from './score-update.js';

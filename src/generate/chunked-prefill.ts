@@ -14,9 +14,19 @@ export interface ChunkedPrefill {
 }
 
 /**
+ * Called after each chunk's forward pass with that chunk's statistics (compression during the prefill);
+ * `nextChunk` is the next chunk's length, 0 after the last.
+ */
+export type AfterChunk = (cache: KVCache, chunkStats: AttentionStats | undefined, nextChunk: number) => void | Promise<void>;
+
+/**
  * Prefills a new cache with `ids` in chunks of `chunkSize` tokens, accumulating the attention statistics a
  * compression method asks for (the observation window is the prompt's last `request.window` tokens). The cache holds
  * the prompt plus `reserve` slots.
+ *
+ * With `afterChunk` (compression during the prefill) nothing is accumulated: each chunk's statistics go to
+ * `afterChunk` (`request` must not ask for a window), the result's `stats` is undefined, and the cache starts with
+ * room for one chunk only (it grows if `afterChunk` does not shrink it).
  */
 export async function chunkedPrefill(
   model: { readonly config: ModelConfig; readonly backend: ForwardBackend },
@@ -24,12 +34,14 @@ export async function chunkedPrefill(
   request: StatsRequest | undefined,
   reserve: number,
   chunkSize: number,
+  afterChunk?: AfterChunk,
 ): Promise<ChunkedPrefill> {
   const { config, backend } = model;
   const T = ids.length;
   const want = request !== undefined && (request.columnSums || request.window > 0 || request.lastRow);
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, T + reserve);
-  const acc = want ? new StatsAccumulator(request) : undefined;
+  if (afterChunk && want && request.window > 0) throw new Error('chunkedPrefill: a window statistic cannot be given chunk by chunk');
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, afterChunk ? Math.min(T, chunkSize) + reserve : T + reserve);
+  const acc = want && !afterChunk ? new StatsAccumulator(request) : undefined;
   const windowStart = want && request.window > 0 ? Math.max(0, T - request.window) : undefined;
   const tokens = Int32Array.from(ids);
   let lastLogits: Float32Array | undefined;
@@ -42,6 +54,7 @@ export async function chunkedPrefill(
     });
     acc?.add(r.stats);
     lastLogits = r.logits;
+    if (afterChunk) await afterChunk(cache, r.stats, Math.max(0, Math.min(chunkSize, T - off - chunkSize)));
   }
   return { cache, stats: acc?.result(), lastLogits, ms: performance.now() - t0 };
 }

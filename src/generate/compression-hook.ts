@@ -1,6 +1,7 @@
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats } from '../cache/attention-stats.js';
 import { prepareCompression, type BudgetSpec, type CompressionReport } from '../compress/index.js';
+import { KvError } from '../util/errors.js';
 import type { GenerateOptions } from './session.js';
 
 /** Which method compresses the cache after prefill (and during decoding, where its options ask for it). */
@@ -16,6 +17,12 @@ export interface CompressionChoice {
   onCompressed?: (after: KVCache, report: CompressionReport, before?: KVCache, aggregatedAttention?: number[][][]) => void;
   /** Keep a copy of the cache before compression for `onCompressed` (costs a full copy of the cache). */
   keepBefore?: boolean;
+  /**
+   * Compress during the chunked prefill whenever a layer exceeds the budget, so the cache never holds much more than
+   * budget + one chunk (`--compress-during-prefill`; docs/methods.md). KvError for methods scored by the prompt's
+   * last queries (snapkv, pyramidkv, scores=window), kvmerger budgetMode=faithful, and with `keepBefore`.
+   */
+  duringPrefill?: boolean;
 }
 
 /**
@@ -26,7 +33,11 @@ export interface CompressionChoice {
  */
 export function compressionHook(choice: CompressionChoice, reserveSlots = 0): NonNullable<GenerateOptions['prepareCompression']> {
   const budget: BudgetSpec | undefined = typeof choice.budget === 'number' ? { ratio: choice.budget } : choice.budget;
-  prepareCompression({ method: choice.method, options: choice.options ?? [], budget: undefined, promptLength: 1 });
+  const check = prepareCompression({ method: choice.method, options: choice.options ?? [], budget: undefined, promptLength: 1 });
+  if (choice.duringPrefill) {
+    if (choice.keepBefore) throw new KvError('--compress-during-prefill: the full cache never exists, so --dump-cache cannot show it before compression; drop one of the two');
+    check.prefillCompressor(); // KvError when the method or its options cannot
+  }
   return (promptLength: number) => {
     const prep = prepareCompression({
       method: choice.method,
@@ -40,6 +51,21 @@ export function compressionHook(choice: CompressionChoice, reserveSlots = 0): No
     // the method itself still sees only the statistics it declared, so the extra numbers cannot change its choice.
     const methodAsked = prep.stats.columnSums;
     const stats = choice.keepBefore ? { ...prep.stats, columnSums: true } : prep.stats;
+    if (choice.duringPrefill) {
+      const compressor = prep.prefillCompressor();
+      return {
+        decodePolicy: prep.decodePolicy(),
+        compression: {
+          stats: compressor.stats,
+          duringPrefill: compressor,
+          compress: (cache: KVCache) => {
+            const report = prep.reportAfterPrefill(cache, compressor);
+            choice.onCompressed?.(cache, report);
+            return report;
+          },
+        },
+      };
+    }
     return {
       decodePolicy: prep.decodePolicy(),
       compression: {

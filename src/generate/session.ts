@@ -25,6 +25,16 @@ export interface PrefillCompression {
   readonly stats?: StatsRequest;
   /** Make the cache smaller in place; what it returns is reported as `result.compression`. */
   compress(cache: KVCache, stats: AttentionStats | undefined, promptLength: number): unknown | Promise<unknown>;
+  /**
+   * Compression during the prefill (`--compress-during-prefill`): when present, the prefill asks for
+   * `duringPrefill.stats` (not `stats`) and calls `afterChunk` after every chunk, and `compress` is then called once
+   * after the prefill with `stats` undefined (it only reports). `ms`: time spent compressing, part of the prefill.
+   */
+  duringPrefill?: {
+    readonly stats: StatsRequest;
+    afterChunk(cache: KVCache, chunkStats: AttentionStats | undefined, nextChunk: number): void | Promise<void>;
+    readonly ms: number;
+  };
 }
 
 /**
@@ -129,7 +139,11 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
   const compression = options.compression ?? prepared?.compression;
   // Prefill, chunk by chunk, with the statistics the compression asks for.
-  const prefilled = await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
+  // Compressing during the prefill: each chunk's statistics go to the hook, which keeps the cache within budget + chunk.
+  const during = compression?.duringPrefill;
+  const prefilled = during
+    ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(c, s, next))
+    : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
   const { cache } = prefilled;
   let logits = prefilled.lastLogits;
   const prefillMs = prefilled.ms;
@@ -139,7 +153,8 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   if (compression) {
     const c0 = performance.now();
     compressionReport = await compression.compress(cache, prefilled.stats, T);
-    compressMs = performance.now() - c0;
+    // During the prefill, compressMs is the part of prefillMs spent compressing (plus the report).
+    compressMs = performance.now() - c0 + (during?.ms ?? 0);
   }
   cache.reserve(maxTokens); // decoding appends without reallocating
 

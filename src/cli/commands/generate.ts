@@ -43,6 +43,10 @@ Compression (kvmerger methods lists the methods and their options):
   --budget-tokens-per layer|total
   --method-option K=V     a method option (repeatable)
   --dump-cache FILE       write the cache before and after compression as JSON
+  --compress-during-prefill
+                          compress whenever a layer exceeds the budget during the chunked prefill, so the cache
+                          never holds more than budget + one chunk (--chunk-size); the full cache never exists.
+                          Not for snapkv, pyramidkv, scores=window, kvmerger budgetMode=faithful or --dump-cache
 
 Output:
   --json                  print exactly one JSON object: {"text", "tokens": {"prompt", "generated"}, "timings", "cache"}
@@ -82,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       'budget-tokens-per': { type: 'string' },
       'method-option': { type: 'string', multiple: true },
       'dump-cache': { type: 'string' },
+      'compress-during-prefill': { type: 'boolean' },
     },
   });
 
@@ -117,8 +122,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const budget = parseBudgetFlags(values.budget, values['budget-tokens'], values['budget-tokens-per']);
   const methodName = values.method;
-  if (!methodName && (budget || values['method-option'] || values['dump-cache'])) {
-    throw new KvError('--budget, --budget-tokens, --method-option and --dump-cache need --method NAME (kvmerger methods lists them)');
+  if (!methodName && (budget || values['method-option'] || values['dump-cache'] || values['compress-during-prefill'])) {
+    throw new KvError('--budget, --budget-tokens, --method-option, --dump-cache and --compress-during-prefill need --method NAME (kvmerger methods lists them)');
   }
   let report: CompressionReport | undefined;
   if (methodName) {
@@ -131,6 +136,7 @@ export async function run(argv: string[]): Promise<number> {
         budget,
         seed: options.sampling!.seed,
         keepBefore: dumpFile !== undefined,
+        duringPrefill: values['compress-during-prefill'] ?? false,
         onCompressed: (after, r, before, aggregated) => {
           report = r;
           if (!dumpFile) return;
@@ -177,6 +183,7 @@ export async function run(argv: string[]): Promise<number> {
                 bytesKept: report.bytesKept,
                 compressMs: round(report.compressMs),
                 ...(report.details ? { details: report.details } : {}),
+                ...(report.duringPrefill ? { duringPrefill: report.duringPrefill } : {}),
               }
             : {}),
           slotsPerLayer: r.cache.slotsPerLayer,
