@@ -43,6 +43,31 @@ export const QWEN25_05B: ModelConfig = {
   attentionBias: true,
 };
 
+/**
+ * The built-in model's shape (models/kvmerger-default.gguf: Llama, dim 256, 6 layers, 4 query / 2 KV heads of 64,
+ * FFN 704, vocabulary 4096) with random weights and a context of 8192, so 8k-token sessions fit (bench name
+ * `default-shape`).
+ */
+export const DEFAULT_SHAPE_8K: ModelConfig = {
+  architecture: 'llama',
+  name: 'default-shape',
+  vocabSize: 4096,
+  embeddingLength: 256,
+  feedForwardLength: 704,
+  blockCount: 6,
+  headCount: 4,
+  headCountKv: 2,
+  headDim: 64,
+  contextLength: 8192,
+  ropeFreqBase: 50000,
+  ropeStyle: 'normal',
+  ropeDimensionCount: 64,
+  ropeScaling: { type: 'none' },
+  rmsNormEps: 1e-5,
+  tiedEmbeddings: true,
+  attentionBias: false,
+};
+
 /** `../shared/data` (or KVMERGER_SHARED_DATA), resolved from the working directory. */
 export function sharedDataRoot(): string {
   return resolve(process.env.KVMERGER_SHARED_DATA ?? '../shared/data');
@@ -51,6 +76,7 @@ export function sharedDataRoot(): string {
 /** The shape of a random bench model by name; undefined for names the bench does not know. */
 export function benchShape(name: string): ModelConfig | undefined {
   if (name === 'qwen2.5-0.5b') return QWEN25_05B;
+  if (name === 'default-shape') return DEFAULT_SHAPE_8K;
   if (name === 'smollm2-135m') {
     const path = join(sharedDataRoot(), 'models/smollm2-135m/config.json');
     if (!existsSync(path)) return undefined;

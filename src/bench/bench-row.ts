@@ -18,4 +18,27 @@ export interface BenchRow {
   compressMs: number | null;
   /** Peak resident memory (VmHWM) of the engine's own child process when the row was measured. */
   peakRssBytes: number | null;
+  /** Only with `--compress-during-prefill`, on kvmerger rows: what one session held (see BenchSession). */
+  session?: BenchSession;
+}
+
+/**
+ * One session's memory and decode cost (`kvmerger bench --compress-during-prefill`). Plain rows: the full cache;
+ * method rows: a fresh prefill that compressed during the prefill, then the decode.
+ */
+export interface BenchSession {
+  /** KV bytes the cache held when decoding started (4 bytes per key/value element). */
+  kvBytes: number;
+  /** KV bytes of the full cache at this prompt length. */
+  kvBytesFull: number;
+  /** Most KV bytes held at a chunk boundary during the prefill (method rows; = kvBytesFull for plain rows). */
+  peakKvBytes: number;
+  /** VmRSS when the session began, after a GC: the weights as held plus the runtime (method rows). */
+  baseRssBytes?: number;
+  /** VmHWM during the session alone (reset at its start through /proc/self/clear_refs; method rows, Linux). */
+  peakRssBytes?: number;
+  /** Compression rounds during the prefill (method rows). */
+  compressRounds?: number;
+  /** Process CPU time per decoded token (all threads): steadier than tokens/s on a shared machine. */
+  decodeCpuMsPerToken: number;
 }

@@ -27,6 +27,8 @@ export interface BenchOptions {
   decodeTokens: number;
   chunk: number;
   engines: BenchEngine[];
+  /** Method rows compress during the prefill, each in its own measured session (`--compress-during-prefill`). */
+  duringPrefill?: boolean;
   cacheDir?: string;
   /** Progress lines (stderr). */
   log: (line: string) => void;
@@ -76,6 +78,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           threads: o.threads,
           vocabSize,
           chunk: o.chunk,
+          ...(o.duringPrefill ? { duringPrefill: true } : {}),
         };
         o.log(`[${f.model} ${f.weights}] ${engine}, repeat ${r + 1}/${o.repeats}`);
         try {
@@ -113,7 +116,7 @@ function resolveModels(o: BenchOptions, notes: string[]): BenchModelFile[] {
       notes.push('smollm2-135m: skipped (../shared/data/models/smollm2-135m/config.json not found; set KVMERGER_SHARED_DATA)');
       continue;
     }
-    if (!existsSync(name)) throw new KvError(`--models: '${name}' is neither default, smollm2-135m, qwen2.5-0.5b nor an existing GGUF file; fix the name or the path`);
+    if (!existsSync(name)) throw new KvError(`--models: '${name}' is neither default, default-shape, smollm2-135m, qwen2.5-0.5b nor an existing GGUF file; fix the name or the path`);
     out.push({ model: basename(name), weights: mainType(name), path: name });
   }
   return out;
@@ -134,7 +137,8 @@ function workerArgv(spec: WorkerSpec): string[] {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const main = join(dirname(here), '..', 'cli', `main${ext}`);
-  return [...(ext === '.ts' ? ['--import', 'tsx'] : []), main, 'bench', '--worker', JSON.stringify(spec)];
+  // --expose-gc: a session measured with --compress-during-prefill starts after a GC (bench-worker sessionStart).
+  return ['--expose-gc', ...(ext === '.ts' ? ['--import', 'tsx'] : []), main, 'bench', '--worker', JSON.stringify(spec)];
 }
 
 function runChild(spec: WorkerSpec, log: (line: string) => void): Promise<BenchRow[]> {
@@ -187,12 +191,29 @@ export function medianRows(rows: BenchRow[]): BenchRow[] {
   };
   return [...groups.values()].map((g) => {
     const peaks = g.map((r) => r.peakRssBytes).filter((x): x is number => x !== null);
-    return {
+    const row: BenchRow = {
       ...g[0]!,
       prefillTokensPerSecond: med(g, (r) => r.prefillTokensPerSecond),
       decodeTokensPerSecond: med(g, (r) => r.decodeTokensPerSecond),
       compressMs: med(g, (r) => r.compressMs),
       peakRssBytes: peaks.length ? Math.max(...peaks) : null,
     };
+    const sessions = g.map((r) => r.session).filter((x): x is NonNullable<BenchRow['session']> => x !== undefined);
+    if (sessions.length > 0) {
+      // sizes are the same in every repeat; memory: the largest; CPU time per token: the median
+      const maxOf = (f: (s: (typeof sessions)[number]) => number | undefined) => {
+        const xs = sessions.map(f).filter((x): x is number => x !== undefined);
+        return xs.length ? Math.max(...xs) : undefined;
+      };
+      const base = maxOf((s) => s.baseRssBytes);
+      const peak = maxOf((s) => s.peakRssBytes);
+      row.session = {
+        ...sessions[0]!,
+        ...(base !== undefined ? { baseRssBytes: base } : {}),
+        ...(peak !== undefined ? { peakRssBytes: peak } : {}),
+        decodeCpuMsPerToken: median(sessions.map((s) => s.decodeCpuMsPerToken)),
+      };
+    }
+    return row;
   });
 }

@@ -39,6 +39,21 @@ export function benchTable(rows: BenchRow[], notes: string[] = []): string {
       );
     }
   }
+  const sessions = comp.filter((r) => r.session?.peakRssBytes !== undefined && r.session.baseRssBytes !== undefined);
+  if (sessions.length > 0) {
+    // --compress-during-prefill: what one session held over the process it started in (weights as held)
+    lines.push('', '| model | weights | prompt | method | budget | RSS at start MiB | full KV MiB | kept KV MiB | peak KV MiB | session peak RSS MiB | growth MiB | growth / full KV |');
+    lines.push('|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of sessions) {
+      const s = r.session!;
+      const growth = s.peakRssBytes! - s.baseRssBytes!;
+      const mib = (x: number) => (x / MiB).toFixed(0);
+      lines.push(
+        `| ${r.model} | ${r.weights} | ${r.promptTokens} | ${r.method} | ${r.budget} | ${mib(s.baseRssBytes!)} | ${mib(s.kvBytesFull)} | ${mib(s.kvBytes)} | ${mib(s.peakKvBytes)} | ` +
+          `${mib(s.peakRssBytes!)} | ${mib(growth)} | ${(growth / s.kvBytesFull).toFixed(2)} |`,
+      );
+    }
+  }
   if (notes.length) lines.push('', ...notes.map((n) => `note: ${n}`));
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { KVCache } from '../cache/kv-cache.js';
@@ -8,6 +8,7 @@ import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../model/model-config.js';
 import { createOrtBackend } from '../model/ort-backend.js';
 import { StatsAccumulator } from '../generate/stats-accumulator.js';
+import { chunkedPrefill } from '../generate/chunked-prefill.js';
 import { benchTokens, emptyCache, timeDecode } from './engine-bench.js';
 import type { BenchRow } from './bench-row.js';
 
@@ -28,6 +29,11 @@ export interface WorkerSpec {
   vocabSize: number;
   /** Prompt tokens per forward call (both engines). */
   chunk: number;
+  /**
+   * Method rows compress during the prefill (each plan its own fresh prefill, its session's memory measured) instead
+   * of compressing copies of one statistics prefill; kvmerger rows then carry `session`.
+   */
+  duringPrefill?: boolean;
 }
 
 /** Peak resident set of this process so far (VmHWM), in bytes; process.resourceUsage's maxRSS elsewhere. */
@@ -45,6 +51,38 @@ export function peakRssBytes(): number {
 export async function runWorker(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
   if (spec.engine === 'kvmerger') await runKvmerger(spec, emit, log);
   else await runLlamaCpp(spec, emit, log);
+}
+
+/** Current resident set (VmRSS) in bytes; 0 where /proc is missing. */
+function rssBytes(): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return 0;
+}
+
+/**
+ * Start measuring one session: a GC when node runs with --expose-gc (the runner passes it), then VmHWM := VmRSS
+ * (/proc/self/clear_refs, Linux). Returns the process peak so far (which the reset forgets) and the base RSS.
+ */
+async function sessionStart(): Promise<{ processPeak: number; base: number; reset: boolean }> {
+  const processPeak = peakRssBytes();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let reset = false;
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    reset = true;
+  } catch {
+    // not Linux: the session peak is not separable from the process peak
+  }
+  return { processPeak, base: rssBytes(), reset };
 }
 
 const rowBase = (spec: WorkerSpec) => ({ engine: spec.engine, model: spec.model, weights: spec.weights });
@@ -82,6 +120,9 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
   file.dropCache();
   log(`kvmerger ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await backend.forward(benchTokens(8, spec.vocabSize), emptyCache(config), { logits: 'last' }); // warm-up
+  const fullKv = (len: number) => len * config.blockCount * config.headCountKv * config.headDim * 2 * 4;
+  // The process peak, kept across the per-session VmHWM resets of --compress-during-prefill.
+  let processPeak = 0;
   try {
     for (const len of spec.lengths) {
       const prompt = benchTokens(len, spec.vocabSize, len);
@@ -94,11 +135,16 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
         method: null,
         budget: null,
         compressMs: null,
-        peakRssBytes: peakRssBytes(),
+        peakRssBytes: Math.max(processPeak, peakRssBytes()),
+        ...(spec.duringPrefill ? { session: { kvBytes: fullKv(len), kvBytesFull: fullKv(len), peakKvBytes: fullKv(len), decodeCpuMsPerToken: dec.cpuMsPerToken } } : {}),
       };
       emit(row);
       log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
       if (!spec.compressLengths.includes(len) || spec.methods.length === 0) continue;
+      if (spec.duringPrefill) {
+        processPeak = await runDuringPrefill(spec, backend, config, prompt, processPeak, emit, log);
+        continue;
+      }
 
       // One prefill with every statistic any method asks for (all default to the same window), then each method and
       // budget on its own copy of that cache.
@@ -128,7 +174,7 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
           method: plans[i]!.method,
           budget: plans[i]!.budget,
           compressMs,
-          peakRssBytes: peakRssBytes(),
+          peakRssBytes: Math.max(processPeak, peakRssBytes()),
         };
         emit(r);
         log(`kvmerger ${spec.model} ${spec.weights} ${len} ${r.method}@${r.budget}: compress ${compressMs.toFixed(0)} ms, decode ${d.tokensPerSecond.toFixed(2)} tok/s`);
@@ -138,6 +184,61 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
     await backend.dispose();
     file.close();
   }
+}
+
+/**
+ * `--compress-during-prefill`: each method × budget on its own session — VmHWM reset after a GC, a fresh chunked
+ * prefill that compresses whenever a layer exceeds the budget, then the decode. Returns the process peak so far.
+ */
+async function runDuringPrefill(
+  spec: WorkerSpec,
+  backend: ForwardBackend,
+  config: ModelConfig,
+  prompt: Int32Array,
+  processPeak: number,
+  emit: (row: BenchRow) => void,
+  log: (s: string) => void,
+): Promise<number> {
+  const len = prompt.length;
+  const kvFull = len * config.blockCount * config.headCountKv * config.headDim * 2 * 4;
+  for (const method of spec.methods) {
+    for (const budget of spec.budgets) {
+      const prep = prepareCompression({ method, budget: { ratio: budget }, promptLength: len, reserveSlots: spec.decodeTokens });
+      const comp = prep.prefillCompressor();
+      const start = await sessionStart();
+      processPeak = Math.max(processPeak, start.processPeak);
+      const pre = await chunkedPrefill({ config, backend }, prompt, comp.stats, 0, spec.chunk, (c, st, next) => comp.afterChunk(c, st, next));
+      const kvBytes = pre.cache.bytes();
+      const d = await timeDecode(backend, pre.cache, spec.decodeTokens, spec.vocabSize);
+      const sessionPeak = peakRssBytes();
+      const r: BenchRow = {
+        ...rowBase(spec),
+        promptTokens: len,
+        prefillTokensPerSecond: len / (pre.ms / 1000),
+        decodeTokensPerSecond: d.tokensPerSecond,
+        method,
+        budget,
+        compressMs: comp.ms,
+        peakRssBytes: Math.max(processPeak, sessionPeak),
+        session: {
+          kvBytes,
+          kvBytesFull: kvFull,
+          peakKvBytes: comp.peakSlots * config.headDim * 2 * 4,
+          baseRssBytes: start.base,
+          ...(start.reset ? { peakRssBytes: sessionPeak } : {}),
+          compressRounds: comp.rounds,
+          decodeCpuMsPerToken: d.cpuMsPerToken,
+        },
+      };
+      emit(r);
+      const MiB = 2 ** 20;
+      log(
+        `kvmerger ${spec.model} ${spec.weights} ${len} ${method}@${budget} during prefill: ${comp.rounds} rounds, ${comp.ms.toFixed(0)} ms compressing, ` +
+          `KV ${(kvBytes / MiB).toFixed(0)}/${(kvFull / MiB).toFixed(0)} MiB (peak ${(r.session!.peakKvBytes / MiB).toFixed(0)}), RSS ${(start.base / MiB).toFixed(0)} → peak ${(sessionPeak / MiB).toFixed(0)} MiB, decode ${d.tokensPerSecond.toFixed(2)} tok/s`,
+      );
+    }
+  }
+  return processPeak;
 }
 
 async function runLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {

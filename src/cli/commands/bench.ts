@@ -3,7 +3,10 @@ import { parseArgs } from 'node:util';
 import { BENCH_WEIGHT_TYPES, type BenchWeightType } from '../../bench/bench-models.js';
 import { runBench, type BenchEngine } from '../../bench/bench-runner.js';
 import { benchTable } from '../../bench/bench-table.js';
-import { methodNames } from '../../compress/registry.js';
+import { getMethod, methodNames } from '../../compress/registry.js';
+import { prepareCompression } from '../../compress/compress-cache.js';
+import { parseMethodOptions } from '../../compress/method-options.js';
+import { prefillUnsupported } from '../../compress/prefill-compressor.js';
 import { KvError } from '../../util/errors.js';
 
 export const summary = 'speed and memory of kvmerger vs llama.cpp on the same GGUF files, and what each compression method costs';
@@ -16,7 +19,9 @@ same thread count, each engine in its own child process, alternating which goes 
 
   --models LIST        default: the built-in model (models/*.gguf; skipped with a note when absent);
                        smollm2-135m, qwen2.5-0.5b: random weights with that model's shape, written once by our GGUF
-                       writer into $KVMERGER_BENCH_CACHE (default <tmpdir>/kvmerger-bench-models); or GGUF paths.
+                       writer into $KVMERGER_BENCH_CACHE (default <tmpdir>/kvmerger-bench-models);
+                       default-shape: random weights with the built-in model's shape and a context of 8192;
+                       or GGUF paths.
                        (default: default,smollm2-135m)
   --weights LIST       weight types of the random models: f32, f16, q8_0 (default: f32,q8_0)
   --lengths LIST       prompt tokens; prefill tokens/s from an empty cache, decode tokens/s right after
@@ -30,6 +35,12 @@ same thread count, each engine in its own child process, alternating which goes 
   --decode N           decoded tokens per measurement (default: 32)
   --chunk N            prompt tokens per forward call, both engines (default: 512)
   --engines LIST       kvmerger,llama.cpp (default: both)
+  --compress-during-prefill
+                       method rows compress during the prefill (generate --compress-during-prefill): each method and
+                       budget gets its own fresh prefill, measured as one session (GC, VmHWM reset, prefill, decode);
+                       kvmerger rows then also carry "session": {"kvBytes", "kvBytesFull", "peakKvBytes",
+                       "decodeCpuMsPerToken", and on method rows "baseRssBytes" (RSS at the session's start: the
+                       weights as held), "peakRssBytes" (the session's own peak), "compressRounds"}
   --json               print exactly one JSON object: {"rows": [{"engine", "model", "weights", "promptTokens",
                        "prefillTokensPerSecond", "decodeTokensPerSecond", "method", "budget", "compressMs",
                        "peakRssBytes"}]}
@@ -65,6 +76,7 @@ export async function run(argv: string[]): Promise<number> {
       decode: { type: 'string', default: '32' },
       chunk: { type: 'string', default: '512' },
       engines: { type: 'string', default: 'kvmerger,llama.cpp' },
+      'compress-during-prefill': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       worker: { type: 'string' },
     },
@@ -80,8 +92,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   const lengths = ints(values.lengths, 'lengths', 1);
   const all = methodNames().filter((m) => m !== 'full');
-  const methods = values.methods === undefined ? all : values.methods === 'none' ? [] : list(values.methods);
+  let methods = values.methods === undefined ? all : values.methods === 'none' ? [] : list(values.methods);
   for (const m of methods) if (!methodNames().includes(m)) throw new KvError(`--methods: unknown method '${m}'; methods: ${methodNames().join(', ')}`);
+  if (values['compress-during-prefill']) {
+    const can = (m: string) => prepareCompression({ method: m, promptLength: 1 }).prefillCompressor();
+    // the default list keeps the methods that can; a named one that cannot is the compressor's KvError
+    if (values.methods !== undefined) methods.forEach(can);
+    else {
+      methods = methods.filter((m) => {
+        const options = parseMethodOptions(m, getMethod(m).options, []);
+        return prefillUnsupported(m, options, getMethod(m).statsRequest(options)) === undefined;
+      });
+    }
+  }
   const budgets = list(values.budgets).map(Number);
   if (!budgets.every((b) => b > 0 && b <= 1)) throw new KvError(`--budgets '${values.budgets}': give ratios in (0, 1], comma-separated`);
   const compressLengths = values['compress-lengths'] ? ints(values['compress-lengths'], 'compress-lengths', 1) : lengths.filter((l) => l === 4096 || l === 8192);
@@ -100,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     decodeTokens: int(values.decode, 'decode', 1),
     chunk: int(values.chunk, 'chunk', 1),
     engines,
+    duringPrefill: values['compress-during-prefill'],
     log: (line) => process.stderr.write(line + '\n'),
   });
   if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');
