@@ -150,7 +150,7 @@ export function lineChart(o: LineChartOptions): string {
     }
     if (o.markers ?? pts.length <= 30) {
       for (const p of pts) {
-        doc.element('circle', { cx: sx(p.x), cy: sy(p.y), r: 3.5, fill: color, stroke: '#fff', 'stroke-width': 1, class: 'point', 'data-series': s.name });
+        doc.element('circle', { cx: sx(p.x), cy: sy(p.y), r: 3.5, fill: color, stroke: '#fff', 'stroke-width': 1, class: 'point', 'data-series': s.name, 'data-value': String(Number(p.y.toPrecision(6))) });
       }
     }
     doc.close('g');

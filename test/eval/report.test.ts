@@ -18,9 +18,12 @@ function runDir(): string {
 }
 
 const EXPECTED_CHARTS = [
-  'score-vs-budget-tiny-needle', 'score-vs-budget-tiny-fidelity', 'score-vs-budget-tiny-average',
-  'scores-tiny-b50', 'scores-tiny-b35', 'kv-memory-tiny', 'time-tiny-b50', 'time-tiny-b35',
-  'layer-kept-tiny-b50', 'layer-kept-tiny-b35', 'fidelity-kl-tiny', 'fidelity-top1-tiny',
+  // One chart per task (fidelity's score is its top-1 agreement, drawn with the fidelity charts).
+  'score-vs-budget-tiny-needle',
+  // Score bars per metric: 'needle' is no registry task, so its metric is the generic 'score'.
+  'scores-tiny-score-b50', 'scores-tiny-score-b35', 'scores-tiny-top-1-agreement-b50', 'scores-tiny-top-1-agreement-b35',
+  ...['needle', 'fidelity'].flatMap((t) => [`kv-memory-tiny-${t}`, `time-tiny-${t}-b50`, `time-tiny-${t}-b35`, `layer-kept-tiny-${t}-b50`, `layer-kept-tiny-${t}-b35`]),
+  'fidelity-kl-tiny-fidelity', 'fidelity-ppl-tiny-fidelity', 'fidelity-top1-tiny-fidelity',
   'heatmap-tiny-needle-full-full',
   ...['b50', 'b35'].flatMap((b) => ['h2o', 'cam', 'kvmerger'].map((m) => `heatmap-tiny-needle-${m}-${b}`)),
 ];
@@ -97,9 +100,9 @@ test('every chart exists, is well-formed SVG with the expected cells and series,
     const sb = parseSvg(readFileSync(join(dir, 'charts', 'score-vs-budget-tiny-needle.svg'), 'utf8'));
     assert.equal(byClass(sb, 'line').length, 3);
     assert.equal(byClass(sb, 'reference').length, 1);
-    // Scores at 50%: 4 methods × (needle, fidelity, average).
-    const bars = parseSvg(readFileSync(join(dir, 'charts', 'scores-tiny-b50.svg'), 'utf8'));
-    assert.equal(byClass(bars, 'bar').length, 12);
+    // Scores at 50%, one chart per metric: 4 methods × the needle task (no average across tasks of other metrics).
+    const bars = parseSvg(readFileSync(join(dir, 'charts', 'scores-tiny-score-b50.svg'), 'utf8'));
+    assert.deepEqual(byClass(bars, 'bar').map((b) => b.attrs['data-value']), ['100', '66.67', '50', '100']);
     // Heatmap values: kvmerger@35% is 1 for sample 0 and 0 for sample 1 → 0.5 in every cell.
     const hm = parseSvg(readFileSync(join(dir, 'charts', 'heatmap-tiny-needle-kvmerger-b35.svg'), 'utf8'));
     assert.deepEqual(byClass(hm, 'cell').map((c) => c.attrs['data-value']), ['0.5', '0.5', '0.5', '0.5', '0.5', '0.5']);
@@ -107,7 +110,7 @@ test('every chart exists, is well-formed SVG with the expected cells and series,
     const h2o = parseSvg(readFileSync(join(dir, 'charts', 'heatmap-tiny-needle-h2o-b50.svg'), 'utf8'));
     assert.deepEqual(byClass(h2o, 'cell').map((c) => c.attrs['data-value']), ['1', '1', '0', '0', '1', '1']);
     // Kept ratio per layer: kvmerger@50% keeps 50, 25, 75% of the full cache's slots in layers 0, 1, 2.
-    const lk = parseSvg(readFileSync(join(dir, 'charts', 'layer-kept-tiny-b50.svg'), 'utf8'));
+    const lk = parseSvg(readFileSync(join(dir, 'charts', 'layer-kept-tiny-needle-b50.svg'), 'utf8'));
     assert.equal(byClass(lk, 'band').length, 3);
     const kvPoints = byClass(lk, 'point').filter((p) => p.attrs['data-series'] === 'kvmerger').map((p) => Number(p.attrs.cy));
     assert.equal(kvPoints.length, 3);
