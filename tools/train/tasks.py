@@ -98,7 +98,33 @@ class TaskMaker:
         # w[j] weighs the prediction OF ids[j]; the loss at position i predicts ids[i + 1]
         return ids, w[1: length + 1]
 
-    def sample(self, rng: random.Random, length: int) -> tuple[list[int], list[float]]:
+    def repeat(self, rng: random.Random, length: int, random_spans: bool = False) -> tuple[list[int], list[float]]:
+        """Prose in which earlier spans reappear verbatim later: every token of a copy after its first is predictable
+        only by looking back, a dense signal that makes induction (retrieval) heads form far sooner than the few
+        answer tokens of the needle tasks alone. With `random_spans`, half the spans are random tokens (8-64) put in
+        at both places: nothing but the earlier copy predicts them, so the whole gradient of those tokens is retrieval.
+        """
+        ids, w = self.prose(rng, length)
+        if not random_spans:
+            for _ in range(max(1, length // 512)):
+                c = rng.randint(16, min(128, length // 4))
+                s = rng.randrange(1, length + 1 - 2 * c)
+                d = rng.randrange(s + c, length + 2 - c)
+                ids[d:d + c] = ids[s:s + c]
+            return ids, w
+        for _ in range(max(1, length // 256)):
+            c = rng.randint(8, min(64, length // 8))
+            s = rng.randrange(1, length + 1 - 2 * c)
+            d = rng.randrange(s + c, length + 2 - c)
+            if rng.random() < 0.5:
+                ids[s:s + c] = [rng.randrange(self.tok.eot_id) for _ in range(c)]
+            ids[d:d + c] = ids[s:s + c]
+        return ids, w
+
+    def sample(self, rng: random.Random, length: int, copy_share: float = 0.0, random_spans: bool = False
+               ) -> tuple[list[int], list[float]]:
+        if copy_share > 0 and rng.random() < copy_share:  # no draw without copies: old runs replay exactly
+            return self.repeat(rng, length, random_spans)
         r = rng.random()
         if r < 0.25:
             return self.prose(rng, length)

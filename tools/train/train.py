@@ -48,6 +48,11 @@ def parse_args(argv=None):
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--decay-frac", type=float, default=0.2, help="last fraction of tokens with linear LR decay")
     p.add_argument("--answer-weight", type=float, default=5.0)
+    p.add_argument("--copy-share", type=float, default=0.2, help="share of sequences with repeated prose spans")
+    p.add_argument("--copy-from-step", type=int, default=595,
+                   help="steps before this draw no copy sequences (the default run added them at step 595)")
+    p.add_argument("--random-spans-from-step", type=int, default=RANDOM_SPANS_FROM_STEP,
+                   help="from this step on, copy sequences also repeat random-token spans")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--eval-minutes", type=float, default=30.0)
     p.add_argument("--vocab", type=int, default=4096)
@@ -66,6 +71,9 @@ def parse_args(argv=None):
     p.add_argument("--init-step", type=int, default=0, help="with --init-from: the step the GGUF was exported at")
     p.add_argument("--init-tokens", type=int, default=0, help="with --init-from: tokens seen at that step")
     return p.parse_args(argv)
+
+
+RANDOM_SPANS_FROM_STEP = 758  # the default run added random-token spans at this step
 
 
 def length_weights(progress: float, context: int) -> dict[int, float]:
@@ -227,7 +235,9 @@ def main(argv=None) -> int:
         lw = length_weights(tokens_seen / a.total_tokens, cfg.context)
         length = rng.choices(list(lw), weights=list(lw.values()))[0]
         bsz = max(1, a.tokens_per_step // length)
-        seqs, ws = zip(*(maker.sample(rng, length) for _ in range(bsz)))
+        copy_share = a.copy_share if step >= a.copy_from_step else 0.0
+        rs = step >= a.random_spans_from_step
+        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs) for _ in range(bsz)))
         x = torch.tensor(seqs, dtype=torch.long)
         w = torch.tensor(ws, dtype=torch.float32)
         lr = lr_at(a, step, tokens_seen)
