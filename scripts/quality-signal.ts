@@ -11,7 +11,9 @@
 //
 // Usage: npx tsx scripts/quality-signal.ts [--model FILE] [--tokenizer FILE] [--seeds 0,1,2,3,4] [--budgets 0.5,0.35]
 //        [--prompt-tokens 400] [--forced 100] [--temperature 1] [--backend ort|reference] [--threads N]
-//        [--one-story] [--diagnostics] [--no-reference-check] [--json]
+//        [--one-story] [--diagnostics] [--no-reference-check] [--during-prefill-chunk N] [--json]
+// --during-prefill-chunk N: every variant that can also runs compressing during a prefill in chunks of N
+// (generate --compress-during-prefill), as a row labelled '<label> during-prefill/N', on the same text.
 // --one-story masks BOS/EOS while sampling, so the whole text is one story (by default the model starts a new,
 // unrelated story after ~300 tokens and most of the prompt is then a finished story). --diagnostics adds KVMerger
 // with H2O's recent window (recentRatio = budget/2).
@@ -23,7 +25,8 @@ import { parseArgs } from 'node:util';
 import { parseNumberList } from '../src/cli/grid-args.js';
 import { parseBackend } from '../src/cli/model-args.js';
 import { KVCache } from '../src/cache/kv-cache.js';
-import { prepareCompression } from '../src/compress/compress-cache.js';
+import { prepareCompression, type CompressionReport } from '../src/compress/compress-cache.js';
+import { prefillUnsupported } from '../src/compress/prefill-compressor.js';
 import type { OptionValue, ResolvedOptions } from '../src/compress/method-options.js';
 import { forcedLogits } from '../src/eval/forced-logits.js';
 import { FidelityAccumulator, summarizeFidelity } from '../src/eval/logit-metrics.js';
@@ -107,6 +110,8 @@ export interface MeasureOptions {
   seed?: number;
   /** Tokens per forward call (default 512). */
   chunkSize?: number;
+  /** Also measure each variant that can compressing during a prefill in chunks of this many tokens. */
+  duringPrefillChunk?: number;
   onRow?: (row: QualityRow) => void;
 }
 
@@ -140,41 +145,52 @@ export async function measureQuality(
   for (const v of variants) {
     const budgets = v.method === 'full' ? [1] : options.budgets;
     for (const b of budgets) {
-      const prep = prepareCompression({
+      const plan = {
         method: v.method,
         options: typeof v.options === 'function' ? v.options(b) : (v.options ?? {}),
         ...(b < 1 ? { budget: { ratio: b } } : {}),
         promptLength: T,
         seed: options.seed ?? 0,
         reserveSlots: k,
-      });
-      const { cache, stats } = await chunkedPrefill(model, prompt, prep.statsRequest, 0, chunkSize);
-      const report = prep.compress(cache, stats);
-      const got = await forcedLogits(model.backend, cache, fed, chunkSize);
-      const acc = new FidelityAccumulator();
-      for (let i = 0; i < k; i++) acc.add(refRows[i]!, got[i]!, targets[i]!);
-      const s = summarizeFidelity(acc.result());
-      const row: QualityRow = {
-        label: v.label,
-        method: v.method,
-        options: report.options,
-        budgetRequested: b,
-        budgetAchieved: report.budgetAchieved,
-        bytesKept: report.bytesKept,
-        bytesFull: report.bytesFull,
-        slotsPerLayer: report.slotsPerLayer,
-        meanKL: s.meanKL,
-        top1Agreement: s.top1Agreement,
-        pplFull: s.pplFull,
-        pplCompressed: s.pplCompressed,
-        tokens: s.tokens,
-        compressMs: report.compressMs,
       };
-      rows.push(row);
-      options.onRow?.(row);
+      const prep = prepareCompression(plan);
+      const { cache, stats } = await chunkedPrefill(model, prompt, prep.statsRequest, 0, chunkSize);
+      await measureRow(v.label, b, cache, prep.compress(cache, stats));
+      const dpChunk = options.duringPrefillChunk;
+      if (dpChunk && v.method !== 'full' && prefillUnsupported(v.method, prep.options, prep.method.statsRequest(prep.options)) === undefined) {
+        const prep2 = prepareCompression(plan);
+        const comp = prep2.prefillCompressor();
+        const pre = await chunkedPrefill(model, prompt, comp.stats, 0, dpChunk, (c, st, next) => comp.afterChunk(c, st, next));
+        await measureRow(`${v.label} during-prefill/${dpChunk}`, b, pre.cache, prep2.reportAfterPrefill(pre.cache, comp));
+      }
     }
   }
   return rows;
+
+  async function measureRow(label: string, b: number, cache: KVCache, report: CompressionReport): Promise<void> {
+    const got = await forcedLogits(model.backend, cache, fed, chunkSize);
+    const acc = new FidelityAccumulator();
+    for (let i = 0; i < k; i++) acc.add(refRows[i]!, got[i]!, targets[i]!);
+    const s = summarizeFidelity(acc.result());
+    const row: QualityRow = {
+      label,
+      method: report.method,
+      options: report.options,
+      budgetRequested: b,
+      budgetAchieved: report.budgetAchieved,
+      bytesKept: report.bytesKept,
+      bytesFull: report.bytesFull,
+      slotsPerLayer: report.slotsPerLayer,
+      meanKL: s.meanKL,
+      top1Agreement: s.top1Agreement,
+      pplFull: s.pplFull,
+      pplCompressed: s.pplCompressed,
+      tokens: s.tokens,
+      compressMs: report.compressMs,
+    };
+    rows.push(row);
+    options.onRow?.(row);
+  }
 }
 
 /**
@@ -319,6 +335,7 @@ async function main(): Promise<number> {
       'one-story': { type: 'boolean', default: false },
       diagnostics: { type: 'boolean', default: false },
       'no-reference-check': { type: 'boolean', default: false },
+      'during-prefill-chunk': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -357,6 +374,7 @@ async function main(): Promise<number> {
           forced: k,
           budgets,
           seed,
+          ...(values['during-prefill-chunk'] ? { duringPrefillChunk: Number(values['during-prefill-chunk']) } : {}),
           onRow: (r) => log(`  ${r.label} @ ${r.budgetRequested}: KL ${r.meanKL.toFixed(5)} top-1 ${r.top1Agreement.toFixed(3)} achieved ${r.budgetAchieved.toFixed(4)}`),
         }),
       );

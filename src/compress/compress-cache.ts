@@ -198,6 +198,9 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
         },
         compress(cache, stats, reserve) {
           const r = resolved ?? (resolved = resolveFor(cache));
+          // KVMerger's |S| counts tokens during the prefill: a merged slot that merges again must not compound its
+          // factor (docs/methods.md); identical to setSize while every slot is one token. The report shows it.
+          if (method.name === 'kvmerger' && r.options['valueScale'] === 'setSize') r.options = { ...r.options, valueScale: 'mass' };
           return method.compress({ cache, options: r.options, budget: r.budget, layerBudgets: r.layerBudgets, stats, promptLength: plan.promptLength, rng, reserveSlots: reserve }) ?? undefined;
         },
       });

@@ -5,7 +5,7 @@ export type SigmaMode = 'meanDistance' | 'rmsDistance' | number;
 /** Options of KVMerger's merge step (the paper's Algorithm 2). */
 export interface MergeOptions {
   sigma: SigmaMode;
-  valueScale: 'setSize' | 'none';
+  valueScale: 'setSize' | 'mass' | 'none';
   weighting: 'gaussian' | 'mean';
 }
 
@@ -55,24 +55,30 @@ export function kernelWeights(keys: Float32Array, headDim: number, start: number
  * Merge slots [start, end] of a head into the pivot's slot p: k̂ = Σ w_i k_i, v̂ = c · Σ w_i v_i with c = |S| under
  * valueScale 'setSize' (else 1), mass and score summed. The pivot keeps its position. The other slots are left as
  * they are; the caller drops them (HeadCache.retain).
+ *
+ * 'mass' counts the tokens the set stands for instead of its slots, without compounding a factor a merged slot
+ * already carries: v̂ = (Σ m_i) · Σ w_i v_i / m_i. With unit masses (every one-shot merge) it is exactly 'setSize';
+ * it matters when merged slots merge again (compression during the prefill).
  */
 export function gaussianMerge(head: HeadCache, start: number, end: number, p: number, opts: MergeOptions): { weights: Float64Array; sigma: number } {
   const d = head.headDim;
   const { weights, sigma } = kernelWeights(head.keys, d, start, end, p, opts);
-  const scale = opts.valueScale === 'setSize' ? end - start + 1 : 1;
+  const byMass = opts.valueScale === 'mass';
   const k = new Float64Array(d);
   const v = new Float64Array(d);
   let mass = 0;
   let score = 0;
   for (let i = start; i <= end; i++) {
     const w = weights[i - start]!;
+    const m = byMass ? head.mass[i]! : 1;
     for (let c = 0; c < d; c++) {
       k[c] = k[c]! + w * head.keys[i * d + c]!;
-      v[c] = v[c]! + w * head.values[i * d + c]!;
+      v[c] = v[c]! + w * (head.values[i * d + c]! / m);
     }
     mass += head.mass[i]!;
     score += head.score[i]!;
   }
+  const scale = byMass ? mass : opts.valueScale === 'setSize' ? end - start + 1 : 1;
   for (let c = 0; c < d; c++) {
     head.keys[p * d + c] = k[c]!;
     head.values[p * d + c] = scale * v[c]!;

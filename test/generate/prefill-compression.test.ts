@@ -152,3 +152,28 @@ test('kvmerger generate --compress-during-prefill: refused without --method and 
     (e: unknown) => e instanceof KvError && /--compress-during-prefill: snapkv scores tokens/.test(e.message),
   );
 });
+
+test("kvmerger valueScale=mass: a merged slot's factor is not compounded, and equals setSize on unit masses", async () => {
+  const { HeadCache } = await import('../../src/cache/head-cache.js');
+  const { gaussianMerge } = await import('../../src/compress/gaussian-merge.js');
+  const mk = (mass: number[]) => {
+    const h = new HeadCache(3, 3);
+    const keys = [[0, 0, 0], [1, 0, 0], [0, 2, 0]];
+    keys.forEach((k, i) => h.append(Float32Array.from(k), Float32Array.from([0, 1, 2].map((c) => (c === i ? 1 : 0))), i));
+    h.mass.set(mass);
+    return h;
+  };
+  const opts = (valueScale: 'setSize' | 'mass') => ({ sigma: 'meanDistance' as const, valueScale, weighting: 'gaussian' as const });
+  // masses 2, 1, 1 (the first slot already merged two tokens, its value carries the factor 2): v̂ = 4 · (w0/2, w1, w2)
+  const h = mk([2, 1, 1]);
+  const w = Array.from(gaussianMerge(h, 0, 2, 0, opts('mass')).weights);
+  const expected = [4 * (w[0]! / 2), 4 * w[1]!, 4 * w[2]!];
+  Array.from(h.value(0)).forEach((x, c) => assert.ok(Math.abs(x - expected[c]!) < 1e-6, `${x} vs ${expected[c]}`));
+  assert.equal(h.mass[0], 4);
+  // unit masses: bit-identical to setSize
+  const a = mk([1, 1, 1]);
+  const b = mk([1, 1, 1]);
+  gaussianMerge(a, 0, 2, 1, opts('setSize'));
+  gaussianMerge(b, 0, 2, 1, opts('mass'));
+  assert.deepEqual(b.value(1), a.value(1));
+});

@@ -23,7 +23,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'thresholdScope', type: 'enum', values: ['layer', 'global'], default: 'layer', description: 'exact mode: one threshold per layer (each layer hits its budget) or one for the whole cache (the total hits the budget)' },
   { name: 'epsilon', type: 'number', min: -1, max: 1, default: 0.75, description: 'faithful mode: adjacent keys merge when their cosine similarity is > epsilon' },
   { name: 'sigma', type: 'enumOrNumber', values: ['meanDistance', 'rmsDistance'], min: 0, minExclusive: true, default: 'meanDistance', description: 'Gaussian kernel width: mean distance to the pivot / √2, root-mean-square distance, or a fixed number (paper\'s best: 5)' },
-  { name: 'valueScale', type: 'enum', values: ['setSize', 'none'], default: 'setSize', description: 'merged value = |S| · Σ w_i v_i (setSize, as the paper states) or Σ w_i v_i (none)' },
+  { name: 'valueScale', type: 'enum', values: ['setSize', 'mass', 'none'], default: 'setSize', description: 'merged value = |S| · Σ w_i v_i (setSize, as the paper states), Σ w_i v_i (none), or (Σ m_i) · Σ w_i v_i / m_i (mass: tokens, not slots; = setSize in one-shot compression, used during the prefill)' },
   { name: 'weighting', type: 'enum', values: ['gaussian', 'mean'], default: 'gaussian', description: 'Gaussian-kernel weights around the pivot, or a plain average (the paper\'s ablation)' },
   SHARE('recentRatio', 'the most recent tokens'),
   SHARE('attnRatio', 'the highest-attention tokens'),
