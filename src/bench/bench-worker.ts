@@ -124,6 +124,13 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
   // The process peak, kept across the per-session VmHWM resets of --compress-during-prefill.
   let processPeak = 0;
   try {
+    // --compress-during-prefill: the sessions run first, right after the load, so each starts from the weights as
+    // held (a full-cache prefill before them would leave its freed heap resident and hide their growth).
+    if (spec.duringPrefill && spec.methods.length > 0) {
+      for (const len of spec.lengths.filter((l) => spec.compressLengths.includes(l))) {
+        processPeak = await runDuringPrefill(spec, backend, config, benchTokens(len, spec.vocabSize, len), processPeak, emit, log);
+      }
+    }
     for (const len of spec.lengths) {
       const prompt = benchTokens(len, spec.vocabSize, len);
       const { pre, dec } = await prefillThenDecode(backend, config, prompt, spec);
@@ -140,11 +147,7 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
       };
       emit(row);
       log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
-      if (!spec.compressLengths.includes(len) || spec.methods.length === 0) continue;
-      if (spec.duringPrefill) {
-        processPeak = await runDuringPrefill(spec, backend, config, prompt, processPeak, emit, log);
-        continue;
-      }
+      if (!spec.compressLengths.includes(len) || spec.methods.length === 0 || spec.duringPrefill) continue;
 
       // One prefill with every statistic any method asks for (all default to the same window), then each method and
       // budget on its own copy of that cache.

@@ -37,7 +37,8 @@ same thread count, each engine in its own child process, alternating which goes 
   --engines LIST       kvmerger,llama.cpp (default: both)
   --compress-during-prefill
                        method rows compress during the prefill (generate --compress-during-prefill): each method and
-                       budget gets its own fresh prefill, measured as one session (GC, VmHWM reset, prefill, decode);
+                       budget gets its own fresh prefill, measured as one session (GC, VmHWM reset, prefill, decode),
+                       all of them right after the load, before the plain rows;
                        kvmerger rows then also carry "session": {"kvBytes", "kvBytesFull", "peakKvBytes",
                        "decodeCpuMsPerToken", and on method rows "baseRssBytes" (RSS at the session's start: the
                        weights as held), "peakRssBytes" (the session's own peak), "compressRounds"}
