@@ -27,6 +27,11 @@ export interface GridCell {
   budget: number;
   /** Budget enforced at every decode step (ppl-stream); the method runs with when=decode. */
   decodeCompression: boolean;
+  /**
+   * Whether the sample's prompt is wrapped in the model's chat template (`sample.meta.chatTemplate`; LongBench's chat
+   * datasets), absent for tasks that never wrap. Recorded in the row's `options`; 'applied' is part of the key.
+   */
+  chatTemplate?: 'applied' | 'none';
   cellKey: string;
 }
 
@@ -40,6 +45,11 @@ export interface CellKeyParts {
   method: string;
   options: ResolvedOptions;
   budget: number;
+  /**
+   * 'applied' when the prompt is wrapped in the model's chat template; left out otherwise, so that cells without a
+   * template keep the keys they had before templates were applied (earlier runs resume).
+   */
+  chatTemplate?: 'applied';
 }
 
 /** A short stable hash (16 hex digits of SHA-256) of the cell's identity. */

@@ -8,7 +8,11 @@
  *   two texts concatenated (L plays the role of model2maxlen, e.g. 3500 for a 4k model);
  * - up to `dataset2maxlen[dataset]` new tokens, greedy; samsum also stops at a newline;
  * - `meta.chat` says whether LongBench would wrap the prompt in the model's chat template (all datasets but trec,
- *   triviaqa, samsum, lsht, lcc, repobench-p); the runner decides whether its model has one.
+ *   triviaqa, samsum, lsht, lcc, repobench-p). For those, when the grid passes the model's chat format
+ *   (`SampleOptions.chat`: `--chat-template auto` on a model with a template), the truncated prompt is wrapped as
+ *   one user message with the assistant's turn opened, as pred.py does for chat models, and `meta.chatTemplate` is
+ *   'applied' (else 'none'). Unlike pred.py, the truncation leaves room for the template's own tokens, so the
+ *   wrapped prompt is at most L tokens too.
  *
  * Scores with the dataset's metric (longbench-metrics.ts), best over the row's answers, in [0, 1] per sample
  * (LongBench reports the mean × 100).
@@ -19,7 +23,8 @@ import { KvError } from '../util/errors.js';
 import { resolveDataRoot } from './data-root.js';
 import { parseJsonLines } from './json-lines.js';
 import { DATASET_METRIC, longBenchScore } from './longbench-metrics.js';
-import { encodeContent, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
+import { encodeChat } from './chat-format.js';
+import { encodeContent, type ChatFormat, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
 import { readTaskOptions } from './task-options.js';
 
 export interface LongBenchRow {
@@ -98,6 +103,39 @@ export function truncateMiddle(prompt: string, tokenizer: EvalTokenizer, maxLeng
   return tokenizer.decode(ids.slice(0, half)) + tokenizer.decode(ids.slice(ids.length - half));
 }
 
+/** A LongBench prompt as the model gets it: the text, and its ids when a chat template was applied. */
+export interface LongBenchPrompt {
+  prompt: string;
+  /** Present when wrapped in a chat template (its special tokens parsed). */
+  promptIds?: number[];
+  /** Content tokens (no BOS). */
+  tokens: number;
+}
+
+/**
+ * The prompt of at most `maxLength` tokens: pred.py's middle truncation, then (with `chat`) the chat wrapping. The
+ * truncation limit is `maxLength` less the template's tokens around an empty message, lowered further if the
+ * wrapped text still tokenises longer (token boundaries at the seams), so the final prompt always fits.
+ */
+export function buildLongBenchPrompt(raw: string, tokenizer: EvalTokenizer, maxLength: number, chat?: ChatFormat): LongBenchPrompt {
+  if (!chat) {
+    const prompt = truncateMiddle(raw, tokenizer, maxLength);
+    return { prompt, tokens: encodeContent(tokenizer, prompt).length };
+  }
+  const overhead = encodeChat(tokenizer, chat.render('')).length;
+  let limit = maxLength - overhead;
+  for (let attempt = 0; attempt < 16; attempt++) {
+    if (limit < 2) break;
+    const prompt = chat.render(truncateMiddle(raw, tokenizer, limit));
+    const ids = encodeChat(tokenizer, prompt);
+    if (ids.length <= maxLength) return { prompt, promptIds: ids, tokens: ids.length };
+    limit -= ids.length - maxLength;
+  }
+  throw new KvError(
+    `length ${maxLength}: the model's chat template takes ${overhead} tokens around the prompt, leaving too little of the LongBench prompt; use larger --lengths or --chat-template none`,
+  );
+}
+
 export function createLongBenchTask(dataset: string): GenerationTask {
   if (DATASET_METRIC[dataset] === undefined) {
     throw new KvError(`unknown LongBench dataset '${dataset}'; known: ${Object.keys(DATASET_METRIC).join(', ')}`);
@@ -126,26 +164,30 @@ export function createLongBenchTask(dataset: string): GenerationTask {
       }
       const rows = parseLongBenchJsonl(readFileSync(file, 'utf8'), file);
       const n = opts.count === undefined || opts.count === 0 ? rows.length : Math.min(opts.count, rows.length);
+      const chatDataset = !NO_CHAT_DATASETS.includes(dataset);
+      const chatFormat = chatDataset ? opts.chat : undefined;
       const out: Sample[] = [];
       for (const L of opts.lengths ?? DEFAULT_LONGBENCH_LENGTHS) {
         if (!(Number.isInteger(L) && L >= 2)) throw new KvError(`length ${L} is not a usable token limit (an integer ≥ 2)`);
         for (const row of rows.slice(0, n)) {
-          const prompt = truncateMiddle(formatLongBenchPrompt(template, row), opts.tokenizer, L);
+          const built = buildLongBenchPrompt(formatLongBenchPrompt(template, row), opts.tokenizer, L, chatFormat);
           out.push({
             id: `L=${L}/${row._id}`,
             task: name,
             mode: 'generate',
-            prompt,
+            prompt: built.prompt,
+            ...(built.promptIds ? { promptIds: built.promptIds } : {}),
             answers: row.answers,
             maxNewTokens: maxNew,
             ...(dataset === 'samsum' ? { stop: ['\n'] } : {}),
             contextLength: L,
-            promptTokens: encodeContent(opts.tokenizer, prompt).length,
+            promptTokens: built.tokens,
             meta: {
               dataset,
               language: row.language,
               originalLength: row.length,
-              chat: !NO_CHAT_DATASETS.includes(dataset),
+              chat: chatDataset,
+              ...(chatDataset ? { chatTemplate: chatFormat ? 'applied' : 'none' } : {}),
               ...(row.all_classes ? { allClasses: JSON.stringify(row.all_classes) } : {}),
             },
           });

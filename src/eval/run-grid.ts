@@ -13,6 +13,7 @@ import { getMethod } from '../compress/registry.js';
 import { parseMethodOptions, type ResolvedOptions } from '../compress/method-options.js';
 import { KvError } from '../util/errors.js';
 import { version } from '../version.js';
+import { CHAT_TEMPLATE_MODES, modelChatFormat, type ChatTemplateMode } from './chat-format.js';
 import { cellKey, type GridCell } from './grid-cell.js';
 import type { GridProgress } from './progress.js';
 import { ResultsLog } from './results-log.js';
@@ -42,6 +43,11 @@ export interface GridSpec {
   methodOptions?: string[];
   dataRoot?: string;
   chunkSize?: number;
+  /**
+   * `auto` (default): tasks that wrap prompts for chat models (LongBench's chat datasets) use the model's
+   * `tokenizer.chat_template` when it has one; `none`: never.
+   */
+  chatTemplate?: ChatTemplateMode;
 }
 
 export interface PlannedSample {
@@ -108,6 +114,9 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
   const budgets = checkBudgets(spec.budgets);
   if (budgets.length === 0 && methods.some((m) => m !== 'full')) throw new KvError('--budgets is empty; give at least one share such as 0.5');
   const optionsOf = methodOptionsBy(methods, spec.methodOptions ?? []);
+  const chatMode = spec.chatTemplate ?? 'auto';
+  if (!CHAT_TEMPLATE_MODES.includes(chatMode)) throw new KvError(`--chat-template must be 'auto' (apply the model's chat template when it has one) or 'none'; got '${String(chatMode)}'`);
+  const chat = chatMode === 'auto' && model.chatTemplate ? modelChatFormat(model.chatTemplate, model.tokenizer) : undefined;
   const ctx = model.config.contextLength;
   const bosSlots = model.tokenizer.addBos && model.tokenizer.bos !== undefined ? 1 : 0;
 
@@ -129,6 +138,7 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
       ...(tp.depths ? { depths: tp.depths } : {}),
       ...(spec.dataRoot !== undefined ? { dataRoot: spec.dataRoot } : {}),
       ...(tp.options ? { options: tp.options } : {}),
+      ...(chat ? { chat } : {}),
     });
     const skippedMethods = new Set<string>();
     for (const sample of samples) {
@@ -140,6 +150,8 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
         );
       }
       const stream = sample.meta['decodeCompression'] === true;
+      const wrapped = sample.meta['chatTemplate'];
+      const chatTemplate = wrapped === 'applied' || wrapped === 'none' ? wrapped : undefined;
       const cells: GridCell[] = [];
       for (const method of methods) {
         const configOptions = optionsOf.get(method)!;
@@ -162,7 +174,19 @@ export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
             configOptions,
             budget,
             decodeCompression: stream,
-            cellKey: cellKey({ model: spec.model, backend: spec.backend, task: tp.task.name, taskOptions, seed: spec.seed, sample: sample.id, method, options, budget }),
+            ...(chatTemplate ? { chatTemplate } : {}),
+            cellKey: cellKey({
+              model: spec.model,
+              backend: spec.backend,
+              task: tp.task.name,
+              taskOptions,
+              seed: spec.seed,
+              sample: sample.id,
+              method,
+              options,
+              budget,
+              ...(chatTemplate === 'applied' ? { chatTemplate } : {}),
+            }),
           };
           // Validates the budget against this prompt (e.g. a share that keeps no slot of a short prompt).
           prepareCell(cell, need.prompt, spec.seed, need.extra);
@@ -219,7 +243,8 @@ export function resultRow(spec: GridSpec, o: CellOutcome, outputChars = 300): Re
     task: cell.task.name,
     sample: s.id,
     method: cell.method,
-    options: cell.configOptions,
+    // The chat-template state joins the method's configuration, so that a report tells runs with and without apart.
+    options: cell.chatTemplate ? { ...cell.configOptions, chatTemplate: cell.chatTemplate } : cell.configOptions,
     resolvedOptions: o.options,
     budgetRequested: o.budgetRequested,
     budgetAchieved: o.budgetAchieved,

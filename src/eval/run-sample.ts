@@ -34,6 +34,8 @@ export interface GridModel {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly backend: ForwardBackend;
+  /** GGUF `tokenizer.chat_template`, when the model has one (used by `--chat-template auto`). */
+  readonly chatTemplate?: string;
 }
 
 /** What one cell measured. */

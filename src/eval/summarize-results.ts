@@ -70,10 +70,24 @@ function variantLabels(rows: ReportRow[], warnings: string[]): Map<ReportRow, st
     }
     const keys = new Set<string>();
     for (const o of sets.values()) for (const k of Object.keys(o)) keys.add(k);
-    const differing = [...keys].sort().filter((k) => new Set([...sets.values()].map((o) => stableJson(o[k]))).size > 1);
+    // A key that only some tasks' rows carry (chatTemplate: LongBench's chat datasets) splits a method only where
+    // its values differ: between rows of one task, or among the rows that have it.
+    const differing = [...keys].sort().filter((k) => {
+      const present = new Set(list.filter((r) => k in r.options).map((r) => stableJson(r.options[k])));
+      if (present.size > 1) return true;
+      const perTask = new Map<string, Set<string>>();
+      for (const r of list) {
+        const seen = perTask.get(r.task) ?? new Set<string>();
+        seen.add(k in r.options ? stableJson(r.options[k]) : '\u0000absent');
+        perTask.set(r.task, seen);
+      }
+      return [...perTask.values()].some((v) => v.size > 1);
+    });
     for (const r of list) {
-      const parts = differing.map((k) => `${k}=${typeof r.options[k] === 'string' ? (r.options[k] as string) : stableJson(r.options[k])}`);
-      labels.set(r, `${method} (${parts.join(', ')})`);
+      const parts = differing
+        .filter((k) => k in r.options)
+        .map((k) => `${k}=${typeof r.options[k] === 'string' ? (r.options[k] as string) : stableJson(r.options[k])}`);
+      labels.set(r, parts.length > 0 ? `${method} (${parts.join(', ')})` : method);
     }
   }
   return labels;

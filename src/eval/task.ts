@@ -39,6 +39,21 @@ export interface SampleOptions {
   dataRoot?: string;
   /** Task-specific options (each task lists its own in `options`); unknown names are an error. */
   options?: Record<string, TaskOptionValue>;
+  /**
+   * The model's chat format, when the grid applies chat templates (`--chat-template auto` on a model whose GGUF has
+   * `tokenizer.chat_template`). Tasks whose source wraps prompts for chat models (LongBench's chat datasets) use it
+   * and say so in `meta.chatTemplate`; other tasks ignore it.
+   */
+  chat?: ChatFormat;
+}
+
+/** A model's chat template, ready to wrap one prompt (see `modelChatFormat` in chat-format.ts). */
+export interface ChatFormat {
+  /**
+   * The prompt text for one user message `content`, with the assistant's turn opened (add_generation_prompt), and
+   * without a leading BOS that the runner adds itself. Its special-token text must be parsed when encoding.
+   */
+  render(content: string): string;
 }
 
 /** What the runner feeds the model and what the task expects back. */
@@ -52,7 +67,10 @@ export interface Sample {
    * compresses, then feeds `continuationIds` one by one and hands the per-step logits to a `FidelityAccumulator`.
    */
   mode: 'generate' | 'teacher-force';
-  /** The prompt text exactly as the model should see it (no BOS; no chat template unless `meta.chat` says so). */
+  /**
+   * The prompt text exactly as the model should see it (no BOS; wrapped in the model's chat template only when
+   * `meta.chatTemplate` is 'applied', and then `promptIds` holds its tokens with the template's special tokens parsed).
+   */
   prompt: string;
   /** When present, the exact content token ids to prefill (used instead of re-encoding `prompt`). */
   promptIds?: number[];

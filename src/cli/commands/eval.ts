@@ -29,6 +29,9 @@ Options:
                            KVMerger runs in budgetMode=exact (equal kept slots) unless this says otherwise
   --task-option T.K=V      a task's option (repeatable), e.g. fidelity.k=128; K=V applies to every task that has K
   --data DIR               the offline data folder (default ../shared/data, or env KVMERGER_SHARED_DATA)
+  --chat-template MODE     auto (default): LongBench's chat datasets are wrapped in the model's chat template
+                           (GGUF tokenizer.chat_template) when it has one, as LongBench does for chat models;
+                           none: plain prompts. Rows of those datasets record options.chatTemplate (applied|none)
   --backend ort|reference  forward pass (default ort)
   --threads N              onnxruntime threads
   --chunk-size N           prompt tokens per forward call (default 512)
@@ -63,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       'method-option': { type: 'string', multiple: true },
       'task-option': { type: 'string', multiple: true },
       data: { type: 'string' },
+      'chat-template': { type: 'string' },
       'chunk-size': { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -83,6 +87,11 @@ export async function run(argv: string[]): Promise<number> {
   const seed = parseIntFlag('--seed', values.seed, 0, 0);
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
   const taskOptions = taskOptionsBy(tasks, values['task-option'] ?? []);
+  const chatArg = values['chat-template'] ?? 'auto';
+  if (chatArg !== 'auto' && chatArg !== 'none') {
+    throw new KvError(`--chat-template must be 'auto' (apply the model's chat template when it has one) or 'none'; got '${chatArg}'`);
+  }
+  const chatTemplate: 'auto' | 'none' = chatArg;
 
   const { model, modelPath } = await loadModelFromArgs(modelArgs);
   try {
@@ -105,6 +114,7 @@ export async function run(argv: string[]): Promise<number> {
       methodOptions: values['method-option'] ?? [],
       ...(values.data !== undefined ? { dataRoot: values.data } : {}),
       chunkSize,
+      chatTemplate,
     };
     const plan = planGrid(model, spec);
     writeRunInfo(values.out, {
@@ -138,7 +148,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The grid as run.json records it (tasks with their settings; names only, no objects). */
 export function gridDescription(
-  spec: { tasks: { task: { name: string }; count?: number; lengths?: number[]; depths?: number[]; options?: Record<string, unknown> }[]; methods: string[]; budgets: number[]; seed: number; methodOptions?: string[]; dataRoot?: string; chunkSize?: number },
+  spec: { tasks: { task: { name: string }; count?: number; lengths?: number[]; depths?: number[]; options?: Record<string, unknown> }[]; methods: string[]; budgets: number[]; seed: number; methodOptions?: string[]; dataRoot?: string; chunkSize?: number; chatTemplate?: string },
   totalCells: number,
 ): Record<string, unknown> {
   return {
@@ -149,6 +159,7 @@ export function gridDescription(
     methodOptions: spec.methodOptions ?? [],
     dataRoot: spec.dataRoot ?? null,
     chunkSize: spec.chunkSize ?? 512,
+    chatTemplate: spec.chatTemplate ?? 'auto',
     totalCells,
   };
 }
