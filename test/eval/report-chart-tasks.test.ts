@@ -97,3 +97,17 @@ test('report charts keep each task apart: no point or bar is a mean over rows of
   ];
   assert.deepEqual([...svg.keys()].sort(), expected.sort());
 });
+
+test("a key only some tasks' rows carry (chatTemplate) splits a method only where one task has two values", () => {
+  const row = (task: string, sample: string, options: Record<string, unknown>) =>
+    JSON.stringify({ model: 'm', task, sample, method: 'h2o', options, budgetRequested: 0.5, score: 1 });
+  const mixed = [row('longbench-qasper', 'a', { recent: 1, chatTemplate: 'applied' }), row('passkey', 'a', { recent: 1 })].join('\n');
+  const s1 = summarizeResults(parseReportRows(mixed).rows);
+  assert.deepEqual([...s1.labelOf.values()], ['h2o', 'h2o']);
+  const both = [mixed, row('longbench-qasper', 'a', { recent: 1, chatTemplate: 'none' })].join('\n');
+  const s2 = summarizeResults(parseReportRows(both).rows);
+  assert.deepEqual([...s2.labelOf.values()].sort(), ['h2o', 'h2o (chatTemplate=applied)', 'h2o (chatTemplate=none)']);
+  // An option that differs between tasks where every row has it still splits, as before.
+  const s3 = summarizeResults(parseReportRows([row('passkey', 'a', { recent: 1 }), row('niah', 'a', { recent: 2 })].join('\n')).rows);
+  assert.deepEqual([...s3.labelOf.values()].sort(), ['h2o (recent=1)', 'h2o (recent=2)']);
+});
