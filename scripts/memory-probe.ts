@@ -1,18 +1,15 @@
 // Resident memory of one ort-backend session, stage by stage (VmRSS / VmHWM from /proc/self/status; Linux only):
 // load, prefill of --tokens with the method's statistics, compression at --budget, --decode tokens.
 // Usage: node --expose-gc --import tsx scripts/memory-probe.ts --model FILE.gguf [--method kvmerger] [--budget 0.35]
-//        [--tokens 8192] [--chunk 512] [--decode 16] [--threads 1] [--chunked-h2o]
+//        [--tokens 8192] [--chunk 512] [--decode 16] [--threads 1] [--compress-during-prefill]
 // With --expose-gc the probe collects garbage after the load, so the session's own growth is seen apart from the load
 // peak (the weights' JavaScript buffer otherwise lingers until V8's next major GC, which an 8k prefill triggers early).
-// --chunked-h2o: a prototype of H2O compressing during the prefill (after each chunk, scores += the chunk's column
-// sums (GQA mean), evict to the final budget keeping the recent half) — to measure what it would save; it is not a
-// method of the library.
+// --compress-during-prefill: the method compresses during the chunked prefill whenever a layer exceeds the budget
+// (the library's prefillCompressor, as generate --compress-during-prefill), so the full cache never exists.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { benchTokens, emptyCache } from '../src/bench/engine-bench.js';
+import { benchTokens } from '../src/bench/engine-bench.js';
 import { prepareCompression } from '../src/compress/compress-cache.js';
-import { h2oKeep, recentSlots } from '../src/compress/methods/h2o.js';
-import { reduceToKvHeads } from '../src/compress/reduce-to-kv-heads.js';
 import { openModelFile } from '../src/formats/open-model-file.js';
 import { chunkedPrefill } from '../src/generate/chunked-prefill.js';
 import { createOrtBackend } from '../src/model/ort-backend.js';
@@ -26,7 +23,7 @@ const { values } = parseArgs({
     chunk: { type: 'string', default: '512' },
     decode: { type: 'string', default: '16' },
     threads: { type: 'string', default: '1' },
-    'chunked-h2o': { type: 'boolean', default: false },
+    'compress-during-prefill': { type: 'boolean', default: false },
   },
 });
 if (!values.model) throw new Error('--model FILE.gguf is required');
@@ -60,22 +57,14 @@ const kvFull = (2 * c.blockCount * c.headCountKv * c.headDim * 4 * T) / 2 ** 20;
 const tokens = benchTokens(T, c.vocabSize, T);
 let cache;
 let t0 = process.cpuUsage();
-if (values['chunked-h2o']) {
-  const b = Math.floor(budget * T);
-  cache = emptyCache(c, chunk);
-  for (let s = 0; s < T; s += chunk) {
-    const r = await backend.forward(tokens.subarray(s, s + chunk), cache, { logits: 'last', stats: { columnSums: true, window: 0, lastRow: false } });
-    cache.layers.forEach((layer, l) => {
-      const reduced = reduceToKvHeads(r.stats!.columnSums![l]!, layer.kvHeads, 'mean');
-      layer.heads.forEach((head, h) => {
-        for (let j = 0; j < head.length; j++) head.score[j]! += reduced[h]![j]!;
-        if (head.length > b) head.retain(h2oKeep(head.score, head.length, b, recentSlots(b, 0.5)), chunk);
-      });
-    });
-  }
-  stage(`prefill + chunked H2O (${(cpuMs(t0) / T).toFixed(2)} CPU ms/token)`);
+const prep = prepareCompression({ method: values.method, budget: { ratio: budget }, promptLength: T, reserveSlots: Number(values.decode) });
+if (values['compress-during-prefill']) {
+  const comp = prep.prefillCompressor();
+  const pre = await chunkedPrefill({ config: c, backend }, tokens, comp.stats, 0, chunk, (cc, st, next) => comp.afterChunk(cc, st, next));
+  cache = pre.cache;
+  const peakKv = (comp.peakSlots * c.headDim * 8) / 2 ** 20;
+  stage(`prefill + ${values.method}@${budget} during it (${(cpuMs(t0) / T).toFixed(2)} CPU ms/token, ${comp.rounds} rounds, ${comp.ms.toFixed(0)} ms, peak KV ${peakKv.toFixed(0)} MiB)`);
 } else {
-  const prep = prepareCompression({ method: values.method, budget: { ratio: budget }, promptLength: T, reserveSlots: Number(values.decode) });
   const pre = await chunkedPrefill({ config: c, backend }, tokens, prep.statsRequest, 0, chunk);
   cache = pre.cache;
   stage(`prefill (${(cpuMs(t0) / T).toFixed(2)} CPU ms/token)`);
