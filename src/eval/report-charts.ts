@@ -101,7 +101,7 @@ function heatmaps(ctx: Ctx): ReportChart[] {
             cells,
             xLabel: 'context length (tokens)',
             yLabel: 'needle depth (% of context)',
-            valueLabel: 'score',
+            valueLabel: scoreMetric(task).name,
             domain: [0, domainMax],
             series: method,
             idPrefix: `h${out.length}-${slug(m.model, 16)}`,
@@ -119,7 +119,9 @@ function heatmaps(ctx: Ctx): ReportChart[] {
  */
 function fromZero(series: LineSeries[]): [number, number] {
   const ys = series.flatMap((s) => s.points.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y])).filter(Number.isFinite);
-  return niceTicks(Math.min(0, ...ys), Math.max(0, ...ys), 5).domain;
+  const first = niceTicks(Math.min(0, ...ys), Math.max(0, ...ys), 5).domain;
+  // The chart ticks its domain again; a domain that is already round at that step gets labels at both ends.
+  return niceTicks(first[0], first[1], 5).domain;
 }
 
 /** True when the task's rows are teacher-forced (fidelity, ppl-stream): their score is top-1 agreement. */
