@@ -49,6 +49,7 @@ export {
   type TruncateMode,
 } from './generate/session.js';
 export { compressionHook, type CompressionChoice } from './generate/compression-hook.js';
+export { chunkedPrefill, type ChunkedPrefill, type AfterChunk } from './generate/chunked-prefill.js';
 export { applyChatTemplate, type ChatMessage, type ChatTemplateOptions } from './generate/chat-template.js';
 export { Rng } from './util/rng.js';
 // Compression: methods, budgets, the session-facing plan (prepareCompression / compressCache) and decode policies.
