@@ -98,6 +98,27 @@ class TaskMaker:
         # w[j] weighs the prediction OF ids[j]; the loss at position i predicts ids[i + 1]
         return ids, w[1: length + 1]
 
+    def dense_repeat(self, rng: random.Random, length: int, density: float, weight: float
+                     ) -> tuple[list[int], list[float]]:
+        """Like `repeat` with random spans, but `density` span pairs per 256 tokens, each pair inside its own segment
+        (so no pair overwrites another's source), and the copied tokens weighted by `weight`: a strong, clean
+        retrieval signal, as in the classic repeated-random-tokens induction task, while the prose around keeps
+        the language-model loss."""
+        ids, w = self.prose(rng, length)
+        k = max(1, round(length / 256 * density))
+        g = length // k
+        for i in range(k):
+            base = i * g
+            c = rng.randint(8, max(8, min(32, g // 3)))
+            s = base + rng.randrange(1, max(2, g - 2 * c))
+            d = rng.randrange(s + c, max(s + c + 1, base + g - c + 1))
+            if rng.random() < 0.5:
+                ids[s:s + c] = [rng.randrange(self.tok.eot_id) for _ in range(c)]
+            ids[d:d + c] = ids[s:s + c]
+            for j in range(d + 1, d + c):  # w[j - 1] weighs the prediction of ids[j]
+                w[j - 1] = weight
+        return ids, w
+
     def repeat(self, rng: random.Random, length: int, random_spans: bool = False) -> tuple[list[int], list[float]]:
         """Prose in which earlier spans reappear verbatim later: every token of a copy after its first is predictable
         only by looking back, a dense signal that makes induction (retrieval) heads form far sooner than the few
@@ -121,9 +142,11 @@ class TaskMaker:
             ids[d:d + c] = ids[s:s + c]
         return ids, w
 
-    def sample(self, rng: random.Random, length: int, copy_share: float = 0.0, random_spans: bool = False
-               ) -> tuple[list[int], list[float]]:
+    def sample(self, rng: random.Random, length: int, copy_share: float = 0.0, random_spans: bool = False,
+               span_density: float = 0.0, span_weight: float = 1.0) -> tuple[list[int], list[float]]:
         if copy_share > 0 and rng.random() < copy_share:  # no draw without copies: old runs replay exactly
+            if span_density > 0:
+                return self.dense_repeat(rng, length, span_density, span_weight)
             return self.repeat(rng, length, random_spans)
         r = rng.random()
         if r < 0.25:

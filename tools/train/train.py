@@ -48,11 +48,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--decay-frac", type=float, default=0.2, help="last fraction of tokens with linear LR decay")
     p.add_argument("--answer-weight", type=float, default=5.0)
-    p.add_argument("--copy-share", type=float, default=0.2, help="share of sequences with repeated prose spans")
-    p.add_argument("--copy-from-step", type=int, default=595,
-                   help="steps before this draw no copy sequences (the default run added them at step 595)")
-    p.add_argument("--random-spans-from-step", type=int, default=RANDOM_SPANS_FROM_STEP,
-                   help="from this step on, copy sequences also repeat random-token spans")
+    p.add_argument("--phases", default=None,
+                   help="JSON list of phases that change the data mixture from a step on (default: "
+                        "tools/train/phases/<run-name>.json when it exists); see phase_at()")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--eval-minutes", type=float, default=30.0)
     p.add_argument("--vocab", type=int, default=4096)
@@ -73,7 +71,35 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-RANDOM_SPANS_FROM_STEP = 758  # the default run added random-token spans at this step
+PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "lengths", "tokens_per_step"}
+
+
+def load_phases(a) -> list[dict]:
+    """Phases change the data mixture from a step on, so a run that was adjusted while it trained (the default
+    run was: see tools/train/phases/default.json) replays exactly from one command. Each phase holds `from_step`
+    and any of `copy_share` (share of repeated-span sequences), `random_spans` (half the spans random tokens),
+    `span_density`/`span_weight` (dense, weighted span pairs: TaskMaker.dense_repeat),
+    `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`."""
+    path = Path(a.phases) if a.phases else Path(__file__).resolve().parent / "phases" / f"{a.run_name}.json"
+    if not path.exists():
+        if a.phases:
+            raise SystemExit(f"train.py: --phases {path} does not exist; give an existing JSON file or leave it out")
+        return []
+    phases = json.loads(path.read_text())
+    for ph in phases:
+        bad = set(ph) - PHASE_KEYS
+        if bad or "from_step" not in ph:
+            raise SystemExit(f"train.py: {path}: phase {ph} has unknown keys {sorted(bad)} or no from_step; "
+                             f"allowed keys are {sorted(PHASE_KEYS)}")
+    return sorted(phases, key=lambda ph: ph["from_step"])
+
+
+def phase_at(phases: list[dict], step: int) -> dict:
+    cur: dict = {}
+    for ph in phases:
+        if ph["from_step"] <= step:
+            cur = ph
+    return cur
 
 
 def length_weights(progress: float, context: int) -> dict[int, float]:
@@ -100,6 +126,7 @@ def lr_at(a, step: int, tokens: float) -> float:
 def main(argv=None) -> int:
     reexec_with_jemalloc()
     a = parse_args(argv)
+    phases = load_phases(a)
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -183,7 +210,7 @@ def main(argv=None) -> int:
         opt.load_state_dict(ckpt["optimizer"])
         step, tokens_seen, train_seconds = ckpt["step"], ckpt["tokens_seen"], ckpt["train_seconds"]
         torch.set_rng_state(ckpt["torch_rng"])
-        log(f"resumed from {ckpt_path} at step {step}, {tokens_seen} tokens")
+        log(f"resumed from {ckpt_path} at step {step}, {tokens_seen} tokens; phases {json.dumps(phases)}")
     else:
         log(f"new run {out}: config {json.dumps(cfg.to_dict())}, params {model.num_params()}, args {vars(a)}")
         if a.init_from:
@@ -232,12 +259,16 @@ def main(argv=None) -> int:
     while tokens_seen < a.total_tokens and (a.max_steps == 0 or step < a.max_steps):
         t0 = time.time()
         rng = random.Random(f"{a.seed}:{step}")
-        lw = length_weights(tokens_seen / a.total_tokens, cfg.context)
+        ph = phase_at(phases, step)
+        if "lengths" in ph:
+            lw = {min(int(k), cfg.context): v for k, v in ph["lengths"].items()}
+        else:
+            lw = length_weights(tokens_seen / a.total_tokens, cfg.context)
         length = rng.choices(list(lw), weights=list(lw.values()))[0]
-        bsz = max(1, a.tokens_per_step // length)
-        copy_share = a.copy_share if step >= a.copy_from_step else 0.0
-        rs = step >= a.random_spans_from_step
-        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs) for _ in range(bsz)))
+        bsz = max(1, ph.get("tokens_per_step", a.tokens_per_step) // length)
+        copy_share, rs = ph.get("copy_share", 0.0), ph.get("random_spans", False)
+        sd, sw = ph.get("span_density", 0.0), ph.get("span_weight", 1.0)
+        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw) for _ in range(bsz)))
         x = torch.tensor(seqs, dtype=torch.long)
         w = torch.tensor(ws, dtype=torch.float32)
         lr = lr_at(a, step, tokens_seen)
