@@ -98,6 +98,15 @@ class TaskMaker:
         # w[j] weighs the prediction OF ids[j]; the loss at position i predicts ids[i + 1]
         return ids, w[1: length + 1]
 
+    def random_repeat(self, rng: random.Random, length: int) -> tuple[list[int], list[float]]:
+        """A block of random tokens (16 to length/2) repeated to fill the sequence: the classic induction task. Only
+        copying predicts anything after the first block, so it bootstraps retrieval heads within ~100 steps where
+        the same signal diluted in prose took far longer. The first block carries no loss."""
+        b = rng.randint(16, length // 2)
+        block = [rng.randrange(self.tok.eot_id) for _ in range(b)]
+        ids = (block * (length // b + 2))[: length + 1]
+        return ids, [0.0] * (b - 1) + [1.0] * (length - b + 1)
+
     def dense_repeat(self, rng: random.Random, length: int, density: float, weight: float
                      ) -> tuple[list[int], list[float]]:
         """Like `repeat` with random spans, but `density` span pairs per 256 tokens, each pair inside its own segment
@@ -143,7 +152,10 @@ class TaskMaker:
         return ids, w
 
     def sample(self, rng: random.Random, length: int, copy_share: float = 0.0, random_spans: bool = False,
-               span_density: float = 0.0, span_weight: float = 1.0) -> tuple[list[int], list[float]]:
+               span_density: float = 0.0, span_weight: float = 1.0, induction_share: float = 0.0
+               ) -> tuple[list[int], list[float]]:
+        if induction_share > 0 and rng.random() < induction_share:
+            return self.random_repeat(rng, length)
         if copy_share > 0 and rng.random() < copy_share:  # no draw without copies: old runs replay exactly
             if span_density > 0:
                 return self.dense_repeat(rng, length, span_density, span_weight)

@@ -71,14 +71,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "lengths", "tokens_per_step"}
+PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "induction_share", "lengths", "tokens_per_step"}
 
 
 def load_phases(a) -> list[dict]:
     """Phases change the data mixture from a step on, so a run that was adjusted while it trained (the default
     run was: see tools/train/phases/default.json) replays exactly from one command. Each phase holds `from_step`
     and any of `copy_share` (share of repeated-span sequences), `random_spans` (half the spans random tokens),
-    `span_density`/`span_weight` (dense, weighted span pairs: TaskMaker.dense_repeat),
+    `span_density`/`span_weight` (dense, weighted span pairs: TaskMaker.dense_repeat), `induction_share` (share of
+    repeated random-token blocks: TaskMaker.random_repeat),
     `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`."""
     path = Path(a.phases) if a.phases else Path(__file__).resolve().parent / "phases" / f"{a.run_name}.json"
     if not path.exists():
@@ -268,7 +269,8 @@ def main(argv=None) -> int:
         bsz = max(1, ph.get("tokens_per_step", a.tokens_per_step) // length)
         copy_share, rs = ph.get("copy_share", 0.0), ph.get("random_spans", False)
         sd, sw = ph.get("span_density", 0.0), ph.get("span_weight", 1.0)
-        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw) for _ in range(bsz)))
+        ind = ph.get("induction_share", 0.0)
+        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw, ind) for _ in range(bsz)))
         x = torch.tensor(seqs, dtype=torch.long)
         w = torch.tensor(ws, dtype=torch.float32)
         lr = lr_at(a, step, tokens_seen)
