@@ -74,6 +74,15 @@ def parse_args(argv=None):
 PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "induction_share", "lengths", "tokens_per_step"}
 
 
+def phases_path(a) -> Path:
+    return Path(a.phases) if a.phases else Path(__file__).resolve().parent / "phases" / f"{a.run_name}.json"
+
+
+def phases_file_mtime(a) -> float:
+    p = phases_path(a)
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
 def load_phases(a) -> list[dict]:
     """Phases change the data mixture from a step on, so a run that was adjusted while it trained (the default
     run was: see tools/train/phases/default.json) replays exactly from one command. Each phase holds `from_step`
@@ -81,7 +90,7 @@ def load_phases(a) -> list[dict]:
     `span_density`/`span_weight` (dense, weighted span pairs: TaskMaker.dense_repeat), `induction_share` (share of
     repeated random-token blocks: TaskMaker.random_repeat),
     `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`."""
-    path = Path(a.phases) if a.phases else Path(__file__).resolve().parent / "phases" / f"{a.run_name}.json"
+    path = phases_path(a)
     if not path.exists():
         if a.phases:
             raise SystemExit(f"train.py: --phases {path} does not exist; give an existing JSON file or leave it out")
@@ -257,8 +266,12 @@ def main(argv=None) -> int:
     win_tok, win_t, win_loss, win_n = 0, 0.0, 0.0, 0
     if step == 0:
         log("eval " + evaluate())
+    phases_mtime = phases_file_mtime(a)
     while tokens_seen < a.total_tokens and (a.max_steps == 0 or step < a.max_steps):
         t0 = time.time()
+        if phases_file_mtime(a) != phases_mtime:  # phases for later steps may be added while the run goes on
+            phases, phases_mtime = load_phases(a), phases_file_mtime(a)
+            log(f"phases reloaded at step {step}: {json.dumps(phase_at(phases, step))}")
         rng = random.Random(f"{a.seed}:{step}")
         ph = phase_at(phases, step)
         if "lengths" in ph:
