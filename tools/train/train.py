@@ -71,7 +71,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "induction_share", "lengths", "tokens_per_step"}
+PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "induction_share", "lengths",
+              "tokens_per_step", "lr_to", "lr_to_step", "stop"}
 
 
 def phases_path(a) -> Path:
@@ -89,7 +90,9 @@ def load_phases(a) -> list[dict]:
     and any of `copy_share` (share of repeated-span sequences), `random_spans` (half the spans random tokens),
     `span_density`/`span_weight` (dense, weighted span pairs: TaskMaker.dense_repeat), `induction_share` (share of
     repeated random-token blocks: TaskMaker.random_repeat),
-    `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`."""
+    `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`; `lr_to` with `lr_to_step` (the learning
+    rate falls linearly from the schedule's value at `from_step` to `lr_to` at `lr_to_step`, then stays) and `stop`
+    (the run ends, with a checkpoint and an evaluation, when it reaches `from_step`)."""
     path = phases_path(a)
     if not path.exists():
         if a.phases:
@@ -121,6 +124,16 @@ def length_weights(progress: float, context: int) -> dict[int, float]:
     else:
         w = {512: 0.2, 1024: 0.2, 2048: 0.25, 4096: 0.35}
     return {min(k, context): v for k, v in w.items()}
+
+
+def phase_lr(a, phases: list[dict], step: int, tokens: float) -> float:
+    """The schedule's learning rate, unless the phase in force decays it linearly to `lr_to` by `lr_to_step`."""
+    ph = phase_at(phases, step)
+    if "lr_to" not in ph:
+        return lr_at(a, step, tokens)
+    start = lr_at(a, ph["from_step"], tokens)
+    f = min(1.0, (step - ph["from_step"]) / max(1, ph["lr_to_step"] - ph["from_step"]))
+    return start + f * (ph["lr_to"] - start)
 
 
 def lr_at(a, step: int, tokens: float) -> float:
@@ -274,6 +287,9 @@ def main(argv=None) -> int:
             log(f"phases reloaded at step {step}: {json.dumps(phase_at(phases, step))}")
         rng = random.Random(f"{a.seed}:{step}")
         ph = phase_at(phases, step)
+        if ph.get("stop"):
+            log(f"phase at step {step} says stop")
+            break
         if "lengths" in ph:
             lw = {min(int(k), cfg.context): v for k, v in ph["lengths"].items()}
         else:
@@ -286,7 +302,7 @@ def main(argv=None) -> int:
         seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw, ind) for _ in range(bsz)))
         x = torch.tensor(seqs, dtype=torch.long)
         w = torch.tensor(ws, dtype=torch.float32)
-        lr = lr_at(a, step, tokens_seen)
+        lr = phase_lr(a, phases, step, tokens_seen)
         for g in opt.param_groups:
             g["lr"] = lr
         logits = model(x[:, :-1])
