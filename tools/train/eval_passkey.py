@@ -17,16 +17,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
-from bpe import Tokenizer  # noqa: E402
-from model import Config, Llama  # noqa: E402
+from checkpoint import add_checkpoint_args, load_model  # noqa: E402
 from tasks import TaskMaker, passkey_prompt  # noqa: E402
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-name", default="default")
-    p.add_argument("--run-dir", default=None)
-    p.add_argument("--checkpoint", default=None)
+    add_checkpoint_args(p)
     p.add_argument("--lengths", default="1000,2000,4000", help="prompt lengths in tokens")
     p.add_argument("--keys", type=int, default=20)
     p.add_argument("--depths", type=int, default=5)
@@ -34,12 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    rd = Path(a.run_dir).expanduser() if a.run_dir else Path.home() / ".cache" / "kvmerger-train" / a.run_name
-    ck = torch.load(Path(a.checkpoint) if a.checkpoint else rd / "ckpt.pt", map_location="cpu")
-    model = Llama(Config(**ck["config"]))
-    model.load_state_dict(ck["model"])
-    model.eval()
-    tok = Tokenizer.load(rd / "tokenizer.json")
+    model, ck, tok = load_model(a, "eval_passkey.py")
     root = corpus.gutenberg_dir()
     split = corpus.load_or_make_split(root, ck["args"]["seed"], write=False)
     ids: list[int] = []

@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkpoint import add_checkpoint_args, checkpoint_path, load_checkpoint, run_dir  # noqa: E402
+
 NAMES = {
     "attn_norm.weight": "attn_norm.weight",
     "wq.weight": "attn_q.weight",
@@ -44,22 +47,13 @@ def gguf_name(torch_name: str) -> str:
     raise SystemExit(f"export.py: unexpected tensor {torch_name}")
 
 
-def run_dir(a) -> Path:
-    return Path(a.run_dir).expanduser() if a.run_dir else Path.home() / ".cache" / "kvmerger-train" / a.run_name
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-name", default="default")
-    p.add_argument("--run-dir", default=None, help="run folder (default ~/.cache/kvmerger-train/<run-name>)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint file (default <run folder>/ckpt.pt)")
+    add_checkpoint_args(p)
     p.add_argument("--out", required=True, help="output path prefix: writes <out>.json and <out>.bin")
     a = p.parse_args(argv)
     rd = run_dir(a)
-    ck_path = Path(a.checkpoint) if a.checkpoint else rd / "ckpt.pt"
-    if not ck_path.exists():
-        raise SystemExit(f"export.py: no checkpoint at {ck_path}; train first or pass --checkpoint")
-    ck = torch.load(ck_path, map_location="cpu")
+    ck = load_checkpoint(a, "export.py")
     tok = json.loads((rd / "tokenizer.json").read_text(encoding="utf-8"))
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +69,7 @@ def main(argv=None) -> int:
         "config": ck["config"],
         "tokenizer": tok,
         "training": {"step": ck["step"], "tokens_seen": ck["tokens_seen"], "train_seconds": ck["train_seconds"],
-                     "seed": ck["args"]["seed"], "checkpoint": str(ck_path)},
+                     "seed": ck["args"]["seed"], "checkpoint": str(checkpoint_path(a))},
         "tensors": tensors,
     }
     Path(str(out) + ".json").write_text(json.dumps(header, ensure_ascii=False) + "\n", encoding="utf-8")

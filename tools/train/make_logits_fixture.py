@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bpe import Tokenizer  # noqa: E402
-from model import Config, Llama  # noqa: E402
+from checkpoint import add_checkpoint_args, load_model  # noqa: E402
 
 PROMPTS = [
     "It was a bright cold day in April, and the clocks were striking thirteen.",
@@ -36,19 +35,12 @@ PROMPTS = [
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-name", default="default")
-    p.add_argument("--run-dir", default=None)
-    p.add_argument("--checkpoint", default=None)
+    add_checkpoint_args(p)
     p.add_argument("--model-file", default="models/kvmerger-default.gguf", help="the GGUF these logits belong to")
     p.add_argument("--out", default="test/fixtures/default-model-logits.json")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    rd = Path(a.run_dir).expanduser() if a.run_dir else Path.home() / ".cache" / "kvmerger-train" / a.run_name
-    ck = torch.load(Path(a.checkpoint) if a.checkpoint else rd / "ckpt.pt", map_location="cpu")
-    model = Llama(Config(**ck["config"]))
-    model.load_state_dict(ck["model"])
-    model.eval()
-    tok = Tokenizer.load(rd / "tokenizer.json")
+    model, ck, tok = load_model(a, "make_logits_fixture.py")
     cases = []
     with torch.no_grad():
         for i, text in enumerate(PROMPTS):

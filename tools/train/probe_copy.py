@@ -16,27 +16,20 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bpe import Tokenizer  # noqa: E402
-from model import Config, Llama  # noqa: E402
+from checkpoint import add_checkpoint_args, load_model, run_dir  # noqa: E402
 from tasks import TaskMaker  # noqa: E402
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-name", default="default")
-    p.add_argument("--run-dir", default=None)
-    p.add_argument("--checkpoint", default=None)
+    add_checkpoint_args(p)
     p.add_argument("--lengths", default="64,256,1024")
     p.add_argument("--samples", type=int, default=6)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    rd = Path(a.run_dir).expanduser() if a.run_dir else Path.home() / ".cache" / "kvmerger-train" / a.run_name
-    ck = torch.load(Path(a.checkpoint) if a.checkpoint else rd / "ckpt.pt", map_location="cpu")
-    model = Llama(Config(**ck["config"]))
-    model.load_state_dict(ck["model"])
-    model.eval()
-    tok = Tokenizer.load(rd / "tokenizer.json")
+    model, ck, tok = load_model(a, "probe_copy.py")
+    rd = run_dir(a)
     maker = TaskMaker(tok, np.fromfile(rd / "validation.u16", dtype=np.uint16), 1.0)
     res = [f"step {ck['step']}"]
     with torch.no_grad():
