@@ -283,8 +283,12 @@ def main(argv=None) -> int:
     while tokens_seen < a.total_tokens and (a.max_steps == 0 or step < a.max_steps):
         t0 = time.time()
         if phases_file_mtime(a) != phases_mtime:  # phases for later steps may be added while the run goes on
-            phases, phases_mtime = load_phases(a), phases_file_mtime(a)
-            log(f"phases reloaded at step {step}: {json.dumps(phase_at(phases, step))}")
+            phases_mtime = phases_file_mtime(a)
+            try:
+                phases = load_phases(a)
+                log(f"phases reloaded at step {step}: {json.dumps(phase_at(phases, step))}")
+            except (SystemExit, ValueError) as e:  # a half-written or wrong edit must not end a long run
+                log(f"phases file not reloaded at step {step}, keeping the previous phases: {e}")
         rng = random.Random(f"{a.seed}:{step}")
         ph = phase_at(phases, step)
         if ph.get("stop"):
