@@ -5,57 +5,28 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gguf, writeGGUF, type GGUFTensorInput, type MetadataInput } from '../../src/formats/gguf-writer.js';
 import { loadModel } from '../../src/model/load-model.js';
 import { generate } from '../../src/generate/session.js';
 import { run } from '../../src/cli/commands/generate.js';
-import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
+import { CHAT_TEMPLATE, writeChatModel } from '../helpers/chat-model.js';
 import { runCommand } from '../helpers/run-command.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvmerger-chat-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const TEMPLATE = '{{ bos_token }}{% for m in messages %}[U]{{ m.content }}[/U]{% endfor %}{% if add_generation_prompt %}[A]{% endif %}';
+const TEMPLATE = CHAT_TEMPLATE;
 
-// SentencePiece vocabulary: <unk> <s> </s>, 256 byte tokens (ids 3..258), then the chat markers as user-defined tokens
-// (259 "[U]", 260 "[/U]", 261 "[A]": always split out whole) and "h", "i", "hi" (262, 263, 264). No space prefix.
-const tokens = ['<unk>', '<s>', '</s>'];
-const types = [2, 3, 3];
-for (let b = 0; b < 256; b++) {
-  tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-  types.push(6);
-}
-tokens.push('[U]', '[/U]', '[A]', 'h', 'i', 'hi');
-types.push(4, 4, 4, 1, 1, 1);
-
+// The helper's SentencePiece vocabulary (<unk> <s> </s>, 256 byte tokens at 3..258, the markers 259 "[U]", 260 "[/U]",
+// 261 "[A]", always split out whole) plus "h", "i", "hi" (262, 263, 264), "hi" scored so that it wins the merge.
 function writeModel(path: string, chatTemplate?: string): void {
-  const config = smallConfig({ vocabSize: tokens.length, contextLength: 64 });
-  const ws = randomWeightSource(config, 3);
-  const meta = new Map<string, MetadataInput>([
-    ['general.architecture', gguf.str('llama')],
-    ['llama.context_length', gguf.u32(config.contextLength)],
-    ['llama.embedding_length', gguf.u32(config.embeddingLength)],
-    ['llama.block_count', gguf.u32(config.blockCount)],
-    ['llama.feed_forward_length', gguf.u32(config.feedForwardLength)],
-    ['llama.attention.head_count', gguf.u32(config.headCount)],
-    ['llama.attention.head_count_kv', gguf.u32(config.headCountKv)],
-    ['llama.attention.layer_norm_rms_epsilon', gguf.f32(config.rmsNormEps)],
-    ['tokenizer.ggml.model', gguf.str('llama')],
-    ['tokenizer.ggml.tokens', gguf.strArr(tokens)],
-    ['tokenizer.ggml.scores', gguf.f32Arr(tokens.map((t) => (t === 'hi' ? 0 : -10)))],
-    ['tokenizer.ggml.token_type', gguf.i32Arr(types)],
-    ['tokenizer.ggml.bos_token_id', gguf.u32(1)],
-    ['tokenizer.ggml.eos_token_id', gguf.u32(2)],
-    ['tokenizer.ggml.unknown_token_id', gguf.u32(0)],
-    ['tokenizer.ggml.add_space_prefix', gguf.bool(false)],
-  ]);
-  if (chatTemplate !== undefined) meta.set('tokenizer.chat_template', gguf.str(chatTemplate));
-  const names = ['token_embd.weight', 'output_norm.weight', 'output.weight'];
-  for (let b = 0; b < config.blockCount; b++) {
-    for (const p of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']) names.push(`blk.${b}.${p}.weight`);
-  }
-  const tensors: GGUFTensorInput[] = names.map((name) => ({ name, dims: [...ws.shapeOf(name)].reverse(), type: 'F32', data: ws.get(name) }));
-  writeGGUF(path, { metadata: meta, tensors });
+  writeChatModel(path, chatTemplate, {
+    seed: 3,
+    extraTokens: [
+      { text: 'h', score: -10 },
+      { text: 'i', score: -10 },
+      { text: 'hi', score: 0 },
+    ],
+  });
 }
 
 const withTemplate = join(dir, 'chat.gguf');
