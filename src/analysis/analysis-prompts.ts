@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveDataRoot } from '../eval/data-root.js';
-import { haystackTokens, loadHaystackCorpus, randomParagraphStart } from '../eval/haystack.js';
+import { haystackTokens, openHaystack, randomParagraphStart } from '../eval/haystack.js';
 import { sampleRng } from '../eval/seeded-random.js';
 import { encodeContent, type EvalTokenizer, type SampleOptions } from '../eval/task.js';
 import { getTask } from '../eval/tasks.js';
@@ -26,8 +26,7 @@ export interface AnalysisPrompt {
  * starting at a seeded paragraph; `index` picks further passages for the same seed.
  */
 export function gutenbergPassage(tokenizer: EvalTokenizer, n: number, seed: number, index = 0, dataRoot?: string): AnalysisPrompt {
-  const root = resolveDataRoot(dataRoot, 'the default analysis text (a Gutenberg passage; or pass --prompt-file)');
-  const corpus = loadHaystackCorpus('gutenberg', root, 'validation');
+  const corpus = openHaystack('gutenberg', dataRoot, 'the default analysis text (a Gutenberg passage; or pass --prompt-file)', 'validation');
   const start = randomParagraphStart(corpus, sampleRng(seed, 'analysis', n, index));
   return { source: 'gutenberg', id: `start=${start}`, ids: haystackTokens(corpus, start, n, tokenizer) };
 }

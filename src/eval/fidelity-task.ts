@@ -12,8 +12,7 @@
  * (full, compressed, their difference and ratio) and the mean KL(p_full ‖ p_compressed) per token.
  */
 import { KvError } from '../util/errors.js';
-import { resolveDataRoot } from './data-root.js';
-import { haystackTokens, loadHaystackCorpus, randomParagraphStart } from './haystack.js';
+import { haystackTokens, openHaystack, randomParagraphStart } from './haystack.js';
 import { summarizeFidelity } from './logit-metrics.js';
 import { sampleRng } from './seeded-random.js';
 import type { FidelityObservation, FidelityTask, Sample, SampleOptions, TaskOptionSpec, TaskScore } from './task.js';
@@ -41,8 +40,7 @@ export function createFidelityTask(variant: FidelityVariant): FidelityTask {
     defaultLengths,
     samples(opts: SampleOptions): Sample[] {
       const o = readTaskOptions(variant, options, opts.options);
-      const root = resolveDataRoot(opts.dataRoot, `the '${variant}' task`);
-      const corpus = loadHaystackCorpus('gutenberg', root, o.split as GutenbergSplitName);
+      const corpus = openHaystack('gutenberg', opts.dataRoot, `the '${variant}' task`, o.split as GutenbergSplitName);
       const out: Sample[] = [];
       for (const L of opts.lengths ?? defaultLengths) {
         if (!(Number.isInteger(L) && L > 0)) throw new KvError(`length ${L} is not a positive integer token count`);

@@ -9,15 +9,18 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvError } from '../util/errors.js';
+import { builtinHaystackText } from './builtin-haystack.js';
+import { defaultDataRoot, resolveDataRoot } from './data-root.js';
 import { loadGutenbergBooks, type GutenbergSplitName } from './gutenberg.js';
 import { encodeContent, type EvalTokenizer } from './task.js';
 
-export type HaystackSource = 'gutenberg' | 'essays';
-export const HAYSTACK_SOURCES: readonly HaystackSource[] = ['gutenberg', 'essays'];
+export type HaystackSource = 'gutenberg' | 'builtin' | 'essays';
+export const HAYSTACK_SOURCES: readonly HaystackSource[] = ['gutenberg', 'builtin', 'essays'];
 
 export interface HaystackCorpus {
   /** Identifies the text for caches (source and split). */
   id: string;
+  /** The text actually used: 'gutenberg' falls back to 'builtin' where there is no data folder. */
   source: HaystackSource;
   text: string;
   /** Char offsets where a paragraph starts (random windows start there). */
@@ -34,11 +37,14 @@ const corpora = new Map<string, HaystackCorpus>();
  */
 export function loadHaystackCorpus(source: HaystackSource, dataRoot: string, split: GutenbergSplitName = 'haystack'): HaystackCorpus {
   const id = source === 'gutenberg' ? `gutenberg:${split}` : source;
+  if (source === 'builtin') dataRoot = '';
   const key = `${id}|${dataRoot}`;
   const hit = corpora.get(key);
   if (hit) return hit;
   let text: string;
-  if (source === 'gutenberg') {
+  if (source === 'builtin') {
+    text = builtinHaystackText();
+  } else if (source === 'gutenberg') {
     text = loadGutenbergBooks(dataRoot, split)
       .map((b) => b.text.trim())
       .join('\n\n');
@@ -57,6 +63,18 @@ export function loadHaystackCorpus(source: HaystackSource, dataRoot: string, spl
   const corpus = { id, source, text, paragraphStarts };
   corpora.set(key, corpus);
   return corpus;
+}
+
+/**
+ * The haystack a task reads: `gutenberg` from the data folder (`given`, else the default one), or, when no folder was
+ * given and the default one does not exist (a fresh clone, an installed package), the built-in excerpts of the same
+ * held-out books; `builtin` always the excerpts; `essays` needs the data folder. `what` names the task for errors.
+ */
+export function openHaystack(source: HaystackSource, given: string | undefined, what: string, split: GutenbergSplitName = 'haystack'): HaystackCorpus {
+  if (source === 'builtin' || (source === 'gutenberg' && given === undefined && !existsSync(defaultDataRoot()))) {
+    return loadHaystackCorpus('builtin', '');
+  }
+  return loadHaystackCorpus(source, resolveDataRoot(given, what), split);
 }
 
 /** `len` chars of the corpus from `start`, wrapping around to the beginning (joined by a blank line). */

@@ -19,8 +19,8 @@
  */
 import { KvError } from '../util/errors.js';
 import { fitToTokens } from './fit-to-tokens.js';
-import { HAYSTACK_SOURCES, haystackTokens, loadHaystackCorpus, randomParagraphStart, splitAtDepth, trimToSentence, type HaystackSource } from './haystack.js';
-import { resolveDataRoot } from './data-root.js';
+import { HAYSTACK_SOURCES, haystackTokens, openHaystack, randomParagraphStart, splitAtDepth, trimToSentence, type HaystackSource } from './haystack.js';
+import { defaultDataRoot } from './data-root.js';
 import { normalizeAnswer } from './longbench-metrics.js';
 import { loadNiahDefaults } from './niah-defaults.js';
 import { PARAPHRASED_NEEDLES } from './paraphrased-needles.js';
@@ -35,7 +35,7 @@ export const DEFAULT_NEEDLE_LENGTHS = [1000, 2000, 4000];
 export const DEFAULT_NEEDLE_DEPTHS = [0, 25, 50, 75, 100];
 
 const OPTIONS: TaskOptionSpec[] = [
-  { name: 'haystack', type: 'string', default: 'gutenberg', choices: [...HAYSTACK_SOURCES], description: 'haystack text: held-out Gutenberg books, or the Paul Graham essays of the standard test (when present)' },
+  { name: 'haystack', type: 'string', default: 'gutenberg', choices: [...HAYSTACK_SOURCES], description: 'haystack text: held-out Gutenberg books (their built-in excerpts where no data folder exists), the built-in excerpts, or the Paul Graham essays of the standard test (when present)' },
 ];
 
 /** What one needle sample needs: the needle text, how it joins the prose, the question part, the answer. */
@@ -94,8 +94,8 @@ export function createNeedleTask(variant: NeedleVariant): GenerationTask {
     samples(opts: SampleOptions): Sample[] {
       const o = readTaskOptions(variant, OPTIONS, opts.options);
       const source = o.haystack as HaystackSource;
-      const dataRoot = resolveDataRoot(opts.dataRoot, `the '${variant}' task`);
-      const corpus = loadHaystackCorpus(source, dataRoot);
+      const corpus = openHaystack(source, opts.dataRoot, `the '${variant}' task`);
+      const dataRoot = opts.dataRoot ?? defaultDataRoot();
       const lengths = opts.lengths ?? DEFAULT_NEEDLE_LENGTHS;
       const depths = opts.depths ?? DEFAULT_NEEDLE_DEPTHS;
       const count = opts.count ?? 1;
@@ -128,7 +128,7 @@ export function createNeedleTask(variant: NeedleVariant): GenerationTask {
               contextLength: L,
               promptTokens: fitted.tokens,
               depth,
-              meta: { seed: opts.seed, haystack: source, start, haystackTokens: fitted.n, ...p.meta },
+              meta: { seed: opts.seed, haystack: corpus.source, start, haystackTokens: fitted.n, ...p.meta },
             });
           }
         }

@@ -16,10 +16,9 @@
  */
 import { KvError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-import { resolveDataRoot } from './data-root.js';
 import { ENGLISH_ADJECTIVES, ENGLISH_NOUNS, ENGLISH_WORDS } from './english-words.js';
 import { fitToTokens } from './fit-to-tokens.js';
-import { circularSlice, HAYSTACK_SOURCES, loadHaystackCorpus, splitSentences, type HaystackSource } from './haystack.js';
+import { circularSlice, HAYSTACK_SOURCES, openHaystack, splitSentences, type HaystackSource } from './haystack.js';
 import { linspaceRounded } from './niah-defaults.js';
 import { stringMatchAll } from './ruler-metrics.js';
 import { choice, randInt, randomUuid, sampleDistinct, sampleRng, shuffle } from './seeded-random.js';
@@ -399,8 +398,7 @@ export function createRulerTask(configName: string): GenerationTask {
       let corpusText: string | undefined;
       const essayWords = (count: number): string[] => {
         if (corpusText === undefined) {
-          const root = resolveDataRoot(opts.dataRoot, `task '${name}' (essay haystack)`);
-          const corpus = loadHaystackCorpus(o.haystackText as HaystackSource, root);
+          const corpus = openHaystack(o.haystackText as HaystackSource, opts.dataRoot, `task '${name}' (essay haystack)`);
           corpusText = circularSlice(corpus, 0, Math.max(20000, count * 12));
         }
         return corpusText.split(/\s+/).filter((w) => w.length > 0);
