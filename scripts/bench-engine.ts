@@ -11,7 +11,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import type { ModelConfig } from '../src/model/model-config.js';
+import type { ModelConfig } from '../src/core/model-config.js';
 import { ReferenceBackend } from '../src/model/reference-backend.js';
 import { createOrtBackend } from '../src/model/ort-backend.js';
 import { configFromHf } from '../src/bench/bench-models.js';

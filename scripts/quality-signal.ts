@@ -35,7 +35,7 @@ import { Sampler } from '../src/generate/sampler.js';
 import { generate, type SessionModel } from '../src/generate/session.js';
 import type { ForwardBackend } from '../src/model/backend.js';
 import { loadModel } from '../src/model/load-model.js';
-import type { ModelConfig } from '../src/model/model-config.js';
+import type { ModelConfig } from '../src/core/model-config.js';
 import { KvError } from '../src/util/errors.js';
 
 /** One configuration to measure: a registered method and its options. */

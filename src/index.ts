@@ -1,6 +1,6 @@
 // The library entry point: `import { ... } from 'kvmerger'`. Each layer exports its public API here.
 export { KvError } from './util/errors.js';
-export type { ModelConfig, Architecture, RopeStyle, RopeScaling } from './model/model-config.js';
+export type { ModelConfig, Architecture, RopeStyle, RopeScaling } from './core/model-config.js';
 export { KVCache } from './cache/kv-cache.js';
 export { LayerCache } from './cache/layer-cache.js';
 export { HeadCache } from './cache/head-cache.js';
@@ -32,7 +32,7 @@ export { tokenizerFromHFJson, type HFTokenizerHints } from './tokenizer/hf-token
 export { Llama2cTokenizer, parseLlama2cTokenizer } from './tokenizer/llama2c-tokenizer.js';
 // Engine: forward passes, sampling, generation sessions.
 export type { ForwardBackend, ForwardOptions, ForwardResult } from './model/backend.js';
-export type { WeightSource } from './model/weights.js';
+export type { WeightSource } from './core/weight-source.js';
 export { ReferenceBackend } from './model/reference-backend.js';
 export { loadModel, defaultModelPath, type LoadedModel, type LoadModelOptions, type BackendName } from './model/load-model.js';
 export { createOrtBackend, type OrtBackendOptions } from './model/ort-backend.js';

@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { openGGUF } from '../formats/gguf-reader.js';
 import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput, type MetadataInput } from '../formats/gguf-writer.js';
 import { quantize } from '../formats/quantize.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { KvError } from '../util/errors.js';
 
 /** Weight types the bench writes random models in. */

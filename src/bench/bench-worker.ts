@@ -5,7 +5,7 @@ import type { KVCache } from '../cache/kv-cache.js';
 import { prepareCompression } from '../compress/compress-cache.js';
 import { openModelFile } from '../formats/open-model-file.js';
 import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { createOrtBackend } from '../model/ort-backend.js';
 import { StatsAccumulator } from '../generate/stats-accumulator.js';
 import { chunkedPrefill } from '../generate/chunked-prefill.js';

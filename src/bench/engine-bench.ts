@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { KVCache } from '../cache/kv-cache.js';
 import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 
 /** One measurement of one backend: prefill of `prefillTokens` from an empty cache, then decode at `decodeContext`. */
 export interface EngineBenchRow {

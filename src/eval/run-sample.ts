@@ -21,7 +21,7 @@ import { floorSlots } from '../compress/budget.js';
 import { chunkedPrefill } from '../generate/chunked-prefill.js';
 import { StopStringMatcher } from '../generate/stop-strings.js';
 import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { forcedLogits } from './forced-logits.js';

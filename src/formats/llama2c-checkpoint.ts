@@ -9,7 +9,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { KvError } from '../util/errors.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import type { ModelFile } from './model-file.js';
 
 export interface Llama2cHeader {

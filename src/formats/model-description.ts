@@ -3,7 +3,7 @@
  * `llama` (Llama 2/3, SmolLM2, Mistral: adjacent-pair RoPE) and `qwen2` (q/k/v biases, half-split "neox" RoPE).
  */
 import { KvError } from '../util/errors.js';
-import type { Architecture, ModelConfig, RopeScaling } from '../model/model-config.js';
+import type { Architecture, ModelConfig, RopeScaling } from '../core/model-config.js';
 import type { GGUFValue } from './gguf-types.js';
 
 export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2'];

@@ -2,8 +2,8 @@
  * A model file opened for reading (GGUF or llama2.c checkpoint): a WeightSource over its tensors, plus what `info`
  * shows about the file. Open one with `openModelFile` (open-model-file.ts).
  */
-import type { ModelConfig } from '../model/model-config.js';
-import type { WeightSource } from '../model/weights.js';
+import type { ModelConfig } from '../core/model-config.js';
+import type { WeightSource } from '../core/weight-source.js';
 import type { GGUFFile } from './gguf-reader.js';
 import type { GGUFValue } from './gguf-types.js';
 

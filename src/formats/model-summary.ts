@@ -3,7 +3,7 @@
  * Works on files kvmerger cannot run (other architectures, vocabulary-only GGUFs): the shape then comes straight from
  * the `{arch}.*` metadata keys that are present, and `problem` says why the model cannot run.
  */
-import type { RopeScaling } from '../model/model-config.js';
+import type { RopeScaling } from '../core/model-config.js';
 import type { GGUFValue } from './gguf-types.js';
 import type { ModelFile } from './model-file.js';
 

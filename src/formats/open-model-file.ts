@@ -4,7 +4,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './gguf-reader.js';
 import type { GGUFValue } from './gguf-types.js';
 import { LLAMA2C_HEADER_BYTES, llama2cLayout, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';

@@ -1,7 +1,7 @@
 import { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { StatsAccumulator } from './stats-accumulator.js';
 
 export interface ChunkedPrefill {

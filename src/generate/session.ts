@@ -1,7 +1,7 @@
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../model/model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { DecodePolicy } from '../compress/compression-method.js';
 import { KvError } from '../util/errors.js';

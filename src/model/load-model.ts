@@ -6,9 +6,9 @@ import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend } from './backend.js';
-import type { ModelConfig } from './model-config.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { ReferenceBackend } from './reference-backend.js';
-import type { WeightSource } from './weights.js';
+import type { WeightSource } from '../core/weight-source.js';
 
 export type BackendName = 'ort' | 'reference';
 

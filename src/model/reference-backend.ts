@@ -2,8 +2,8 @@ import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats } from '../cache/attention-stats.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend, ForwardOptions, ForwardResult } from './backend.js';
-import type { ModelConfig } from './model-config.js';
-import { blockTensor, type WeightSource } from './weights.js';
+import type { ModelConfig } from '../core/model-config.js';
+import { blockTensor, type WeightSource } from '../core/weight-source.js';
 import { applyRope, ropeInverseFrequencies } from './rope.js';
 import { linear, rmsNorm, silu, softmaxInPlace } from './reference-ops.js';
 

@@ -1,4 +1,4 @@
-import type { ModelConfig, RopeStyle } from './model-config.js';
+import type { ModelConfig, RopeStyle } from '../core/model-config.js';
 
 /**
  * Rotary position embedding. Dimension pair i (0 ≤ i < ropeDimensionCount/2) of a head rotates by the angle

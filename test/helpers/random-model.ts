@@ -2,8 +2,8 @@
  * Random models for tests: a valid small ModelConfig and an in-memory WeightSource with seeded random weights,
  * for every shape the engine supports (llama / qwen2 with biases, GQA, tied or untied output, rope_freqs).
  */
-import type { ModelConfig } from '../../src/model/model-config.js';
-import type { WeightSource } from '../../src/model/weights.js';
+import type { ModelConfig } from '../../src/core/model-config.js';
+import type { WeightSource } from '../../src/core/weight-source.js';
 import { Rng } from '../../src/util/rng.js';
 
 /**

@@ -15,7 +15,7 @@ import { KVCache } from '../../src/cache/kv-cache.js';
 import { openGGUF } from '../../src/formats/gguf-reader.js';
 import { openModelFile } from '../../src/formats/open-model-file.js';
 import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput } from '../../src/formats/gguf-writer.js';
-import type { ModelConfig } from '../../src/model/model-config.js';
+import type { ModelConfig } from '../../src/core/model-config.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';

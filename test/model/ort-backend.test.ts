@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../../src/cache/attention-stats.js';
 import type { ForwardBackend, ForwardResult } from '../../src/model/backend.js';
-import type { ModelConfig } from '../../src/model/model-config.js';
+import type { ModelConfig } from '../../src/core/model-config.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { createOrtBackend } from '../../src/model/ort-backend.js';
 import { KvError } from '../../src/util/errors.js';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import type { ForwardResult } from '../../src/model/backend.js';
-import type { ModelConfig } from '../../src/model/model-config.js';
-import type { WeightSource } from '../../src/model/weights.js';
+import type { ModelConfig } from '../../src/core/model-config.js';
+import type { WeightSource } from '../../src/core/weight-source.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
 
 const newCache = (c: ModelConfig) => new KVCache(c.blockCount, c.headCountKv, c.headDim);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { openModelFile } from '../../formats/open-model-file.js';
 import { summarizeModel, type ModelSummary } from '../../formats/model-summary.js';
-import type { RopeScaling } from '../../model/model-config.js';
+import type { RopeScaling } from '../../core/model-config.js';
 
 export const summary = 'describe a model file (GGUF or llama2.c checkpoint): shape, RoPE, tokenizer, tensor types, KV-cache cost';
 

@@ -1,6 +1,6 @@
 import { KvError } from '../../util/errors.js';
-import type { ModelConfig } from '../model-config.js';
-import { blockTensor, type WeightSource } from '../weights.js';
+import type { ModelConfig } from '../../core/model-config.js';
+import { blockTensor, type WeightSource } from '../../core/weight-source.js';
 import { GraphBuilder, type BuiltModel } from './graph-builder.js';
 
 /** Names of the whole-model graph's inputs and outputs (per layer `l` and KV head `h`). */
