@@ -20,6 +20,11 @@ export interface WeightSource {
    * large short-lived allocations. Optional: without it, callers copy from `get`.
    */
   readInto?(name: string, dest: Float32Array): void;
+  /**
+   * The tensor's bytes as stored (GGUF blocks of `typeOf(name)`), read from the file on each call and not cached, so
+   * the fast path can repack quantised weights without a dequantised copy. Optional: sources without it are F32.
+   */
+  readBytes?(name: string): Uint8Array;
   /** GGUF type name of the stored tensor ('F32', 'F16', 'Q8_0', ...). */
   typeOf(name: string): string;
   /** Shape in row-major order, outermost first (GGUF ne reversed): a matrix is [out, in]. */

@@ -81,6 +81,9 @@ class GGUFModelFile implements ModelFile {
     if (hit) dest.set(hit);
     else this.gguf.readTensorF32Into(name, dest);
   }
+  readBytes(name: string): Uint8Array {
+    return this.gguf.readTensorBytes(name);
+  }
   tensorNames(): string[] {
     return this.gguf.tensors.map((t) => t.name);
   }
