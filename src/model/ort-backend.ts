@@ -10,6 +10,9 @@ import type { WeightSource } from '../core/weight-source.js';
 import { ropeInverseFrequencies } from './rope.js';
 import { ropeTables } from './ort/rope-tables.js';
 import { buildTransformerGraph, graphNames } from './ort/transformer-graph.js';
+import { COMPUTE_PRECISIONS, type ComputePrecision } from './ort/linear-layers.js';
+import { dequantize } from '../formats/dequantize.js';
+import { ggmlByteSize, ggmlTypeByName } from '../formats/ggml-types.js';
 
 export interface OrtBackendOptions {
   /** onnxruntime intra-op threads (default: the machine's cores). */
@@ -31,6 +34,19 @@ export interface OrtBackendOptions {
    * planned per call and never reused; off, the same 4096-token prefill peaks ≈ 50 MiB lower at the same speed.
    */
   memoryPattern?: boolean;
+  /**
+   * Arithmetic of the products with quantised weights (default 'int8', onnxruntime's accuracy_level 4, the kind
+   * of dot product llama.cpp uses; 'fp32' computes in float32). See docs/generate.md for the measured effect.
+   */
+  precision?: ComputePrecision;
+}
+
+/** A quantised embedding table kept as stored: rows are dequantised as they are looked up. */
+interface EmbeddingTable {
+  type: string;
+  bytes: Uint8Array;
+  rowBytes: number;
+  width: number;
 }
 
 /**
@@ -48,9 +64,18 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   const config = weights.config;
   const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
   const invFreq = ropeInverseFrequencies(config, ropeFreqs);
+  const precision = options.precision ?? 'int8';
+  if (!COMPUTE_PRECISIONS.includes(precision)) throw new KvError(`ort backend: precision '${String(precision)}' is unknown; use ${COMPUTE_PRECISIONS.join(' or ')}`);
   // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
   // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
-  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights);
+  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision });
+  let table: EmbeddingTable | undefined;
+  if (built.embedding === 'fed') {
+    const type = weights.typeOf('token_embd.weight');
+    const info = ggmlTypeByName(type)!;
+    table = { type, bytes: weights.readBytes!('token_embd.weight'), rowBytes: ggmlByteSize(info, config.embeddingLength), width: config.embeddingLength };
+  }
+  const holdings = built.holdings;
   const weightMiB = (built.weightBytes / 2 ** 20).toFixed(0);
   let session: ort.InferenceSession;
   try {
@@ -70,7 +95,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   } finally {
     built = undefined;
   }
-  return new OrtBackend(config, session, invFreq, chunk);
+  return new OrtBackend(config, session, invFreq, chunk, table, holdings);
 }
 
 class OrtBackend implements ForwardBackend {
@@ -84,6 +109,9 @@ class OrtBackend implements ForwardBackend {
     private session: ort.InferenceSession | undefined,
     private readonly invFreq: Float64Array,
     private readonly chunk: number,
+    private readonly table: EmbeddingTable | undefined,
+    /** How each weight matrix is held (packed in its quantisation or expanded to F32). */
+    readonly holdings: { tensor: string; type: string; holding: 'packed' | 'expanded' }[],
   ) {
     const n = graphNames;
     const layers = Array.from({ length: config.blockCount }, (_, l) => l);
@@ -123,6 +151,16 @@ class OrtBackend implements ForwardBackend {
     await s?.release();
   }
 
+  /** The tokens' rows of the quantised embedding table, dequantised: [T, E]. */
+  private embed(tokens: Int32Array): Float32Array {
+    const t = this.table!;
+    const out = new Float32Array(tokens.length * t.width);
+    tokens.forEach((id, i) => {
+      dequantize(t.bytes.subarray(id * t.rowBytes, (id + 1) * t.rowBytes), t.type, t.width, 'token_embd.weight', out.subarray(i * t.width, (i + 1) * t.width));
+    });
+    return out;
+  }
+
   /** One graph run over at most `chunk` tokens. */
   private async run(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult> {
     const session = this.session;
@@ -152,7 +190,7 @@ class OrtBackend implements ForwardBackend {
     });
 
     const feeds: Record<string, ort.Tensor> = {
-      [n.tokens]: new ort.Tensor('int32', tokens, [T]),
+      ...(this.table ? { [n.embeddings]: new ort.Tensor('float32', this.embed(tokens), [T, c.embeddingLength]) } : { [n.tokens]: new ort.Tensor('int32', tokens, [T]) }),
       [n.cos]: new ort.Tensor('float32', cos, [T, half]),
       [n.sin]: new ort.Tensor('float32', sin, [T, half]),
       [n.logitRows]: new ort.Tensor('int32', rows, [rows.length]),

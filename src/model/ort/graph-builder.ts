@@ -12,6 +12,8 @@ const DATA_TYPE: Record<ElementType, number> = {
   uint8: onnx.TensorProto.DataType.UINT8,
 };
 
+const ELEMENT_BYTES: Record<ElementType, number> = { float32: 4, int64: 8, int32: 4, uint8: 1 };
+
 /** A dimension: a fixed size or a symbolic name (a dynamic dimension shared by every value that uses the name). */
 export type Dim = number | string;
 
@@ -55,8 +57,7 @@ export class GraphBuilder {
   private readonly external: ExternalWeight[] = [];
   private readonly names = new Set<string>();
   private readonly constants = new Map<string, string>();
-  private readonly deferred: { at: number; count: number; fill: (dest: Float32Array) => void }[] = [];
-  private deferredBytes = 0;
+  private readonly deferredBuffers: { path: string; bytes: number; items: { at: number; bytes: number; fill: (dest: Uint8Array) => void }[] }[] = [];
   private counter = 0;
   private weightBytes = 0;
 
@@ -141,26 +142,41 @@ export class GraphBuilder {
   }
 
   /**
-   * A float32 weight whose values are written by `fill` at `build()`, straight into one buffer shared by every such
-   * weight (one allocation, one external-data entry). The weights then exist once in JavaScript, for as long as
-   * the caller keeps the built model, and the source can hand each tensor over and forget it.
+   * A float32 weight whose values are written by `fill` at `build()` (see `deferred`).
    */
   deferredInitializer(name: string, dims: number[], fill: (dest: Float32Array) => void): string {
+    const count = dims.reduce((a, b) => a * b, 1);
+    return this.deferred(name, 'float32', dims, (bytes) => fill(new Float32Array(bytes.buffer, bytes.byteOffset, count)));
+  }
+
+  /**
+   * A weight whose bytes are written by `fill` at `build()`, straight into a shared buffer (one allocation and one
+   * external-data entry per ≤ 512 MiB of weights; JavaScript caps one buffer's size). The weights then exist once
+   * in JavaScript, for as long as the caller keeps the built model, and the source can hand each tensor over and
+   * forget it.
+   */
+  deferred(name: string, type: ElementType, dims: number[], fill: (dest: Uint8Array) => void): string {
     const n = this.claim(name);
     const count = dims.reduce((a, b) => a * b, 1);
-    const at = this.deferredBytes;
-    this.deferredBytes += Math.ceil((count * 4) / 64) * 64; // 64-byte aligned slots
-    this.weightBytes += count * 4;
-    this.deferred.push({ at, count, fill });
+    const bytes = count * ELEMENT_BYTES[type];
+    let buf = this.deferredBuffers[this.deferredBuffers.length - 1];
+    if (!buf || (buf.bytes > 0 && buf.bytes + bytes > DEFERRED_BUFFER_BYTES)) {
+      buf = { path: `weights${this.deferredBuffers.length}.bin`, bytes: 0, items: [] };
+      this.deferredBuffers.push(buf);
+    }
+    const at = buf.bytes;
+    buf.bytes += Math.ceil(bytes / 64) * 64; // 64-byte aligned slots
+    buf.items.push({ at, bytes, fill });
+    this.weightBytes += bytes;
     this.initializers.push({
       name: n,
       dims,
-      dataType: DATA_TYPE.float32,
+      dataType: DATA_TYPE[type],
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [
-        { key: 'location', value: DEFERRED_PATH },
+        { key: 'location', value: buf.path },
         { key: 'offset', value: String(at) },
-        { key: 'length', value: String(count * 4) },
+        { key: 'length', value: String(bytes) },
       ],
     });
     return n;
@@ -217,17 +233,17 @@ export class GraphBuilder {
     };
     const bytes = onnx.ModelProto.encode(model).finish();
     const externalData = [...this.external];
-    if (this.deferred.length > 0) {
-      const blob = new ArrayBuffer(this.deferredBytes);
-      for (const d of this.deferred) d.fill(new Float32Array(blob, d.at, d.count));
-      externalData.push({ path: DEFERRED_PATH, data: new Uint8Array(blob) });
+    for (const b of this.deferredBuffers) {
+      const blob = new Uint8Array(b.bytes);
+      for (const d of b.items) d.fill(blob.subarray(d.at, d.at + d.bytes));
+      externalData.push({ path: b.path, data: blob });
     }
     return { bytes, externalData, weightBytes: this.weightBytes };
   }
 }
 
-/** The external-data path of the deferred weights' shared buffer. */
-const DEFERRED_PATH = 'weights.bin';
+/** Most bytes of deferred weights in one buffer. */
+const DEFERRED_BUFFER_BYTES = 512 * 2 ** 20;
 
 function valueInfo(name: string, type: ElementType, shape: Dim[]): onnxProto.onnx.IValueInfoProto {
   return {

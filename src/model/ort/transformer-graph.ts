@@ -2,11 +2,14 @@ import { KvError } from '../../util/errors.js';
 import type { ModelConfig } from '../../core/model-config.js';
 import { blockTensor, type WeightSource } from '../../core/weight-source.js';
 import { GraphBuilder, type BuiltModel } from './graph-builder.js';
+import { LinearLayers, type ComputePrecision, type WeightHolding } from './linear-layers.js';
 
 /** Names of the whole-model graph's inputs and outputs (per layer `l` and KV head `h`). */
 export const graphNames = {
-  /** int32 [T]: this call's token ids. */
+  /** int32 [T]: this call's token ids (when the graph holds the embedding table). */
   tokens: 'tokens',
+  /** float32 [T, E]: this call's embedded tokens (when the table is quantised: the caller looks rows up). */
+  embeddings: 'embeddings',
   /** float32 [T, ropeDim/2]: cos and sin of each token's RoPE angles (row t: position start + t). */
   cos: 'rope_cos',
   sin: 'rope_sin',
@@ -40,7 +43,19 @@ export const graphNames = {
  * Weights are F32 initializers held as in-memory external data (no 2 GB protobuf limit), all in one buffer that is
  * filled tensor by tensor at build() and that the caller drops once onnxruntime has copied it.
  */
-export function buildTransformerGraph(weights: WeightSource): BuiltModel {
+export interface BuiltTransformer extends BuiltModel {
+  /** 'graph': the graph takes token ids; 'fed': it takes embedded rows (`embeddings`), looked up by the caller. */
+  embedding: 'graph' | 'fed';
+  /** How each weight matrix is held: packed in its own quantisation, or expanded to F32. */
+  holdings: { tensor: string; type: string; holding: WeightHolding }[];
+}
+
+export interface TransformerGraphOptions {
+  /** Arithmetic of the quantised products (default 'int8'); see ComputePrecision. */
+  precision?: ComputePrecision;
+}
+
+export function buildTransformerGraph(weights: WeightSource, options: TransformerGraphOptions = {}): BuiltTransformer {
   const c = weights.config;
   checkConfig(c);
   const E = c.embeddingLength;
@@ -52,50 +67,24 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const rd = c.ropeDimensionCount;
   const n = graphNames;
   const g = new GraphBuilder('kvmerger_transformer', 17);
+  // Every weight is read at build() straight into the graph's external-data buffers, without the source's cache,
+  // so the model exists once in JavaScript until onnxruntime has copied it.
+  const lin = new LinearLayers(g, weights, options.precision ?? 'int8');
+  const weight = (name: string, shape: number[]): string => lin.stackedF32(name, [{ name, shape }]);
+  const fused = (name: string, parts: [string, number[]][]): string => lin.stackedF32(name, parts.map(([p, shape]) => ({ name: p, shape })));
 
-  // Every weight is read at build() straight into the graph's one external-data buffer, without the source's cache
-  // (`readInto`), so the model exists once in JavaScript until onnxruntime has copied it.
-  const check = (name: string, shape: number[]): number => {
-    if (!weights.has(name)) throw new KvError(`model weights: tensor '${name}' is missing; the file is incomplete or not a ${c.architecture} model`);
-    const want = shape.reduce((a, b) => a * b, 1);
-    const have = weights.shapeOf(name).reduce((a, b) => a * b, 1);
-    if (have !== want) {
-      throw new KvError(`model weights: tensor '${name}' has shape [${weights.shapeOf(name)}], expected [${shape}]; the file does not match its metadata`);
-    }
-    return want;
-  };
-  const read = (name: string, dest: Float32Array): void => {
-    if (weights.readInto) return weights.readInto(name, dest);
-    const data = weights.get(name);
-    if (data.length !== dest.length) throw new KvError(`model weights: tensor '${name}' holds ${data.length} values, its shape says ${dest.length}; the file is corrupt`);
-    dest.set(data);
-  };
-  const weight = (name: string, shape: number[]): string => {
-    check(name, shape);
-    return g.deferredInitializer(name, shape, (dest) => read(name, dest));
-  };
-  // Row-major [out, in] matrices (or vectors) stacked along `out`: the fused projections.
-  const fused = (name: string, parts: [string, number[]][]): string => {
-    const counts = parts.map(([n, shape]) => check(n, shape));
-    const rows = parts.reduce((a, [, shape]) => a + shape[0]!, 0);
-    const shape = parts[0]![1].length === 1 ? [rows] : [rows, parts[0]![1][1]!];
-    return g.deferredInitializer(name, shape, (dest) => {
-      let at = 0;
-      parts.forEach(([n], i) => {
-        read(n, dest.subarray(at, at + counts[i]!));
-        at += counts[i]!;
-      });
-    });
-  };
-
-  const tokens = g.input(n.tokens, 'int32', ['T']);
+  // A quantised embedding table stays quantised: the caller dequantises only the rows it looks up.
+  const fedEmbedding = lin.layoutOf('token_embd.weight') !== undefined;
+  lin.check('token_embd.weight', [c.vocabSize, E]);
+  const embd = fedEmbedding ? undefined : weight('token_embd.weight', [c.vocabSize, E]);
+  const tokens = fedEmbedding ? g.input(n.embeddings, 'float32', ['T', E]) : g.input(n.tokens, 'int32', ['T']);
   const cos = g.input(n.cos, 'float32', ['T', rd / 2]);
   const sin = g.input(n.sin, 'float32', ['T', rd / 2]);
   const logitRows = g.input(n.logitRows, 'int32', ['R']);
   const statW = g.input(n.statWeights, 'float32', ['S', 'T']);
 
   // Shared per-call values: T, the causal mask tiled over a group's query heads, the [G, T, -1] shape of stats.
-  const tShape = g.op('Shape', [tokens]); // [1] = T
+  const tShape = g.op('Shape', [tokens], { start: 0, end: 1 }); // [1] = T
   const negInf = { tensor: { dims: [1], dataType: 1, rawData: new Uint8Array(Float32Array.of(-Infinity).buffer) } };
   const full = g.op('ConstantOfShape', [g.op('Concat', [tShape, tShape], { axis: 0 })], { value: negInf });
   const mask = g.op('Trilu', [full, g.int(1)], { upper: 1 }); // [T, T]: −inf above the diagonal, 0 elsewhere
@@ -107,24 +96,21 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
   const rmsNorm = (x: string, w: string): string =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: c.rmsNormEps }, stash_type: 1 });
 
-  const embd = weight('token_embd.weight', [c.vocabSize, E]);
-  let x = g.op('Gather', [embd, tokens], { axis: 0 }); // [T, E]
+  let x = embd ? g.op('Gather', [embd, tokens], { axis: 0 }) : tokens; // [T, E]
   const scale = { float: 1 / Math.sqrt(D) };
 
   for (let l = 0; l < c.blockCount; l++) {
     const b = (part: string) => blockTensor(l, part);
     const attnNorm = weight(b('attn_norm.weight'), [E]);
     const h = rmsNorm(x, attnNorm);
-    const wqkv = fused(`blk.${l}.attn_qkv.weight`, [
-      [b('attn_q.weight'), [H * D, E]],
-      [b('attn_k.weight'), [KV * D, E]],
-      [b('attn_v.weight'), [KV * D, E]],
-    ]);
-    const gemmIn = [h, wqkv];
+    let qkv = lin.linear(h, E, [
+      { name: b('attn_q.weight'), rows: H * D },
+      { name: b('attn_k.weight'), rows: KV * D },
+      { name: b('attn_v.weight'), rows: KV * D },
+    ], `blk.${l}.attn_qkv.weight`); // [T, (H + 2KV)·D]
     if (c.attentionBias) {
-      gemmIn.push(fused(`blk.${l}.attn_qkv.bias`, [[b('attn_q.bias'), [H * D]], [b('attn_k.bias'), [KV * D]], [b('attn_v.bias'), [KV * D]]]));
+      qkv = g.op('Add', [qkv, fused(`blk.${l}.attn_qkv.bias`, [[b('attn_q.bias'), [H * D]], [b('attn_k.bias'), [KV * D]], [b('attn_v.bias'), [KV * D]]])]);
     }
-    const qkv = g.op('Gemm', gemmIn, { transB: 1 }); // [T, (H + 2KV)·D]
     // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
     const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
     const vNew = g.claim(n.newValues(l));
@@ -169,28 +155,27 @@ export function buildTransformerGraph(weights: WeightSource): BuiltModel {
     }
     const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
-    const wo = weight(b('attn_output.weight'), [E, H * D]);
-    x = g.op('Add', [x, g.op('Gemm', [attnFlat, wo], { transB: 1 })]);
+    x = g.op('Add', [x, lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'))]);
 
     const ffnNorm = weight(b('ffn_norm.weight'), [E]);
     const h2 = rmsNorm(x, ffnNorm);
-    const wgu = fused(`blk.${l}.ffn_gate_up.weight`, [
-      [b('ffn_gate.weight'), [F, E]],
-      [b('ffn_up.weight'), [F, E]],
-    ]);
-    const [gate, up] = g.node('Split', [g.op('Gemm', [h2, wgu], { transB: 1 })], { attrs: { axis: 1 }, count: 2 }) as [string, string];
+    const gateUp = lin.linear(h2, E, [
+      { name: b('ffn_gate.weight'), rows: F },
+      { name: b('ffn_up.weight'), rows: F },
+    ], `blk.${l}.ffn_gate_up.weight`);
+    const [gate, up] = g.node('Split', [gateUp], { attrs: { axis: 1 }, count: 2 }) as [string, string];
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
-    const wd = weight(b('ffn_down.weight'), [E, F]);
-    x = g.op('Add', [x, g.op('Gemm', [act, wd], { transB: 1 })]);
+    x = g.op('Add', [x, lin.linear(act, F, [{ name: b('ffn_down.weight'), rows: E }], b('ffn_down.weight'))]);
   }
 
   const rows = g.op('Gather', [x, logitRows], { axis: 0 }); // [R, E]
   const outNorm = weight('output_norm.weight', [E]);
-  // Tied output reuses the embedding initializer (one copy in memory).
-  const out = weights.has('output.weight') ? weight('output.weight', [c.vocabSize, E]) : embd;
-  const logits = g.node('Gemm', [rmsNorm(rows, outNorm), out], { attrs: { transB: 1 }, outputs: [g.claim(n.logits)] })[0]!;
+  const normed = rmsNorm(rows, outNorm);
+  // A tied F32 output reuses the embedding initializer (one copy in memory); a quantised one runs packed.
+  const head = weights.has('output.weight') ? 'output.weight' : 'token_embd.weight';
+  const logits = head === 'token_embd.weight' && embd ? g.op('Gemm', [normed, embd], { transB: 1 }) : lin.linear(normed, E, [{ name: head, rows: c.vocabSize }], 'output_head');
   g.output(logits, n.logits, 'float32', ['R', c.vocabSize]);
-  return g.build();
+  return { ...g.build(), embedding: fedEmbedding ? 'fed' : 'graph', holdings: [...lin.holdings.values()] };
 }
 
 function checkConfig(c: ModelConfig): void {
