@@ -9,6 +9,7 @@ import type { ForwardBackend } from './backend.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { ReferenceBackend } from './reference-backend.js';
 import type { WeightSource } from '../core/weight-source.js';
+import type { ComputePrecision } from './ort/linear-layers.js';
 
 export type BackendName = 'ort' | 'reference';
 
@@ -19,6 +20,11 @@ export interface LoadModelOptions {
   backend?: BackendName;
   /** onnxruntime intra-op threads (ort only). */
   threads?: number;
+  /**
+   * Arithmetic of the products with quantised weights (ort only): 'int8' (default; activations quantised per block,
+   * as llama.cpp does) or 'fp32'. F32/F16 weights always compute in float32.
+   */
+  precision?: ComputePrecision;
 }
 
 export interface LoadedModel {
@@ -90,7 +96,12 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
     else if (backendName === 'ort') {
       // Loaded lazily so that the reference path never loads onnxruntime.
       const { createOrtBackend } = await import('./ort-backend.js');
-      backend = await createOrtBackend(file, options.threads !== undefined ? { threads: options.threads } : {});
+      const { checkLoadMemory, fastPathWeightBytes } = await import('./ort/load-memory.js');
+      checkLoadMemory(`--model ${path}`, fastPathWeightBytes(file, file.tensorNames(), options.precision ?? 'int8'));
+      backend = await createOrtBackend(file, {
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.precision !== undefined ? { precision: options.precision } : {}),
+      });
     } else throw new KvError(`--backend must be 'ort' or 'reference' (got '${String(backendName)}')`);
     const template = file.metadata?.get('tokenizer.chat_template');
     return {
