@@ -35,7 +35,7 @@ export function gutenbergPassage(tokenizer: EvalTokenizer, n: number, seed: numb
 export function filePrompt(tokenizer: EvalTokenizer, path: string, n: number): AnalysisPrompt {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(path === '-' ? 0 : path, 'utf8'); // '-': stdin
   } catch (err) {
     throw new KvError(`--prompt-file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`);
   }

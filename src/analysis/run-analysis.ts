@@ -33,15 +33,15 @@ export interface RunContext {
 
 /** The token count actually used: at most contextLength − 1 (and `cap` when given); notices say when it was cut. */
 export function boundTokens(model: SessionModel, requested: number, ctx: RunContext, cap?: number): number {
-  if (!Number.isInteger(requested) || requested < 2) throw new KvError(`--tokens must be an integer ≥ 2 (got ${requested})`);
+  if (!Number.isInteger(requested) || requested < 2) throw new KvError(`--length must be an integer ≥ 2 (got ${requested})`);
   let n = requested;
   const limit = model.config.contextLength - 1;
   if (n > limit) {
-    ctx.notice?.(`--tokens ${requested} exceeds what the model's context of ${model.config.contextLength} can hold; using ${limit}`);
+    ctx.notice?.(`--length ${requested} exceeds what the model's context of ${model.config.contextLength} can hold; using ${limit}`);
     n = limit;
   }
   if (cap !== undefined && n > cap) {
-    ctx.notice?.(`--tokens ${n}: the token × token maps are capped at ${cap} tokens; using ${cap}`);
+    ctx.notice?.(`--length ${n}: the token × token maps are capped at ${cap} tokens; using ${cap}`);
     n = cap;
   }
   return n;

@@ -5,6 +5,7 @@
  * `--verbose` adds the stack trace.
  */
 import { KvError } from '../util/errors.js';
+import { didYouMean, wrapText } from './options.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -38,8 +39,14 @@ async function mainHelp(): Promise<string> {
     const mod = await load();
     lines.push(`  ${name.padEnd(10)} ${mod.summary}`);
   }
-  lines.push('', 'Global options: --verbose (stack traces on errors), --help');
-  return lines.join('\n');
+  lines.push(
+    '',
+    'Global options: --verbose (stack traces on errors), -h / --help, --version',
+    'Shared options, the same in every command that has them: -m/--model, --tokenizer, --backend,',
+    '-t/--threads, -p/--prompt, -f/--prompt-file (- is stdin), -s/--seed, -b/--chunk-size, -o/--out,',
+    '--data, --json, -q/--quiet. llama.cpp spellings work too (-n, -c, --temp, --n-predict, --ctx-size).',
+  );
+  return wrapText(lines.join('\n'));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,16 +58,19 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write((await mainHelp()) + '\n');
       return 0;
     }
-    if (name === '--version') {
+    if (name === '--version' || name === '-v' || name === 'version') {
       const { version } = await import('../version.js');
       process.stdout.write(version + '\n');
       return 0;
     }
     const load = COMMANDS[name];
-    if (!load) throw new KvError(`unknown command '${name}'; run 'kvmerger --help' for the list of commands`);
+    if (!load) {
+      const hint = didYouMean(name, Object.keys(COMMANDS));
+      throw new KvError(`unknown command '${name}'${hint}; run 'kvmerger --help' for the list of commands`);
+    }
     const mod = await load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(mod.help + '\n');
+      process.stdout.write(wrapText(mod.help) + '\n');
       return 0;
     }
     return await mod.run(rest);

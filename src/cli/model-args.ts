@@ -1,15 +1,8 @@
-/** The model options shared by the commands that run a model: --model, --tokenizer, --backend, --threads. */
-import { KvError } from '../util/errors.js';
+/** The model options shared by the commands that run a model: --model (-m), --tokenizer, --backend, --threads (-t). */
 import type { BackendName, LoadedModel } from '../model/load-model.js';
-import { parseIntFlag } from './grid-args.js';
+import { choiceOption, numberOption } from './options.js';
 
-/** Spread into `parseArgs`' options. */
-export const MODEL_OPTIONS = {
-  model: { type: 'string' },
-  tokenizer: { type: 'string' },
-  backend: { type: 'string' },
-  threads: { type: 'string' },
-} as const;
+export { MODEL_OPTIONS } from './options.js';
 
 /** What the model options ask for, checked; `path` undefined: the built-in model. */
 export interface ModelArgs {
@@ -21,9 +14,7 @@ export interface ModelArgs {
 
 /** `--backend`: 'ort' (the default) or 'reference'. */
 export function parseBackend(value: string | undefined): BackendName {
-  const backend = value ?? 'ort';
-  if (backend !== 'ort' && backend !== 'reference') throw new KvError(`--backend must be 'ort' or 'reference' (got '${backend}')`);
-  return backend;
+  return choiceOption('backend', value, ['ort', 'reference'] as const, 'ort');
 }
 
 /** Checks --backend and --threads (an integer ≥ 1) without loading anything, so bad flags fail fast. */
@@ -32,7 +23,7 @@ export function parseModelArgs(values: { model?: string; tokenizer?: string; bac
     path: values.model,
     tokenizerPath: values.tokenizer,
     backend: parseBackend(values.backend),
-    threads: values.threads !== undefined ? parseIntFlag('--threads', values.threads, 1, 1) : undefined,
+    threads: numberOption('threads', values.threads, { integer: true, min: 1 }),
   };
 }
 

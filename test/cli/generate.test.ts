@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ const skip = !model || !tok ? 'needs ../shared/data/models (stories260K.bin, tok
 
 const capture = (argv: string[]) => runCommand(run, argv);
 
-const base = () => ['--model', model!, '--tokenizer', tok!, '--backend', 'reference'];
+const base = () => ['--model', model!, '--tokenizer', tok!, '--backend', 'reference', '--quiet'];
 
 test('--json prints exactly one JSON object with the documented fields', { skip }, async () => {
   const { code, out } = await capture([...base(), '--prompt', 'Once upon a time', '--max-tokens', '12', '--temperature', '0', '--json']);
@@ -21,7 +22,7 @@ test('--json prints exactly one JSON object with the documented fields', { skip 
   assert.equal(out.trim().split('\n').length, 1);
   const j = JSON.parse(out) as { text: unknown; tokens: unknown; timings: Record<string, unknown>; cache: { slots: number; bytes: number } };
   // exactly the fields docs/generate.md lists (no method: no compression report)
-  assert.deepEqual(Object.keys(j), ['text', 'tokens', 'stopReason', 'timings', 'cache', 'model']);
+  assert.deepEqual(Object.keys(j), ['text', 'tokens', 'stopReason', 'seed', 'timings', 'cache', 'model']);
   assert.deepEqual(Object.keys(j.timings), ['prefillMs', 'compressMs', 'decodeMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond']);
   assert.deepEqual(Object.keys(j.cache), ['slots', 'bytes', 'allocatedBytes', 'slotsPerLayer']);
   assert.equal(typeof j.text, 'string');
@@ -65,6 +66,10 @@ test('bad input: one clear error each', async () => {
   await assert.rejects(run(['--model', m, '--max-tokens', '2.5']), /--max-tokens must be an integer/);
   await assert.rejects(run(['--model', m, '--truncate', 'end']), /--truncate must be 'middle' or 'start'/);
   await assert.rejects(run(['--model', m, '--budget', '0.5']), /need --method NAME/);
+  await assert.rejects(run(['--model', m, '--method', 'kvmerger']), /--method kvmerger needs a budget: add --budget B .* or --budget-tokens N/);
+  await assert.rejects(run(['--model', m, '--method', 'h2o', '--method-option', 'kvmerger.sigma=5', '--budget', '0.5']), /is an option of kvmerger, but --method is h2o/);
+  await assert.rejects(run(['--model', m, '--top-p', '0']), /--top-p must be a number in \(0, 1\]/);
+  await assert.rejects(run(['--model', m, '--seed', '-2']), /--seed must be an integer in \[-1, 4294967295\]/);
   await assert.rejects(run(['--model', m, '--method', 'nope']), /nope/);
   await assert.rejects(run(['--model', m, '--prompt', 'a', '--prompt-file', 'b']), /either --prompt or --prompt-file/);
   await assert.rejects(run(['--model', '/nonexistent/model.gguf']), /--model \/nonexistent\/model.gguf: no such file/);
@@ -90,4 +95,33 @@ test('a llama2.c checkpoint without --tokenizer, and a prompt longer than the co
   const j = JSON.parse(out);
   assert.ok(j.truncatedFrom > 512);
   assert.equal(j.tokens.prompt, 512 - 2);
+});
+
+// The built-in model ships with the repository, so these run on a fresh clone.
+const cli = ['--import', 'tsx', 'src/cli/main.ts', 'generate'];
+const gen = (args: string[], input?: string) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
+
+test('llama.cpp habits: -p/-n/-s, a random seed printed when none is given, a given seed reproduces, -f - reads stdin', () => {
+  const a = gen(['-p', 'Once upon a time', '-n', '6', '--temp', '1', '--json']);
+  assert.equal(a.status, 0, a.stderr);
+  const ja = JSON.parse(a.stdout) as { seed: number; text: string };
+  assert.ok(Number.isInteger(ja.seed) && ja.seed >= 0);
+  const b = gen(['-p', 'Once upon a time', '-n', '6', '--temp', '1', '-s', String(ja.seed), '--json']);
+  assert.equal((JSON.parse(b.stdout) as { text: string }).text, ja.text);
+  // stdin as the prompt file; the summary line on stderr names the seed and why generation stopped
+  const c = gen(['-f', '-', '-n', '4', '--temperature', '0', '-s', '7'], 'Once upon a time');
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stderr, /^\[\d+ prompt tokens, prefill [\d.]+ t\/s \| 4 generated, decode [\d.]+ t\/s \| stop: max tokens \| seed 7 \| KV cache \d+ slots, \d+ bytes\]\n$/);
+  const q = gen(['-p', 'Once', '-n', '2', '-q']);
+  assert.equal(q.stderr, '');
+});
+
+test('reaching the context says so on stderr', () => {
+  const r = gen(['-p', 'Once upon a time', '-n', '50', '-c', '16', '--temperature', '0', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { stopReason: string; tokens: { prompt: number; generated: number } };
+  assert.equal(j.stopReason, 'context');
+  // the last token is sampled from the logits of the cache's last position; it never enters the cache
+  assert.equal(j.tokens.prompt + j.tokens.generated, 17);
+  assert.match(r.stderr, /^generate: stopped after \d+ of --max-tokens 50 tokens: the context of 16 tokens is full/);
 });

@@ -1,5 +1,4 @@
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkPngSupport, analysisJson, writeAnalysis, type AnalysisResult } from '../../analysis/analysis-output.js';
 import { layerRatioSummaryLines, type LayerRatioJson } from '../../analysis/layer-ratio-analysis.js';
 import { parseIndexList } from '../../analysis/layer-selection.js';
@@ -7,63 +6,95 @@ import { neighbourSummaryLines, type NeighbourJson } from '../../analysis/neighb
 import { runLayerRatios, runNeighbours, runSimilarity, type RunContext } from '../../analysis/run-analysis.js';
 import { fmt, pct, MAX_SIMILARITY_TOKENS, type SimilarityJson } from '../../analysis/similarity-analysis.js';
 import { KvError } from '../../util/errors.js';
-import { MODEL_OPTIONS, loadModelFromArgs, parseBackend } from '../model-args.js';
+import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
 import { parseNumberFlag } from '../number-flag.js';
+import { DATA_OPTION, LENGTH_OPTION, MODEL_OPTIONS, OUTPUT_OPTIONS, OUT_OPTION, PROMPT_OPTIONS, SEED_OPTION, didYouMean, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = "the paper's observations on any model: key/value similarity maps, neighbours, per-layer merge ratios";
 
-export const help = `Usage: kvmerger analyze similarity|neighbours|layer-ratios [--model FILE] --out DIR [options]
+export const help = `Usage: kvmerger analyze similarity|neighbours|layer-ratios [-m FILE] -o DIR [options]
 
-Regenerates the KVMerger paper's observations from the cache a model really fills (keys after RoPE, values),
-for keys and for values. Writes DIR/<analysis>.json and one SVG per chart (PNG too with --png).
+Regenerates the KVMerger paper's observations from the cache a model really fills (keys after RoPE,
+values), for keys and for values. Writes DIR/<analysis>.json and one SVG per chart (PNG too with
+--png).
 
   similarity     Figure 2: token × token cosine maps for chosen layers and KV heads (one prompt)
-  neighbours     Figure 3a: mean cosine to the neighbour at offsets ±1…±k, per layer (over heads and tokens)
-  layer-ratios   Figure 3b: KVMerger's per-layer kept ratio at a fixed threshold over many samples of several
-                 tasks, its spread, and how well the per-layer ratios of samples and tasks correlate
+  neighbours     Figure 3a: mean cosine to the neighbour at offsets ±1…±k, per layer (over heads and
+                 tokens)
+  layer-ratios   Figure 3b: KVMerger's per-layer kept ratio at a fixed threshold over many samples
+                 of several tasks, its spread, and how well the per-layer ratios of samples and
+                 tasks correlate
 
 Model:
-  --model FILE            GGUF file or llama2.c checkpoint; default: the built-in model in models/
-  --tokenizer FILE        tokenizer to use instead of the model's own (llama2.c tokenizer.bin, tokenizer.json, GGUF)
-  --backend ort|reference ort: onnxruntime (default); reference: plain TypeScript, slow
-  --threads N             onnxruntime threads
+  -m, --model FILE          GGUF file or llama2.c checkpoint; default: the built-in model in models/
+  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
+  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, slow
+  -t, --threads N           onnxruntime threads
 
 Text (similarity, neighbours):
-  --tokens N              tokens in the cache, BOS included (default 512; at most the context − 1; similarity maps
-                          at most ${MAX_SIMILARITY_TOKENS})
-  --prompt-file FILE      analyse this text (its first N tokens) instead of held-out Gutenberg prose
-  --samples N             neighbours: Gutenberg passages averaged over (default 4)
-  --seed S                picks the passages and task samples (default 0)
-  --data DIR              the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
+  --length N                tokens in the cache, BOS included (default 512; at most the context − 1;
+                            similarity maps at most ${MAX_SIMILARITY_TOKENS}); also --tokens
+  -f, --prompt-file FILE    analyse this text (its first N tokens) instead of held-out Gutenberg
+                            prose; - reads stdin
+  --samples N               neighbours: Gutenberg passages averaged over (default 4)
+  -s, --seed S              picks the passages and task samples (default 0)
+  --data DIR                the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
 
 similarity:
-  --layers LIST           layers: integers, first, mid, last, all (default 0,mid,last)
-  --heads LIST            KV heads, same syntax (default 0)
-  --threshold X           "highly similar" threshold of the summary shares (default 0.9)
+  --layers LIST             layers: integers, first, mid, last, all (default 0,mid,last)
+  --heads LIST              KV heads, same syntax (default 0)
+  --threshold X             "highly similar" threshold of the summary shares (default 0.9)
 
 neighbours:
-  --k K                   largest offset (default 8)
+  --k K                     largest offset (default 8)
 
 layer-ratios:
-  --tasks LIST            task names (default: fidelity [Gutenberg prose], passkey, ruler-niah_single_2, ruler-fwe, ruler-vt,
-                          and longbench-multi_news when <data>/longbench has it); 'kvmerger eval --help' lists tasks
-  --samples N             samples per task (default 20)
-  --length L              prompt length in tokens as the tasks count them (default min(1024, context − 8))
-  --epsilon E             merge threshold: adjacent cosine > E merges (default 0.75)
-  --budget B              reserve KVMerger's faithful shares of budget B (recent and high-attention tokens);
-                          default: no reserved tokens
-  --recent-ratio R        share of most recent tokens reserved (overrides --budget's)
-  --attn-ratio A          share of highest-attention tokens reserved (overrides --budget's)
-  --sink-tokens S         first tokens reserved (default 0)
+  --tasks LIST              task names (default: fidelity [Gutenberg prose], passkey,
+                            ruler-niah_single_2, ruler-fwe, ruler-vt, and longbench-multi_news when
+                            <data>/longbench has it); 'kvmerger eval --help' lists tasks
+  --samples N               samples per task (default 20)
+  --length N                prompt length in tokens as the tasks count them (default min(1024,
+                            context − 8))
+  --epsilon E               merge threshold: adjacent cosine > E merges (default 0.75)
+  --budget B                reserve KVMerger's faithful shares of budget B (recent and
+                            high-attention tokens); default: no reserved tokens
+  --recent-ratio R          share of most recent tokens reserved (overrides --budget's)
+  --attn-ratio A            share of highest-attention tokens reserved (overrides --budget's)
+  --sink-tokens S           first tokens reserved (default 0)
 
 Output:
-  --out DIR               folder for the JSON and charts (created)
-  --png                   also write PNGs (needs a font; see docs/analysis.md)
-  --json                  print the analysis JSON on stdout instead of the summary lines
+  -o, --out DIR             folder for the JSON and charts (created)
+  --png                     also write PNGs (needs a font; see docs/analysis.md)
+  --json                    print the analysis JSON on stdout instead of the summary lines
+  -q, --quiet               nothing on stderr but errors (no progress, no notes)
 
 Example:
-  kvmerger analyze similarity --model ../shared/data/models/stories260K.bin \\
-    --tokenizer ../shared/data/models/tok512.bin --out analysis/ --png`;
+  kvmerger analyze similarity -o runs/sim --png`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...LENGTH_OPTION,
+  'prompt-file': PROMPT_OPTIONS['prompt-file'],
+  samples: { type: 'string' },
+  ...SEED_OPTION,
+  ...DATA_OPTION,
+  layers: { type: 'string' },
+  heads: { type: 'string' },
+  threshold: { type: 'string' },
+  k: { type: 'string' },
+  tasks: { type: 'string' },
+  epsilon: { type: 'string' },
+  budget: { type: 'string' },
+  'recent-ratio': { type: 'string' },
+  'attn-ratio': { type: 'string' },
+  'sink-tokens': { type: 'string' },
+  ...OUT_OPTION,
+  png: { type: 'boolean' },
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 const ANALYSES = ['similarity', 'neighbours', 'layer-ratios'] as const;
 type AnalysisName = (typeof ANALYSES)[number];
@@ -73,11 +104,9 @@ const ONLY: Record<string, AnalysisName[]> = {
   heads: ['similarity'],
   threshold: ['similarity', 'neighbours'],
   k: ['neighbours'],
-  tokens: ['similarity', 'neighbours'],
   'prompt-file': ['similarity', 'neighbours'],
   samples: ['neighbours', 'layer-ratios'],
   tasks: ['layer-ratios'],
-  length: ['layer-ratios'],
   epsilon: ['layer-ratios'],
   budget: ['layer-ratios'],
   'recent-ratio': ['layer-ratios'],
@@ -86,35 +115,10 @@ const ONLY: Record<string, AnalysisName[]> = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      ...MODEL_OPTIONS,
-      tokens: { type: 'string' },
-      'prompt-file': { type: 'string' },
-      samples: { type: 'string' },
-      seed: { type: 'string' },
-      data: { type: 'string' },
-      layers: { type: 'string' },
-      heads: { type: 'string' },
-      threshold: { type: 'string' },
-      k: { type: 'string' },
-      tasks: { type: 'string' },
-      length: { type: 'string' },
-      epsilon: { type: 'string' },
-      budget: { type: 'string' },
-      'recent-ratio': { type: 'string' },
-      'attn-ratio': { type: 'string' },
-      'sink-tokens': { type: 'string' },
-      out: { type: 'string' },
-      png: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseOptions('analyze', argv, OPTIONS, { positionals: 1, positionalsName: 'one analysis' });
   if (positionals.length !== 1 || !(ANALYSES as readonly string[]).includes(positionals[0]!)) {
-    throw new KvError(`name one analysis: kvmerger analyze ${ANALYSES.join('|')} (got '${positionals.join(' ')}'); see kvmerger analyze --help`);
+    const got = positionals.join(' ');
+    throw new KvError(`name one analysis: kvmerger analyze ${ANALYSES.join('|')} (got '${got}')${didYouMean(got, ANALYSES)}; see kvmerger analyze --help`);
   }
   const which = positionals[0] as AnalysisName;
   for (const [flag, allowed] of Object.entries(ONLY)) {
@@ -123,26 +127,28 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (values.out === undefined) throw new KvError(`--out DIR is required: the folder for ${which}.json and the charts`);
-  const backend = parseBackend(values.backend);
+  const modelArgs = parseModelArgs(values);
   if (values.png) await checkPngSupport();
-  const threads = parseNumberFlag('threads', values.threads, true);
   const seed = parseNumberFlag('seed', values.seed, true) ?? 0;
 
-  const { model } = await loadModelFromArgs({ path: values.model, tokenizerPath: values.tokenizer, backend, threads });
+  const { model } = await loadModelFromArgs(modelArgs);
   const quiet = values.json === true;
+  const silent = values.quiet === true;
   const tty = process.stderr.isTTY;
   const ctx: RunContext = {
     modelName: basename(model.path),
-    notice: (line) => process.stderr.write(`kvmerger: note: ${line}\n`),
+    notice: (line) => {
+      if (!silent) process.stderr.write(`kvmerger: note: ${line}\n`);
+    },
     progress: (done, total, what) => {
-      if (total <= 1) return;
+      if (total <= 1 || silent) return;
       if (tty) process.stderr.write(`\r${which}: ${done}/${total} prompts (${what})   ${done === total ? '\n' : ''}`);
       else if (done === total || done % 10 === 0) process.stderr.write(`${which}: ${done}/${total} prompts\n`);
     },
   };
   try {
     const text = { seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}), ...(values['prompt-file'] !== undefined ? { promptFile: values['prompt-file'] } : {}) };
-    const tokens = parseNumberFlag('tokens', values.tokens, true);
+    const tokens = which === 'layer-ratios' ? undefined : parseNumberFlag('length', values.length, true);
     let result: AnalysisResult<unknown>;
     let lines: string[];
     if (which === 'similarity') {

@@ -7,29 +7,64 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
-import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import {
+  CHUNK_OPTION,
+  DATA_OPTION,
+  GRID_OPTIONS,
+  LENGTH_OPTION,
+  MODEL_OPTIONS,
+  OUTPUT_OPTIONS,
+  OUT_OPTION,
+  SEED_OPTION,
+  parseOptions,
+  type OptionTable,
+} from '../options.js';
 
-export const summary = 'every compression method on long prompts of the built-in model: answers, KL, memory, time (< 2 min)';
+export const summary = 'every compression method on long prompts of the built-in model: answers, KL, memory, time';
 
-export const help = `Usage: kvmerger demo [--model FILE] [--tokenizer FILE] [--length N] [--out DIR] [--json]
+export const help = `Usage: kvmerger demo [-m FILE] [--length N] [-o DIR] [--json]
 
-Prefills a few long prompts once each — two passkeys and a needle in a haystack at the model's context, and a
-Gutenberg passage — then compresses a copy of each cache with every method to 50% and 35% of its slots (the same
-number of kept slots for every method) and answers greedily. Prints, per method and budget: correct answers, the
-KL divergence from the full cache on the passage's next tokens (nats per token), top-1 agreement, KV memory, and time.
+Prefills a few long prompts once each (two passkeys and a needle in a haystack at the model's
+context, and a Gutenberg passage), then compresses a copy of each cache with every method to 50% and
+35% of its slots (the same number of kept slots for every method) and answers greedily. Prints, per
+method and budget: correct answers, the KL divergence from the full cache on the passage's next
+tokens (nats per token), top-1 agreement, KV memory, and time. About 20 s on 2 cores with the
+built-in model.
 
 Options:
-  --model FILE       default: the built-in model
-  --tokenizer FILE   for models without their own vocabulary (llama2.c: tokenizer.bin)
-  --length N         prompt length in tokens (default: the model's context, at most 2048)
-  --methods LIST     default: every method
-  --budgets LIST     default 0.5,0.35
-  --out DIR          keep the result rows there (default: a temporary folder, removed afterwards)
-  --backend ort|reference, --threads N
-  --json             print the table's numbers as JSON`;
+  -m, --model FILE          default: the built-in model
+  --tokenizer FILE          for models without their own vocabulary (llama2.c: tokenizer.bin)
+  --backend ort|reference   forward pass (default ort)
+  -t, --threads N           onnxruntime threads
+  -b, --chunk-size N        prompt tokens per forward call (default 512)
+  --length N                prompt length in tokens (default: the model's context, at most 2048)
+  --methods LIST            default: every method
+  --budgets LIST            default 0.5,0.35
+  --method-option [M.]K=V   a method's option (repeatable), as in kvmerger eval
+  -s, --seed S              seeds the prompts and the methods' random choices (default 0)
+  --data DIR                the offline data folder (default ../shared/data, or
+                            KVMERGER_SHARED_DATA; without it the built-in excerpts)
+  -o, --out DIR             keep the result rows there (default: a temporary folder, removed
+                            afterwards)
+  --json                    print the table's numbers as JSON
+  -q, --quiet               nothing on stderr but errors`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...CHUNK_OPTION,
+  ...LENGTH_OPTION,
+  ...GRID_OPTIONS,
+  ...SEED_OPTION,
+  ...DATA_OPTION,
+  ...OUT_OPTION,
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 interface DemoRow {
   method: string;
@@ -91,24 +126,14 @@ export function formatDemoTable(rows: DemoRow[]): string {
 
 export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...MODEL_OPTIONS,
-      length: { type: 'string' },
-      methods: { type: 'string' },
-      budgets: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new KvError(`demo: unexpected argument '${positionals[0]}' (kvmerger demo --help)`);
+  const { values } = parseOptions('demo', argv, OPTIONS);
   const modelArgs = parseModelArgs(values);
   const backend = modelArgs.backend;
   const budgets = parseNumberList('--budgets', values.budgets) ?? [0.5, 0.35];
   const { methodNames } = await import('../../compress/registry.js');
   const methods = values.methods ? parseNameList(values.methods) : ['full', ...methodNames().filter((m) => m !== 'full')];
+  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
 
   const { model, modelPath } = await loadModelFromArgs(modelArgs);
   const out = values.out ?? mkdtempSync(join(tmpdir(), 'kvmerger-demo-'));
@@ -132,12 +157,15 @@ export async function run(argv: string[]): Promise<number> {
       ],
       methods,
       budgets,
-      seed: 0,
+      seed,
+      methodOptions: values['method-option'] ?? [],
+      ...(values.data !== undefined ? { dataRoot: values.data } : {}),
+      chunkSize,
     };
     const plan = planGrid(model, spec);
     const rows: Record<string, unknown>[] = [];
-    const tty = process.stderr.isTTY && !values.json;
-    if (!values.json) process.stderr.write(`demo: ${spec.model}, ${L}-token prompts, ${methods.length} methods × ${budgets.map((b) => `${b * 100}%`).join(', ')}\n`);
+    const tty = process.stderr.isTTY && !values.json && !values.quiet;
+    if (!values.json && !values.quiet) process.stderr.write(`demo: ${spec.model}, ${L}-token prompts, ${methods.length} methods × ${budgets.map((b) => `${b * 100}%`).join(', ')}\n`);
     const s = await runGrid(model, plan, { out, progress: createProgress({ quiet: !tty }), onRow: (r) => rows.push(r) });
     if (s.skipped > 0) {
       // Rows kept from an earlier run into the same --out.

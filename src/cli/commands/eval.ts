@@ -1,79 +1,98 @@
 /** `kvmerger eval`: a tasks × methods × budgets grid, one result row per cell in DIR/results.jsonl (resumable). */
-import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { describeTasks, parseTaskList } from '../../eval/tasks.js';
 import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList, taskOptionsBy } from '../grid-args.js';
-import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import {
+  CHUNK_OPTION,
+  DATA_OPTION,
+  GRID_OPTIONS,
+  LENGTHS_OPTION,
+  MODEL_OPTIONS,
+  OUTPUT_OPTIONS,
+  OUT_OPTION,
+  SEED_OPTION,
+  parseOptions,
+  wrapText,
+  type OptionTable,
+} from '../options.js';
 
 export const summary = 'run a tasks × methods × budgets grid; rows go to DIR/results.jsonl (resumable)';
 
-export const help = `Usage: kvmerger eval --tasks T1,T2 --out DIR [--model FILE] [--tokenizer FILE] [options]
+export const help = `Usage: kvmerger eval --tasks T1,T2 -o DIR [-m FILE] [options]
 
-Runs every (task, sample, method, budget) cell once and appends its row to DIR/results.jsonl as soon as it is done.
-Running the same command again skips the finished cells (Ctrl-C loses at most the cell in progress). Each sample is
-prefilled once; every method compresses a copy of that cache to the same number of kept slots, then decodes
-greedily (generation tasks) or teacher-forces the continuation (fidelity tasks, compared with the full cache).
-'full' runs once per sample (budget 1). Then: kvmerger report DIR.
+Runs every (task, sample, method, budget) cell once and appends its row to DIR/results.jsonl as soon
+as it is done. Running the same command again skips the finished cells (Ctrl-C loses at most the
+cell in progress). Each sample is prefilled once; every method compresses a copy of that cache to
+the same number of kept slots, then decodes greedily (generation tasks) or teacher-forces the
+continuation (fidelity tasks, compared with the full cache). 'full' runs once per sample (budget 1).
+Then: kvmerger report DIR.
 
-Options:
-  --model FILE             GGUF or llama2.c checkpoint (default: the built-in model)
-  --tokenizer FILE         tokenizer file, for models without their own vocabulary (llama2.c: tokenizer.bin)
-  --tasks LIST             comma-separated task names (list below)
-  --methods LIST           default full,h2o,cam,kvmerger (kvmerger methods lists them all)
-  --budgets LIST           shares of the prompt's KV slots to keep, each in (0, 1]; default 0.5,0.35
-  --samples N              samples per length (× depth); file-backed tasks: the first N rows; default 1
-  --lengths LIST           context lengths in tokens (each task's default otherwise; see docs/eval-tasks.md)
-  --depths LIST            needle depths in percent (needle tasks)
-  --seed S                 seeds the samples, CaM's gate and 'random' (default 0)
-  --method-option M.K=V    a method's option (repeatable), e.g. kvmerger.budgetMode=faithful, h2o.recentShare=0.5;
-                           KVMerger runs in budgetMode=exact (equal kept slots) unless this says otherwise
-  --task-option T.K=V      a task's option (repeatable), e.g. fidelity.k=128; K=V applies to every task that has K
-  --data DIR               the offline data folder (default ../shared/data, or env KVMERGER_SHARED_DATA)
-  --chat-template MODE     auto (default): LongBench's chat datasets are wrapped in the model's chat template
-                           (GGUF tokenizer.chat_template) when it has one, as LongBench does for chat models;
-                           none: plain prompts. Rows of those datasets record options.chatTemplate (applied|none)
-  --backend ort|reference  forward pass (default ort)
-  --threads N              onnxruntime threads
-  --chunk-size N           prompt tokens per forward call (default 512)
-  --out DIR                where results.jsonl and run.json go (required)
-  --quiet                  no progress display
-  --json                   print a JSON summary at the end
+Model:
+  -m, --model FILE          GGUF or llama2.c checkpoint (default: the built-in model)
+  --tokenizer FILE          tokenizer file, for models without their own vocabulary (tokenizer.bin)
+  --backend ort|reference   forward pass (default ort)
+  -t, --threads N           onnxruntime threads
+  -b, --chunk-size N        prompt tokens per forward call (default 512)
 
-Rows (one JSON object per line): model, task, sample, method, options (the method's configuration, defaults
-included, 'auto' as given), resolvedOptions (the values used: 'auto' resolved, ppl-stream's when=decode), budgetRequested, budgetAchieved (kept slots / (promptTokens · layers · kvHeads), measured), score, metrics, kvBytes,
-kvBytesFull, slotsPerLayer, promptTokens (BOS included), contextLength, depth, prefillMs, compressMs, decodeMs,
-newTokens, stopReason, output (truncated), expected, seed, backend, version, cellKey.
+Grid:
+  --tasks LIST              comma-separated task names (list below)
+  --methods LIST            default full,h2o,cam,kvmerger (kvmerger methods lists them all)
+  --budgets LIST            shares of the prompt's KV slots to keep, in (0, 1]; default 0.5,0.35
+  --samples N               samples per length (× depth), default 1; file-backed tasks: first N rows
+  --lengths LIST            prompt lengths in tokens (default: each task's; docs/eval-tasks.md)
+  --depths LIST             needle depths in percent (needle tasks)
+  -s, --seed S              seeds the samples, CaM's gate and 'random' (default 0, so a run resumes)
+  --method-option [M.]K=V   a method's option (repeatable), e.g. kvmerger.budgetMode=faithful,
+                            h2o.recentShare=0.5; K=V alone applies to the one method that has K.
+                            KVMerger runs in budgetMode=exact (equal kept slots) unless this says so
+  --task-option [T.]K=V     a task's option (repeatable), e.g. fidelity.k=128; K=V applies to every
+                            task that has K
+  --data DIR                the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
+  --chat-template MODE      auto (default): LongBench's chat datasets are wrapped in the model's
+                            chat template (GGUF tokenizer.chat_template) when it has one, as
+                            LongBench does for chat models; none: plain prompts. Rows of those
+                            datasets record options.chatTemplate (applied|none)
+
+Output:
+  -o, --out DIR             where results.jsonl and run.json go (required)
+  --json                    print a JSON summary at the end
+  -q, --quiet               no progress display
+
+Rows (one JSON object per line): model, task, sample, method, options (the method's configuration,
+defaults included, 'auto' as given), resolvedOptions (the values used: 'auto' resolved, ppl-stream's
+when=decode), budgetRequested, budgetAchieved (kept slots / (promptTokens · layers · kvHeads),
+measured), score, metrics, kvBytes, kvBytesFull, slotsPerLayer, promptTokens (BOS included),
+contextLength, depth, prefillMs, compressMs, decodeMs, newTokens, stopReason, output (truncated),
+expected, seed, backend, version, cellKey.
 
 Tasks:
-${describeTasks()}`;
+${wrapText(describeTasks())}`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...CHUNK_OPTION,
+  tasks: { type: 'string', aliases: ['task'] },
+  ...GRID_OPTIONS,
+  samples: { type: 'string' },
+  ...LENGTHS_OPTION,
+  depths: { type: 'string' },
+  ...SEED_OPTION,
+  'task-option': { type: 'string', multiple: true },
+  ...DATA_OPTION,
+  'chat-template': { type: 'string' },
+  ...OUT_OPTION,
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 export const DEFAULT_METHODS = ['full', 'h2o', 'cam', 'kvmerger'];
 export const DEFAULT_BUDGETS = [0.5, 0.35];
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...MODEL_OPTIONS,
-      tasks: { type: 'string' },
-      methods: { type: 'string' },
-      budgets: { type: 'string' },
-      samples: { type: 'string' },
-      lengths: { type: 'string' },
-      depths: { type: 'string' },
-      seed: { type: 'string' },
-      'method-option': { type: 'string', multiple: true },
-      'task-option': { type: 'string', multiple: true },
-      data: { type: 'string' },
-      'chat-template': { type: 'string' },
-      'chunk-size': { type: 'string' },
-      out: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new KvError(`eval: unexpected argument '${positionals[0]}'; options start with -- (kvmerger eval --help)`);
+  const { values } = parseOptions('eval', argv, OPTIONS);
   if (values.tasks === undefined) throw new KvError('eval: --tasks is required, e.g. --tasks fidelity,passkey (kvmerger eval --help lists the tasks)');
   if (values.out === undefined) throw new KvError('eval: --out DIR is required (the folder for results.jsonl)');
   const modelArgs = parseModelArgs(values);
@@ -128,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     const release = exitOnInterrupt(values.out, 'kvmerger eval');
     let s;
     try {
-      s = await runGrid(model, plan, { out: values.out, progress: createProgress({ quiet: values.quiet || values.json }) });
+      s = await runGrid(model, plan, { out: values.out, progress: createProgress({ quiet: (values.quiet ?? false) || (values.json ?? false) }) });
     } finally {
       release();
     }

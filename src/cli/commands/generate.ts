@@ -1,129 +1,197 @@
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { randomInt } from 'node:crypto';
 import { KvError } from '../../util/errors.js';
 import { loadModel } from '../../model/load-model.js';
-import { generate, type GenerateOptions, type TruncateMode } from '../../generate/session.js';
+import { generate, type GenerateOptions, type GenerateResult, type StopReason } from '../../generate/session.js';
 import { writeCompressionDump } from '../../cache/cache-dump.js';
 import { parseBudgetFlags, type CompressionReport } from '../../compress/index.js';
+import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
-import { parseBackend } from '../model-args.js';
-import { parseNumberFlag } from '../number-flag.js';
+import { parseModelArgs } from '../model-args.js';
+import {
+  CHUNK_OPTION,
+  MODEL_OPTIONS,
+  OUTPUT_OPTIONS,
+  PROMPT_OPTIONS,
+  SEED_OPTION,
+  choiceOption,
+  numberOption,
+  parseOptions,
+  promptText,
+  type OptionTable,
+} from '../options.js';
 
 export const summary = 'generate text from a prompt (streams tokens; optional KV-cache compression)';
 
-export const help = `Usage: kvmerger generate [--model FILE] [options]
+export const help = `Usage: kvmerger generate [-m FILE] [-p TEXT | -f FILE] [options]
 
-Generate text with a model on disk. Tokens stream to stdout as they are produced.
+Generate text with a model (default: the built-in model). Tokens stream to stdout as they are
+produced; then one line on stderr: prompt tokens and prefill speed, generated tokens and decode
+speed, why it stopped, and the seed.
 
 Model:
-  --model FILE            GGUF file or llama2.c checkpoint (.bin); default: the built-in model in models/
-  --tokenizer FILE        tokenizer to use instead of the model's own (llama2.c tokenizer.bin, tokenizer.json, GGUF)
-  --backend ort|reference ort: onnxruntime, fast (default); reference: plain TypeScript, exact and slow
+  -m, --model FILE          GGUF file or llama2.c checkpoint (.bin); default: the built-in model
+  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
+  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
+  -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
+  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
 
 Prompt:
-  --prompt TEXT           the prompt (default: empty, generation starts from BOS)
-  --prompt-file FILE      read the prompt from a file
-  --chat                  wrap the prompt in the model's chat template (GGUF tokenizer.chat_template)
-  --truncate middle|start shorten a prompt longer than the context (default: an error)
+  -p, --prompt TEXT         the prompt (default: empty, generation starts from BOS)
+  -f, --prompt-file FILE    read the prompt from a file; - reads stdin
+  --chat                    wrap the prompt in the model's chat template (tokenizer.chat_template)
+  --truncate middle|start   shorten a prompt longer than the context (default: an error)
 
 Sampling:
-  --max-tokens N          tokens to generate at most (default 256)
-  --temperature T         0 = greedy (default 0.8)
-  --top-k K               keep the K most likely tokens, 0 = off (default 40)
-  --top-p P               nucleus sampling, 1 = off (default 0.95)
-  --repeat-penalty R      CTRL/llama.cpp repetition penalty over the last 64 tokens, 1 = off (default 1)
-  --seed S                seed of the sampler (default 0; the same seed gives the same text)
-  --stop TEXT             stop before this string (repeatable)
-  --chunk-size N          prompt tokens per forward pass during prefill (default 512)
+  -n, --max-tokens N        tokens to generate at most (default 256); also stops at the context
+  --temperature T           0 = greedy (default 0.8)
+  --top-k K                 keep the K most likely tokens, 0 = off (default 40)
+  --top-p P                 nucleus sampling, in (0, 1]; 1 = off (default 0.95)
+  --repeat-penalty R        repetition penalty over the last 64 tokens, 1 = off (default 1)
+  -s, --seed S              seed of the sampler and of the method's random choices; default (or -1):
+                            a random seed, printed on stderr and in --json; the same seed gives the
+                            same text
+  --stop TEXT               stop before this string (repeatable)
+  -b, --chunk-size N        prompt tokens per forward pass during prefill (default 512)
 
 Compression (kvmerger methods lists the methods and their options):
-  --method NAME           compress the KV cache after the prefill with this method (default: none)
-  --budget B              share of the prompt's KV slots to keep, in (0, 1]
-  --budget-tokens N       or: slots to keep per layer and head (--budget-tokens-per total: over the whole cache)
+  --method NAME             compress the KV cache after the prefill with this method (default:
+                            none); every method but full needs --budget or --budget-tokens
+  --budget B                share of the prompt's KV slots to keep, in (0, 1]
+  --budget-tokens N         or: slots to keep per layer and head
   --budget-tokens-per layer|total
-  --method-option K=V     a method option (repeatable)
-  --dump-cache FILE       write the cache before and after compression as JSON
+                            --budget-tokens per layer and head (default) or over the whole cache
+  --method-option [M.]K=V   a method option (repeatable), e.g. sigma=5 or kvmerger.sigma=5
+  --dump-cache FILE         write the cache before and after compression as JSON
   --compress-during-prefill
-                          compress whenever a layer exceeds the budget during the chunked prefill, so the cache
-                          never holds more than budget + one chunk (--chunk-size); the full cache never exists.
-                          Not for snapkv, pyramidkv, scores=window, kvmerger budgetMode=faithful or --dump-cache
+                            compress whenever a layer exceeds the budget during the chunked prefill,
+                            so the cache never holds more than budget + one chunk (--chunk-size);
+                            the full cache never exists. Not for snapkv, pyramidkv, scores=window,
+                            kvmerger budgetMode=faithful or --dump-cache
 
 Output:
-  --json                  print exactly one JSON object: {"text", "tokens": {"prompt", "generated"}, "timings", "cache"}
+  --json                    print exactly one JSON object: {"text", "tokens": {"prompt",
+                            "generated"}, "stopReason", "seed", "timings", "cache", "model"};
+                            nothing streams
+  -q, --quiet               nothing on stderr but errors (no summary line, no notes)
 
-Example:
-  kvmerger generate --model ../shared/data/models/stories260K.bin --tokenizer ../shared/data/models/tok512.bin \\
-    --temperature 0 --max-tokens 200`;
+llama.cpp's spellings work too: --n-predict, --temp, --ctx-size, --batch-size, --file.
+
+Examples:
+  kvmerger generate -p "Once upon a time" -n 100
+  kvmerger generate -m ../shared/data/models/stories260K.bin \\
+    --tokenizer ../shared/data/models/tok512.bin --temperature 0 -n 200`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  'ctx-size': { type: 'string', short: 'c', aliases: ['context'] },
+  ...PROMPT_OPTIONS,
+  chat: { type: 'boolean' },
+  truncate: { type: 'string' },
+  'max-tokens': { type: 'string', short: 'n', aliases: ['n-predict', 'predict'] },
+  temperature: { type: 'string', aliases: ['temp'] },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'repeat-penalty': { type: 'string' },
+  ...SEED_OPTION,
+  stop: { type: 'string', multiple: true },
+  ...CHUNK_OPTION,
+  method: { type: 'string' },
+  budget: { type: 'string' },
+  'budget-tokens': { type: 'string' },
+  'budget-tokens-per': { type: 'string' },
+  'method-option': { type: 'string', multiple: true },
+  'dump-cache': { type: 'string' },
+  'compress-during-prefill': { type: 'boolean' },
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 /** A numeric option, `fallback` when absent. */
-const num = (name: string, value: string | undefined, fallback: number, integer = false): number => parseNumberFlag(name, value, integer) ?? fallback;
+const num = (name: string, value: string | undefined, fallback: number, o: Parameters<typeof numberOption>[2] = {}): number =>
+  numberOption(name, value, o) ?? fallback;
+
+/** The seed: the given one, or (absent or -1) a random one, as llama.cpp does. */
+export function resolveSeed(value: string | undefined): number {
+  const s = numberOption('seed', value, { integer: true, min: -1, max: 2 ** 32 - 1 });
+  return s === undefined || s === -1 ? randomInt(0, 2 ** 32 - 1) : s;
+}
+
+/**
+ * --method-option items for one method: `K=V`, or `M.K=V` where M is that method (as eval writes them); an M that
+ * is another method is an error.
+ */
+export function methodOptionsFor(method: string, items: readonly string[]): string[] {
+  const known = methodNames();
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    const dot = item.indexOf('.');
+    if (dot > 0 && (eq < 0 || dot < eq)) {
+      const m = item.slice(0, dot);
+      if (m === method) return item.slice(dot + 1);
+      if (known.includes(m)) throw new KvError(`--method-option '${item}' is an option of ${m}, but --method is ${method}; drop it or write it for ${method}`);
+    }
+    return item;
+  });
+}
+
+const STOP_WORDS: Record<StopReason, string> = {
+  eos: 'end of text',
+  stop: 'stop string',
+  length: 'max tokens',
+  context: 'context full',
+};
+
+/** The line printed on stderr after the text. */
+export function summaryLine(r: GenerateResult, seed: number): string {
+  const t = r.timings;
+  const rate = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  return (
+    `[${r.promptTokens.length} prompt tokens, prefill ${rate(t.prefillTokensPerSecond)} t/s | ` +
+    `${r.tokens.length} generated, decode ${rate(t.decodeTokensPerSecond)} t/s | stop: ${STOP_WORDS[r.stopReason]} | ` +
+    `seed ${seed} | KV cache ${r.cache.slots} slots, ${r.cache.bytes} bytes]`
+  );
+}
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
-      backend: { type: 'string' },
-      prompt: { type: 'string' },
-      'prompt-file': { type: 'string' },
-      chat: { type: 'boolean' },
-      truncate: { type: 'string' },
-      'max-tokens': { type: 'string' },
-      temperature: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'repeat-penalty': { type: 'string' },
-      seed: { type: 'string' },
-      stop: { type: 'string', multiple: true },
-      'chunk-size': { type: 'string' },
-      json: { type: 'boolean' },
-      method: { type: 'string' },
-      budget: { type: 'string' },
-      'budget-tokens': { type: 'string' },
-      'budget-tokens-per': { type: 'string' },
-      'method-option': { type: 'string', multiple: true },
-      'dump-cache': { type: 'string' },
-      'compress-during-prefill': { type: 'boolean' },
-    },
-  });
-
-  const backend = parseBackend(values.backend);
-  const truncate = (values.truncate ?? 'none') as TruncateMode;
-  if (!['none', 'middle', 'start'].includes(truncate)) throw new KvError(`--truncate must be 'middle' or 'start' (got '${values.truncate}')`);
-  if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new KvError('give either --prompt or --prompt-file, not both');
-  let prompt = values.prompt ?? '';
-  if (values['prompt-file'] !== undefined) {
-    try {
-      prompt = readFileSync(values['prompt-file'], 'utf8');
-    } catch (err) {
-      throw new KvError(`--prompt-file ${values['prompt-file']}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  }
+  const { values } = parseOptions('generate', argv, OPTIONS);
+  const modelArgs = parseModelArgs(values);
+  // 'none' (the default: an error) is accepted but not offered
+  const truncate = values.truncate === 'none' ? 'none' : choiceOption('truncate', values.truncate, ['middle', 'start'] as const, 'none');
+  const ctxSize = numberOption('ctx-size', values['ctx-size'], { integer: true, min: 2 });
+  const prompt = promptText(values) ?? '';
+  const seed = resolveSeed(values.seed);
   const options: GenerateOptions = {
     prompt,
     chat: values.chat ?? false,
     truncate,
-    maxTokens: num('max-tokens', values['max-tokens'], 256, true),
-    chunkSize: num('chunk-size', values['chunk-size'], 512, true),
+    maxTokens: num('max-tokens', values['max-tokens'], 256, { integer: true, min: 0 }),
+    chunkSize: num('chunk-size', values['chunk-size'], 512, { integer: true, min: 1 }),
     stop: values.stop ?? [],
     sampling: {
-      temperature: num('temperature', values.temperature, 0.8),
-      topK: num('top-k', values['top-k'], 40, true),
-      topP: num('top-p', values['top-p'], 0.95),
-      repeatPenalty: num('repeat-penalty', values['repeat-penalty'], 1),
-      seed: num('seed', values.seed, 0, true),
+      temperature: num('temperature', values.temperature, 0.8, { min: 0 }),
+      topK: num('top-k', values['top-k'], 40, { integer: true, min: 0 }),
+      topP: num('top-p', values['top-p'], 0.95, { min: 0, minExclusive: true, max: 1 }),
+      repeatPenalty: num('repeat-penalty', values['repeat-penalty'], 1, { min: 0, minExclusive: true }),
+      seed,
     },
   };
-  if (options.maxTokens! < 0) throw new KvError(`--max-tokens must be ≥ 0 (got ${options.maxTokens})`);
-  if (options.chunkSize! < 1) throw new KvError(`--chunk-size must be ≥ 1 (got ${options.chunkSize})`);
+  const quiet = values.quiet ?? false;
+  const note = (s: string) => {
+    if (!quiet) process.stderr.write(`generate: ${s}\n`);
+  };
 
   const budget = parseBudgetFlags(values.budget, values['budget-tokens'], values['budget-tokens-per']);
   const methodName = values.method;
   if (!methodName && (budget || values['method-option'] || values['dump-cache'] || values['compress-during-prefill'])) {
     throw new KvError('--budget, --budget-tokens, --method-option, --dump-cache and --compress-during-prefill need --method NAME (kvmerger methods lists them)');
+  }
+  if (methodName && methodName !== 'full' && !budget && methodNames().includes(methodName)) {
+    // Without a budget a method keeps every slot: the run would look compressed and be the full cache.
+    throw new KvError(
+      `--method ${methodName} needs a budget: add --budget B (the share of the prompt's KV slots to keep, in (0, 1], e.g. --budget 0.5) or --budget-tokens N`,
+    );
   }
   let report: CompressionReport | undefined;
   if (methodName) {
@@ -132,9 +200,9 @@ export async function run(argv: string[]): Promise<number> {
     options.prepareCompression = compressionHook(
       {
         method: methodName,
-        options: values['method-option'] ?? [],
+        options: methodOptionsFor(methodName, values['method-option'] ?? []),
         budget,
-        seed: options.sampling!.seed,
+        seed,
         keepBefore: dumpFile !== undefined,
         duringPrefill: values['compress-during-prefill'] ?? false,
         onCompressed: (after, r, before, aggregated) => {
@@ -151,16 +219,23 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
 
-  const model = await loadModel(values.model, { tokenizerPath: values.tokenizer, backend });
+  const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads });
   try {
+    const modelContext = model.config.contextLength;
+    if (ctxSize !== undefined && ctxSize > modelContext) {
+      throw new KvError(`--ctx-size ${ctxSize} is above the model's context of ${modelContext} tokens; use at most ${modelContext}`);
+    }
+    const context = ctxSize ?? modelContext;
+    const session = ctxSize === undefined ? model : { config: { ...model.config, contextLength: ctxSize }, tokenizer: model.tokenizer, backend: model.backend, ...(model.chatTemplate !== undefined ? { chatTemplate: model.chatTemplate } : {}) };
     const json = values.json ?? false;
     if (!json) options.onText = (s) => process.stdout.write(s);
-    const r = await generate(model, options);
+    const r = await generate(session, options);
     if (json) {
       const out = {
         text: r.text,
         tokens: { prompt: r.promptTokens.length, generated: r.tokens.length },
         stopReason: r.stopReason,
+        seed,
         ...(r.truncatedFrom !== undefined ? { truncatedFrom: r.truncatedFrom } : {}),
         timings: {
           prefillMs: round(r.timings.prefillMs),
@@ -193,14 +268,14 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(out) + '\n');
     } else {
       process.stdout.write('\n');
-      if (process.stderr.isTTY) {
-        const t = r.timings;
-        process.stderr.write(
-          `[${r.promptTokens.length} prompt tokens at ${t.prefillTokensPerSecond.toFixed(1)} tok/s, ` +
-            `${r.tokens.length} generated at ${t.decodeTokensPerSecond.toFixed(1)} tok/s, stop: ${r.stopReason}, ` +
-            `KV cache ${r.cache.slots} slots / ${r.cache.bytes} bytes]\n`,
-        );
-      }
+      if (!quiet) process.stderr.write(summaryLine(r, seed) + '\n');
+    }
+    if (r.stopReason === 'context') {
+      const asked = options.maxTokens!;
+      note(
+        `stopped after ${r.tokens.length} of --max-tokens ${asked} tokens: the context of ${context} tokens is full ` +
+          `(a ${r.promptTokens.length}-token prompt); a shorter prompt leaves more room`,
+      );
     }
     return 0;
   } finally {

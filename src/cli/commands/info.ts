@@ -1,23 +1,29 @@
-import { parseArgs } from 'node:util';
-import { KvError } from '../../util/errors.js';
+import { MODEL_OPTIONS, OUTPUT_OPTIONS, parseOptions, type OptionTable } from '../options.js';
 import { openModelFile } from '../../formats/open-model-file.js';
 import { summarizeModel, type ModelSummary } from '../../formats/model-summary.js';
 import type { RopeScaling } from '../../core/model-config.js';
 
-export const summary = 'describe a model file (GGUF or llama2.c checkpoint): shape, RoPE, tokenizer, tensor types, KV-cache cost';
+export const summary = 'describe a model file (GGUF or llama2.c checkpoint): shape, RoPE, tokenizer, tensors, KV cost';
 
-export const help = `Usage: kvmerger info --model FILE [--json]
+export const help = `Usage: kvmerger info [-m FILE] [--json]
 
-Describe a model file: architecture, parameter count, layers / heads / KV heads / head dim, context length, RoPE
-settings, tokenizer family and vocabulary size, tensor types with counts, file size, and the KV-cache bytes per token
-at F32. Works on any GGUF (also vocabulary-only files and architectures kvmerger cannot run) and on llama2.c
-checkpoints.
+Describe a model file: architecture, parameter count, layers / heads / KV heads / head dim, context
+length, RoPE settings, tokenizer family and vocabulary size, tensor types with counts, file size,
+and the KV-cache bytes per token at F32. Works on any GGUF (also vocabulary-only files and
+architectures kvmerger cannot run) and on llama2.c checkpoints.
 
-  --model FILE   a .gguf file or a llama2.c .bin checkpoint
-  --json         print exactly one JSON object instead of text
+  -m, --model FILE   a .gguf file or a llama2.c .bin checkpoint (default: the built-in model)
+  --json             print exactly one JSON object instead of text
+  -q, --quiet        nothing on stderr but errors
 
-Example:
-  kvmerger info --model ../shared/data/models/stories260K.bin`;
+Examples:
+  kvmerger info
+  kvmerger info -m ../shared/data/models/stories260K.bin`;
+
+const OPTIONS = { model: MODEL_OPTIONS.model, ...OUTPUT_OPTIONS } as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 function bytes(n: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -95,14 +101,13 @@ function text(s: ModelSummary): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { model: { type: 'string' }, json: { type: 'boolean', default: false } },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (!values.model) throw new KvError('info: --model FILE is required (a .gguf file or a llama2.c .bin checkpoint)');
-  const file = openModelFile(values.model);
+  const { values } = parseOptions('info', argv, OPTIONS);
+  let path = values.model;
+  if (path === undefined) {
+    const { defaultModelPath } = await import('../../model/load-model.js');
+    path = defaultModelPath();
+  }
+  const file = openModelFile(path);
   try {
     const s = summarizeModel(file);
     process.stdout.write((values.json ? JSON.stringify(s) : text(s)) + '\n');

@@ -1,22 +1,30 @@
-import { parseArgs } from 'node:util';
 import { METHODS } from '../../compress/registry.js';
 import { describeOptionType } from '../../compress/method-options.js';
+import { OUTPUT_OPTIONS, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = 'list the KV-cache compression methods with their options, types and defaults';
 
 export const help = `Usage: kvmerger methods [--json]
 
-List every compression method: a one-line description and its options (name, type or allowed values, default).
-Options are given to other commands as --method NAME --method-option name=value (repeatable).
+List every compression method: a one-line description and its options (name, type or allowed values,
+default). Other commands take them as --method NAME --method-option name=value (generate) or
+--methods LIST --method-option method.name=value (eval; both forms work in both).
 
-  --json    print exactly one JSON object: {"methods": [{"name", "description", "decodeTime",
-            "options": [{"name", "type", "values"?, "min"?, "max"?, "default", "description"}]}]}
+  --json        print exactly one JSON object: {"methods": [{"name", "description", "decodeTime",
+                "options": [{"name", "type", "values"?, "min"?, "max"?, "default",
+                "description"}]}]}
+  -q, --quiet   nothing on stderr but errors
 
 Example:
-  kvmerger generate ... --method kvmerger --budget 0.5 --method-option granularity=headShared`;
+  kvmerger generate -p "..." --method kvmerger --budget 0.5 --method-option granularity=headShared`;
+
+const OPTIONS = { ...OUTPUT_OPTIONS } as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
+  const { values } = parseOptions('methods', argv, OPTIONS);
   const methods = [...METHODS.values()].map((m) => ({
     name: m.name,
     description: m.description,

@@ -1,82 +1,114 @@
 /** `kvmerger reproduce`: the paper's whole set on a model — the grid, the analysis, the report. Resumable. */
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
-import { MODEL_OPTIONS, loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import {
+  CHUNK_OPTION,
+  DATA_OPTION,
+  GRID_OPTIONS,
+  MODEL_OPTIONS,
+  OUTPUT_OPTIONS,
+  OUT_OPTION,
+  SEED_OPTION,
+  parseOptions,
+  type OptionTable,
+} from '../options.js';
 import { gridDescription } from './eval.js';
 
 export const summary = "run the paper's evaluation on a model (grid, analysis, report with charts); resumable";
 
-export const help = `Usage: kvmerger reproduce --out DIR [--model FILE] [--tokenizer FILE] [--samples N] [--quick]
+export const help = `Usage: kvmerger reproduce -o DIR [-m FILE] [--samples N] [--quick]
 
 Runs the paper's set on a model and writes the report, all into DIR:
-  1. the grid (DIR/results.jsonl, resumable like 'kvmerger eval': run the same command again after an interruption):
-     methods full, h2o, cam, kvmerger (exact: equal kept slots) + streaming, snapkv, pyramidkv, tova, knorm, random;
-     budgets 0.5 and 0.35; the tasks that fit the model's context: fidelity, ppl-stream, passkey and niah heatmaps
-     (lengths × depths), niah-paraphrase, RULER-style tasks, LongBench multi_news and the Chinese sets (when
-     <data>/longbench has them and the context leaves room for their answers). Tasks left out are listed, with why.
-  2. the analysis (DIR/analysis/): key/value similarity maps, neighbour similarity, per-layer merge ratios;
+  1. the grid (DIR/results.jsonl, resumable like 'kvmerger eval': run the same command again after
+     an interruption): methods full, h2o, cam, kvmerger (exact: equal kept slots) + streaming,
+     snapkv, pyramidkv, tova, knorm, random; budgets 0.5 and 0.35; the tasks that fit the model's
+     context: fidelity, ppl-stream, passkey and niah heatmaps (lengths × depths), niah-paraphrase,
+     RULER-style tasks, LongBench multi_news and the Chinese sets (when <data>/longbench has them
+     and the context leaves room for their answers). Tasks left out are listed, with why.
+  2. the analysis (DIR/analysis/): key/value similarity maps, neighbour similarity, per-layer merge
+     ratios;
   3. the report: DIR/report.md, DIR/charts/*.svg + .png, DIR/index.html.
+The full set on the built-in model is about 1,600 cells (hours on 2 cores); --quick is minutes.
 
 Options:
-  --model FILE            default: the built-in model
-  --tokenizer FILE        for models without their own vocabulary (llama2.c: tokenizer.bin)
-  --samples N             samples per length for the non-heatmap tasks (default 3; --quick: 1)
-  --quick                 fewer lengths, depths and samples (minutes instead of hours)
-  --methods LIST          override the methods
-  --budgets LIST          override the budgets
-  --seed S                default 0
-  --data DIR              the offline data folder (default ../shared/data, or env KVMERGER_SHARED_DATA)
-  --backend ort|reference default ort
-  --threads N             onnxruntime threads
-  --no-analysis           skip step 2
-  --quiet                 no progress display`;
+  -m, --model FILE          default: the built-in model
+  --tokenizer FILE          for models without their own vocabulary (llama2.c: tokenizer.bin)
+  --backend ort|reference   forward pass (default ort)
+  -t, --threads N           onnxruntime threads
+  -b, --chunk-size N        prompt tokens per forward call (default 512)
+  --samples N               samples per length for the non-heatmap tasks (default 3; --quick: 1)
+  --quick                   fewer lengths, depths and samples (minutes instead of hours)
+  --methods LIST            override the methods
+  --budgets LIST            override the budgets
+  --method-option [M.]K=V   a method's option (repeatable), as in kvmerger eval
+  -s, --seed S              default 0
+  --data DIR                the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
+  --no-analysis             skip step 2
+  -o, --out DIR             the folder for everything (required)
+  --json                    print a JSON summary at the end
+  -q, --quiet               no progress display`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...CHUNK_OPTION,
+  samples: { type: 'string' },
+  quick: { type: 'boolean' },
+  ...GRID_OPTIONS,
+  ...SEED_OPTION,
+  ...DATA_OPTION,
+  'no-analysis': { type: 'boolean' },
+  ...OUT_OPTION,
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...MODEL_OPTIONS,
-      out: { type: 'string' },
-      samples: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      methods: { type: 'string' },
-      budgets: { type: 'string' },
-      seed: { type: 'string' },
-      data: { type: 'string' },
-      'no-analysis': { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new KvError(`reproduce: unexpected argument '${positionals[0]}'; options start with -- (kvmerger reproduce --help)`);
+  const { values } = parseOptions('reproduce', argv, OPTIONS);
+  const quick = values.quick ?? false;
+  const quiet = values.quiet ?? false;
   if (values.out === undefined) throw new KvError('reproduce: --out DIR is required (the folder for results, analysis and report)');
   const out = values.out;
   const modelArgs = parseModelArgs(values);
   const backend = modelArgs.backend;
   const samples = values.samples !== undefined ? parseIntFlag('--samples', values.samples, 1, 1) : undefined;
   const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
   const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/reproduce-grid.js');
   const methods = values.methods ? parseNameList(values.methods) : REPRODUCE_METHODS;
   const budgets = parseNumberList('--budgets', values.budgets) ?? REPRODUCE_BUDGETS;
 
   const { model, modelPath } = await loadModelFromArgs(modelArgs);
   const t0 = performance.now();
-  const say = (s: string) => process.stderr.write(`${s}\n`);
+  const say = (s: string) => {
+    if (!quiet) process.stderr.write(`${s}\n`);
+  };
   try {
     const { planGrid, runGrid } = await import('../../eval/run-grid.js');
     const { createProgress } = await import('../../eval/progress.js');
     const { writeRunInfo } = await import('../../eval/run-info.js');
     const name = modelName(modelPath);
     const preset = reproduceTasks(model, {
-      quick: values.quick,
+      quick,
       seed,
       ...(samples !== undefined ? { samples } : {}),
       ...(values.data !== undefined ? { dataRoot: values.data } : {}),
     });
     if (preset.tasks.length === 0) throw new KvError(`reproduce: no task fits ${name} (${preset.notes.join('; ')})`);
-    const spec = { model: name, backend, tasks: preset.tasks, methods, budgets, seed, ...(values.data !== undefined ? { dataRoot: values.data } : {}) };
+    const spec = {
+      model: name,
+      backend,
+      tasks: preset.tasks,
+      methods,
+      budgets,
+      seed,
+      methodOptions: values['method-option'] ?? [],
+      ...(values.data !== undefined ? { dataRoot: values.data } : {}),
+      chunkSize,
+    };
     const plan = planGrid(model, spec);
     const notes = [...preset.notes, ...plan.notes];
     writeRunInfo(out, {
@@ -85,14 +117,14 @@ export async function run(argv: string[]): Promise<number> {
       modelPath: model.path,
       ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
       backend,
-      grid: { ...gridDescription(spec, plan.totalCells), quick: values.quick, notes },
+      grid: { ...gridDescription(spec, plan.totalCells), quick, notes },
     });
     say(`reproduce: ${name}, context ${model.config.contextLength}; ${preset.tasks.map((t) => t.task.name).join(', ')}`);
     for (const n of preset.notes) say(`  note: ${n}`);
     const release = exitOnInterrupt(out, 'kvmerger reproduce');
     let s;
     try {
-      s = await runGrid(model, plan, { out, progress: createProgress({ quiet: values.quiet }) });
+      s = await runGrid(model, plan, { out, progress: createProgress({ quiet: quiet || (values.json ?? false) }) });
     } finally {
       release();
     }
@@ -112,8 +144,8 @@ export async function run(argv: string[]): Promise<number> {
         const last = model.config.blockCount - 1;
         const layers = [...new Set([0, Math.floor(last / 2), last])];
         await writeAnalysis(analysisDir, 'similarity', await a.runSimilarity(model, { ...text, tokens, layers, heads: [0] }, ctx), { png });
-        await writeAnalysis(analysisDir, 'neighbours', await a.runNeighbours(model, { ...text, tokens, k: 8, samples: values.quick ? 2 : 4 }, ctx), { png });
-        await writeAnalysis(analysisDir, 'layer-ratios', await a.runLayerRatios(model, { ...text, samples: values.quick ? 4 : 12 }, ctx), { png });
+        await writeAnalysis(analysisDir, 'neighbours', await a.runNeighbours(model, { ...text, tokens, k: 8, samples: quick ? 2 : 4 }, ctx), { png });
+        await writeAnalysis(analysisDir, 'layer-ratios', await a.runLayerRatios(model, { ...text, samples: quick ? 4 : 12 }, ctx), { png });
         say(`analysis: ${analysisDir}/ (similarity, neighbours, layer-ratios)`);
       } catch (err) {
         if (!(err instanceof KvError)) throw err;
@@ -122,9 +154,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     const { writeReport } = await import('../../eval/report.js');
     const r = await writeReport(out, { png });
+    const seconds = (performance.now() - t0) / 1000;
+    if (values.json) {
+      const summary = { model: name, cells: s.totalCells, ran: s.ran, skipped: s.skipped, seconds, notes, reportMd: r.reportMd, indexHtml: r.indexHtml, charts: r.charts };
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      return 0;
+    }
     process.stdout.write(
       [
-        `reproduce: ${name}: ${s.ran + s.skipped}/${s.totalCells} cells in ${out}/results.jsonl; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+        `reproduce: ${name}: ${s.ran + s.skipped}/${s.totalCells} cells in ${out}/results.jsonl; ${seconds.toFixed(0)} s`,
         ...notes.map((n) => `  note: ${n}`),
         `  ${r.reportMd}`,
         `  ${r.indexHtml}`,

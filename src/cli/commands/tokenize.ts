@@ -1,54 +1,53 @@
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { KvError } from '../../util/errors.js';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer.js';
+import { MODEL_OPTIONS, OUTPUT_OPTIONS, PROMPT_OPTIONS, parseOptions, promptText, type OptionTable } from '../options.js';
 
-export const summary = 'tokenise text with a model file\'s vocabulary (GGUF, tokenizer.bin or tokenizer.json)';
+export const summary = "tokenise text with a model file's vocabulary (GGUF, tokenizer.bin or tokenizer.json)";
 
-export const help = `Usage: kvmerger tokenize --model FILE (--text TEXT | --text-file FILE) [--no-special] [--json]
+export const help = `Usage: kvmerger tokenize [-m FILE | --tokenizer FILE] (-p TEXT | -f FILE) [--no-special] [--json]
 
 Print the token ids of a text, as llama.cpp's tokenizer produces them.
 
-  --model FILE        GGUF file, llama2.c tokenizer.bin, or Hugging Face tokenizer.json
-  --text TEXT         the text to tokenise
-  --text-file FILE    read the text from a file (UTF-8, used as is)
-  --no-special        add no BOS/EOS and treat special-token text (e.g. <|endoftext|>) as plain text
-                      (llama.cpp's add_special=false, parse_special=false)
-  --json              print exactly one JSON object: {"ids": [...]}
+  -m, --model FILE        the vocabulary of this GGUF (default: the built-in model's)
+  --tokenizer FILE        or: this tokenizer file (GGUF, llama2.c tokenizer.bin, Hugging Face
+                          tokenizer.json)
+  -p, --prompt TEXT       the text to tokenise (also --text)
+  -f, --prompt-file FILE  read the text from a file (UTF-8, used as is); - reads stdin (also
+                          --text-file)
+  --no-special            add no BOS/EOS and treat special-token text (e.g. <|endoftext|>) as plain
+                          text (llama.cpp's add_special=false, parse_special=false)
+  --json                  print exactly one JSON object: {"ids": [...]}
+  -q, --quiet             nothing on stderr but errors
 
 Without --json: one line per token (id, vocabulary piece, decoded text), then a count.
 
-Example:
-  kvmerger tokenize --model ../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf --text "Hello world"`;
+Examples:
+  kvmerger tokenize -p "Hello world"
+  kvmerger tokenize --tokenizer ../shared/data/tokenizer-tests/ggml-vocab-llama-spm.gguf -p "Hi"`;
+
+const OPTIONS = {
+  model: MODEL_OPTIONS.model,
+  tokenizer: MODEL_OPTIONS.tokenizer,
+  ...PROMPT_OPTIONS,
+  'no-special': { type: 'boolean' },
+  ...OUTPUT_OPTIONS,
+} as const satisfies OptionTable;
+
+/** The option table, for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      text: { type: 'string' },
-      'text-file': { type: 'string' },
-      'no-special': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (!values.model) throw new KvError('tokenize: --model FILE is required (a GGUF, tokenizer.bin or tokenizer.json)');
-  if ((values.text === undefined) === (values['text-file'] === undefined)) {
-    throw new KvError('tokenize: give exactly one of --text TEXT or --text-file FILE');
+  const { values } = parseOptions('tokenize', argv, OPTIONS);
+  if ((values.prompt === undefined) === (values['prompt-file'] === undefined)) {
+    throw new KvError('tokenize: give exactly one of --prompt TEXT or --prompt-file FILE (- reads stdin)');
   }
-  let text = values.text;
-  if (text === undefined) {
-    const file = values['text-file']!;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      throw new KvError(`--text-file ${file}: ${code === 'ENOENT' ? 'no such file; check the path' : (err as Error).message}`);
-    }
+  const text = promptText(values)!;
+  let file = values.tokenizer ?? values.model;
+  if (file === undefined) {
+    const { defaultModelPath } = await import('../../model/load-model.js');
+    file = defaultModelPath();
   }
-  const tokenizer = loadTokenizer(values.model);
+  const tokenizer = loadTokenizer(file);
   const special = !values['no-special'];
   const ids = tokenizer.encode(text, { addSpecial: special, parseSpecial: special });
   if (values.json) {

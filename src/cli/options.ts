@@ -1,0 +1,290 @@
+/**
+ * The command line's one vocabulary: the option table every command parses with, the options several commands
+ * share (one name per concept, llama.cpp's short spellings, old spellings as hidden aliases), and the parser.
+ *
+ * A command declares its options as a table and parses with `parseOptions`:
+ *
+ *   const OPTIONS = { ...MODEL_OPTIONS, ...OUTPUT_OPTIONS, out: OUT, foo: { type: 'string' } } satisfies OptionTable;
+ *   const { values, positionals } = parseOptions('mycommand', argv, OPTIONS, { positionals: 1 });
+ *   values.model      // string | undefined (also set by -m FILE)
+ *
+ * What the parser does, unlike node's util.parseArgs:
+ * - A string option always takes the next argument as its value, also one that starts with '-' (`--temperature -1`
+ *   reaches the option's own range check), unless that argument is itself an option of the command, which is an
+ *   error naming `--name=VALUE` as the way to pass such a value.
+ * - Aliases (`aliases`, `short`) set the canonical name; `values` only has canonical names.
+ * - An unknown option is a KvError with the closest names ("did you mean --temperature?").
+ * - `--` ends the options; everything after it is positional.
+ * Every error is a KvError of one line, so `kvmerger` prints it without a stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { KvError } from '../util/errors.js';
+
+export interface OptionSpec {
+  /** 'string': takes a value (`--name VALUE` or `--name=VALUE`); 'boolean': a switch. */
+  readonly type: 'string' | 'boolean';
+  /** One letter: `-m FILE`. */
+  readonly short?: string;
+  /** Other long spellings accepted and not shown in --help (old names, llama.cpp's names). */
+  readonly aliases?: readonly string[];
+  /** Repeatable; the values come as an array in the order given. */
+  readonly multiple?: boolean;
+}
+
+export type OptionTable = Record<string, OptionSpec>;
+
+type ValueOf<S extends OptionSpec> = S['type'] extends 'boolean' ? boolean : S['multiple'] extends true ? string[] : string;
+
+/** The parsed options: canonical names only; absent options are undefined. */
+export type OptionValues<T extends OptionTable> = { -readonly [K in keyof T]?: ValueOf<T[K]> };
+
+// ---- the shared options ----
+
+/** --model FILE (-m), --tokenizer FILE, --backend ort|reference, --threads N (-t): every command that runs a model. */
+export const MODEL_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  tokenizer: { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string', short: 't', aliases: ['n-threads'] },
+} as const satisfies OptionTable;
+
+/** --json (one JSON document on stdout) and --quiet (nothing on stderr but errors): every command. */
+export const OUTPUT_OPTIONS = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const satisfies OptionTable;
+
+/** --prompt TEXT (-p; tokenize's old --text) and --prompt-file FILE (-f; '-' is stdin; old --text-file). */
+export const PROMPT_OPTIONS = {
+  prompt: { type: 'string', short: 'p', aliases: ['text'] },
+  'prompt-file': { type: 'string', short: 'f', aliases: ['file', 'text-file'] },
+} as const satisfies OptionTable;
+
+/** --seed S (-s). */
+export const SEED_OPTION = { seed: { type: 'string', short: 's' } } as const satisfies OptionTable;
+/** --data DIR: the offline data folder. */
+export const DATA_OPTION = { data: { type: 'string' } } as const satisfies OptionTable;
+/** --out DIR (-o). */
+export const OUT_OPTION = { out: { type: 'string', short: 'o' } } as const satisfies OptionTable;
+/** --chunk-size N: prompt tokens per forward pass (llama.cpp's -b / --batch-size; bench's old --chunk). */
+export const CHUNK_OPTION = { 'chunk-size': { type: 'string', short: 'b', aliases: ['chunk', 'batch-size'] } } as const satisfies OptionTable;
+/** --length N: one prompt length in tokens (--lengths with one value, and analyze's old --tokens, also work). */
+export const LENGTH_OPTION = { length: { type: 'string', aliases: ['lengths', 'tokens'] } } as const satisfies OptionTable;
+/** --lengths LIST: prompt lengths of a grid (--length also works). */
+export const LENGTHS_OPTION = { lengths: { type: 'string', aliases: ['length'] } } as const satisfies OptionTable;
+
+/**
+ * The grid commands' (eval, reproduce, demo) methods and budgets: --methods LIST, --budgets LIST (--method and
+ * --budget with one value also work), --method-option [M.]K=V (repeatable).
+ */
+export const GRID_OPTIONS = {
+  methods: { type: 'string', aliases: ['method'] },
+  budgets: { type: 'string', aliases: ['budget'] },
+  'method-option': { type: 'string', multiple: true },
+} as const satisfies OptionTable;
+
+// ---- parsing ----
+
+interface Lookup {
+  name: string;
+  spec: OptionSpec;
+}
+
+function lookupTable(table: OptionTable): Map<string, Lookup> {
+  const byFlag = new Map<string, Lookup>();
+  const add = (flag: string, name: string, spec: OptionSpec) => {
+    if (byFlag.has(flag)) throw new Error(`option table: ${flag} is declared twice`);
+    byFlag.set(flag, { name, spec });
+  };
+  for (const [name, spec] of Object.entries(table)) {
+    add(`--${name}`, name, spec);
+    for (const a of spec.aliases ?? []) add(`--${a}`, name, spec);
+    if (spec.short !== undefined) add(`-${spec.short}`, name, spec);
+  }
+  return byFlag;
+}
+
+/** Levenshtein distance (small strings). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The candidates closest to `word` (at most a third of its length away, at least 1, at most 3), best first. */
+export function closest(word: string, candidates: readonly string[]): string[] {
+  const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  const scored = candidates
+    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()), prefix: c.startsWith(word) && word.length >= 3 }))
+    .filter((x) => x.d <= limit || x.prefix)
+    .sort((x, y) => x.d - y.d);
+  return [...new Set(scored.map((x) => x.c))].slice(0, 3);
+}
+
+/** " (did you mean X?)", " (did you mean X or Y?)", or ''. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const c = closest(word, candidates);
+  return c.length === 0 ? '' : ` (did you mean ${c.length === 1 ? c[0] : `${c.slice(0, -1).join(', ')} or ${c[c.length - 1]}`}?)`;
+}
+
+export interface ParseSettings {
+  /** How many positional arguments the command takes: a number (at most that many) or 'any'. Default 0. */
+  positionals?: number | 'any';
+  /** What the positionals are, for the error message (e.g. 'one folder'). */
+  positionalsName?: string;
+}
+
+/** Parses `argv` against `table`. KvError (one line, naming the command's --help) on anything it cannot use. */
+export function parseOptions<T extends OptionTable>(command: string, argv: readonly string[], table: T, settings: ParseSettings = {}): { values: OptionValues<T>; positionals: string[] } {
+  const byFlag = lookupTable(table);
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  const helpHint = `run 'kvmerger ${command} --help' for its options`;
+  const isOption = (arg: string) => byFlag.has(arg.includes('=') && arg.startsWith('--') ? arg.slice(0, arg.indexOf('=')) : arg);
+  const visible = Object.keys(table).map((n) => `--${n}`);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const found = byFlag.get(flag);
+    if (!found) {
+      const all = [...byFlag.keys()].filter((f) => f.startsWith('--'));
+      // suggest the shown names first; an alias only when it is the only close one
+      const hint = didYouMean(flag, visible) || didYouMean(flag, all);
+      throw new KvError(`unknown option '${flag}'${hint}; ${helpHint}`);
+    }
+    const { name, spec } = found;
+    let value: string | boolean;
+    if (spec.type === 'boolean') {
+      if (eq > 0) throw new KvError(`${flag} takes no value (got '${arg}'); ${helpHint}`);
+      value = true;
+    } else if (eq > 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new KvError(`${flag} needs a value; ${helpHint}`);
+      if (isOption(next) || next === '--help' || next === '-h') {
+        throw new KvError(`${flag} needs a value, but '${next}' follows it (an option); to pass a value that starts with '-', write --${name}=${next}`);
+      }
+      value = next;
+      i++;
+    }
+    if (spec.multiple) values[name] = [...((values[name] as string[] | undefined) ?? []), value as string];
+    else values[name] = value;
+  }
+  const allowed = settings.positionals ?? 0;
+  if (allowed !== 'any' && positionals.length > allowed) {
+    const extra = positionals[allowed]!;
+    const what = allowed === 0 ? 'takes no arguments' : `takes ${settings.positionalsName ?? `at most ${allowed} argument(s)`}`;
+    const asCommand = /^[a-z][a-z-]*$/.test(extra) && byFlag.has(`--${extra}`) ? `; did you mean --${extra}?` : '';
+    throw new KvError(`${command}: unexpected argument '${extra}' (${command} ${what}; options start with --)${asCommand}; ${helpHint}`);
+  }
+  return { values: values as OptionValues<T>, positionals };
+}
+
+// ---- values ----
+
+/**
+ * A numeric option: undefined when absent; a KvError naming the option when it is not a number, not an integer
+ * (`integer`), or outside [min, max].
+ */
+export function numberOption(flag: string, value: string | undefined, o: { integer?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  const kind = o.integer ? 'an integer' : 'a number';
+  const range =
+    o.min !== undefined && o.max !== undefined
+      ? ` in ${o.minExclusive ? '(' : '['}${o.min}, ${o.max}]`
+      : o.min !== undefined
+        ? ` ${o.minExclusive ? '>' : '≥'} ${o.min}`
+        : o.max !== undefined
+          ? ` ≤ ${o.max}`
+          : '';
+  if (value.trim() === '' || !Number.isFinite(v) || (o.integer && !Number.isInteger(v))) throw new KvError(`--${flag} must be ${kind}${range} (got '${value}')`);
+  if (o.min !== undefined && (o.minExclusive ? v <= o.min : v < o.min)) throw new KvError(`--${flag} must be ${kind}${range} (got ${value})`);
+  if (o.max !== undefined && v > o.max) throw new KvError(`--${flag} must be ${kind}${range} (got ${value})`);
+  return v;
+}
+
+/** One of `choices`, or a KvError listing them (with a did-you-mean). */
+export function choiceOption<C extends string>(flag: string, value: string | undefined, choices: readonly C[], fallback: C): C {
+  if (value === undefined) return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as C;
+  const q = choices.map((c) => `'${c}'`);
+  const list = q.length <= 2 ? q.join(' or ') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
+  throw new KvError(`--${flag} must be ${list} (got '${value}')${didYouMean(value, choices)}`);
+}
+
+/** The text of a file option; '-' reads stdin. KvError naming the option when it cannot be read. */
+export function readTextOption(flag: string, path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file; check the path' : (code ?? (err as Error).message);
+    throw new KvError(`--${flag} ${path}: cannot read it (${why})`);
+  }
+}
+
+/**
+ * --prompt TEXT or --prompt-file FILE ('-': stdin); undefined when neither is given; a KvError when both are.
+ */
+export function promptText(values: { prompt?: string; 'prompt-file'?: string }): string | undefined {
+  if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new KvError('give either --prompt or --prompt-file, not both');
+  if (values['prompt-file'] !== undefined) return readTextOption('prompt-file', values['prompt-file']);
+  return values.prompt;
+}
+
+// ---- help text ----
+
+/** Help text and messages fit this many columns. */
+export const HELP_WIDTH = 100;
+
+/**
+ * Wraps lines longer than `width` at spaces. A continuation is indented to the line's description column (the text
+ * after the first run of two or more spaces, as in `  --model FILE    description`), else to the line's indent.
+ */
+export function wrapText(text: string, width = HELP_WIDTH): string {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length <= width) {
+      out.push(line);
+      continue;
+    }
+    const lead = /^\s*/.exec(line)![0].length;
+    const col = /^(\s*\S.*?\s{2,})\S/.exec(line);
+    const hang = col && col[1]!.length <= width / 2 ? col[1]!.length : lead;
+    let rest = line;
+    let first = true;
+    while (rest.length > width) {
+      const min = first ? Math.max(lead, hang) : hang;
+      let cut = rest.lastIndexOf(' ', width);
+      while (cut > min && rest[cut - 1] === ' ') cut--;
+      if (cut <= min) {
+        cut = rest.indexOf(' ', width);
+        if (cut < 0) break;
+      }
+      out.push(rest.slice(0, cut).trimEnd());
+      rest = ' '.repeat(hang) + rest.slice(cut).trimStart();
+      first = false;
+    }
+    out.push(rest);
+  }
+  return out.join('\n');
+}
