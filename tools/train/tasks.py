@@ -15,6 +15,8 @@ PASSKEY_NEEDLE = " The pass key is {k}. Remember it. {k} is the pass key."
 PASSKEY_QUESTION = "\nWhat is the pass key? The pass key is"
 KV_NEEDLE = " The special magic number for {x} is {n}."
 KV_QUESTION = "\nWhat is the special magic number for {x}? The special magic number for {x} is"
+# Task families a phase's `mix` may name: v1's four, then the v2 skill families of skills.py.
+MIX_NAMES = ("prose", "passkey", "kv", "induction", "needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc")
 
 
 class TaskMaker:
@@ -31,6 +33,7 @@ class TaskMaker:
                     words.append(t[1:])
         self.word_start = starts
         self.words = sorted(words)  # key vocabulary for the key-value needles
+        self._skills = None
 
     def _prose(self, rng: random.Random, n: int) -> list[int]:
         """n prose ids that END just before a word-start token, so a needle or question may follow them.
@@ -151,9 +154,33 @@ class TaskMaker:
             ids[d:d + c] = ids[s:s + c]
         return ids, w
 
+    def skills(self):
+        if self._skills is None:
+            from skills import Skills
+            self._skills = Skills(self.tok, self.stream, self.answer_weight, self.words)
+        return self._skills
+
+    def sample_mix(self, rng: random.Random, length: int, mix: dict[str, float]) -> tuple[list[int], list[float]]:
+        """One sequence of the task family drawn from `mix` ({name: weight}, names in MIX_NAMES): v1's prose, pass
+        key, key-value needles and repeated random blocks, or a v2 skill family (skills.py)."""
+        names = sorted(mix)
+        name = rng.choices(names, weights=[mix[k] for k in names])[0]
+        if name == "prose":
+            return self.prose(rng, length)
+        if name == "passkey":
+            return self.retrieval(rng, length, "passkey")
+        if name == "kv":
+            return self.retrieval(rng, length, "kv")
+        if name == "induction":
+            return self.random_repeat(rng, length)
+        r = self.skills().make(rng, length, name)
+        return r if r is not None else self.prose(rng, length)
+
     def sample(self, rng: random.Random, length: int, copy_share: float = 0.0, random_spans: bool = False,
-               span_density: float = 0.0, span_weight: float = 1.0, induction_share: float = 0.0
-               ) -> tuple[list[int], list[float]]:
+               span_density: float = 0.0, span_weight: float = 1.0, induction_share: float = 0.0,
+               mix: dict[str, float] | None = None) -> tuple[list[int], list[float]]:
+        if mix:
+            return self.sample_mix(rng, length, mix)
         if induction_share > 0 and rng.random() < induction_share:
             return self.random_repeat(rng, length)
         if copy_share > 0 and rng.random() < copy_share:  # no draw without copies: old runs replay exactly

@@ -40,7 +40,8 @@ def parse_args(argv=None):
     p.add_argument("--run-name", default="default")
     p.add_argument("--out", default=None, help="run folder (default ~/.cache/kvmerger-train/<run-name>)")
     p.add_argument("--seed", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("KVMERGER_TRAIN_THREADS", "2")),
+                   help="torch threads (default $KVMERGER_TRAIN_THREADS or 2; 1 leaves a core to others)")
     p.add_argument("--total-tokens", type=float, default=30e6, help="planned tokens; may be raised on resume")
     p.add_argument("--tokens-per-step", type=int, default=8192)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -68,11 +69,13 @@ def parse_args(argv=None):
                         "the checkpoint is lost; the optimizer starts fresh")
     p.add_argument("--init-step", type=int, default=0, help="with --init-from: the step the GGUF was exported at")
     p.add_argument("--init-tokens", type=int, default=0, help="with --init-from: tokens seen at that step")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="write the run folder's tokenizer and tokenized books, then exit (no training)")
     return p.parse_args(argv)
 
 
 PHASE_KEYS = {"from_step", "copy_share", "random_spans", "span_density", "span_weight", "induction_share", "lengths",
-              "tokens_per_step", "lr_to", "lr_to_step", "stop"}
+              "tokens_per_step", "lr_to", "lr_to_step", "stop", "mix", "lr", "warmup"}
 
 
 def phases_path(a) -> Path:
@@ -92,7 +95,11 @@ def load_phases(a) -> list[dict]:
     repeated random-token blocks: TaskMaker.random_repeat),
     `lengths` ({length: weight}, replacing the curriculum) and `tokens_per_step`; `lr_to` with `lr_to_step` (the learning
     rate falls linearly from the schedule's value at `from_step` to `lr_to` at `lr_to_step`, then stays) and `stop`
-    (the run ends, with a checkpoint and an evaluation, when it reaches `from_step`)."""
+    (the run ends, with a checkpoint and an evaluation, when it reaches `from_step`).
+    v2 keys: `mix` ({family: weight}: each sequence is one family of tasks.MIX_NAMES, drawn by weight; replaces the
+    v1 mixture and the share keys above), `lr` (the learning rate in this phase, instead of the schedule's: the
+    start of `lr_to`'s decay when both are given) and `warmup` (with `lr`: a linear rise from 0 over this many steps
+    from `from_step`, e.g. after a restart from a GGUF with a fresh optimizer)."""
     path = phases_path(a)
     if not path.exists():
         if a.phases:
@@ -104,6 +111,13 @@ def load_phases(a) -> list[dict]:
         if bad or "from_step" not in ph:
             raise SystemExit(f"train.py: {path}: phase {ph} has unknown keys {sorted(bad)} or no from_step; "
                              f"allowed keys are {sorted(PHASE_KEYS)}")
+        if "mix" in ph:
+            from tasks import MIX_NAMES
+            mix = ph["mix"]
+            if not isinstance(mix, dict) or not mix or set(mix) - set(MIX_NAMES) or \
+                    not all(isinstance(v, (int, float)) and v >= 0 for v in mix.values()) or sum(mix.values()) <= 0:
+                raise SystemExit(f"train.py: {path}: phase from step {ph['from_step']}: mix {mix} must map names of "
+                                 f"{list(MIX_NAMES)} to non-negative weights")
     return sorted(phases, key=lambda ph: ph["from_step"])
 
 
@@ -129,9 +143,17 @@ def length_weights(progress: float, context: int) -> dict[int, float]:
 def phase_lr(a, phases: list[dict], step: int, tokens: float) -> float:
     """The schedule's learning rate, unless the phase in force decays it linearly to `lr_to` by `lr_to_step`."""
     ph = phase_at(phases, step)
-    if "lr_to" not in ph:
+    if "lr" in ph:
+        start = float(ph["lr"])
+        k = step - ph["from_step"]
+        if ph.get("warmup") and k < ph["warmup"]:
+            return start * (k + 1) / ph["warmup"]
+        if "lr_to" not in ph:
+            return start
+    elif "lr_to" not in ph:
         return lr_at(a, step, tokens)
-    start = lr_at(a, ph["from_step"], tokens)
+    else:
+        start = lr_at(a, ph["from_step"], tokens)
     f = min(1.0, (step - ph["from_step"]) / max(1, ph["lr_to_step"] - ph["from_step"]))
     return start + f * (ph["lr_to"] - start)
 
@@ -147,8 +169,11 @@ def lr_at(a, step: int, tokens: float) -> float:
 
 
 def main(argv=None) -> int:
-    reexec_with_jemalloc()
     a = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        # torch.set_num_threads does not bound Debian torch's OpenBLAS pool: fix every pool before torch loads
+        os.environ[var] = str(a.threads)
+    reexec_with_jemalloc()
     phases = load_phases(a)
     import numpy as np
     import torch
@@ -185,6 +210,14 @@ def main(argv=None) -> int:
     root = corpus.gutenberg_dir()
     split = corpus.load_or_make_split(root, a.seed, write=not corpus.SPLIT_JSON.exists())
     tok_path = out / "tokenizer.json"
+    if not tok_path.exists() and a.init_from:
+        # The GGUF carries its tokenizer: take it from there, so a run restarted from a GGUF keeps exactly its ids
+        # (and skips the BPE training).
+        from gguf_weights import read_gguf_f32
+        meta, _ = read_gguf_f32(a.init_from)
+        vocab, merges = meta["tokenizer.ggml.tokens"], meta["tokenizer.ggml.merges"]
+        Tokenizer(vocab, [tuple(m.split(" ")) for m in merges]).save(tok_path)
+        log(f"tokenizer: {len(vocab)} tokens, {len(merges)} merges from {a.init_from}")
     if not tok_path.exists():
         t0 = time.time()
         rng = random.Random(f"{a.seed}:tokenizer")
@@ -210,6 +243,9 @@ def main(argv=None) -> int:
             os.replace(str(f) + ".tmp", f)
             log(f"tokenized {part}: {len(ids)} tokens in {time.time() - t0:.0f}s")
         data[part] = np.fromfile(f, dtype=np.uint16)
+    if a.prepare_only:
+        log(f"prepared {out}: tokenizer and tokenized books; --prepare-only, so no training")
+        return 0
     maker = TaskMaker(tok, data["train"], a.answer_weight)
     val_maker = TaskMaker(tok, data["validation"], a.answer_weight)
 
@@ -277,8 +313,8 @@ def main(argv=None) -> int:
     model.train()
     last_ckpt = last_eval = time.time()
     win_tok, win_t, win_loss, win_n = 0, 0.0, 0.0, 0
-    if step == 0:
-        log("eval " + evaluate())
+    if step == 0 or (a.init_from and step == a.init_step and not ckpt_path.exists()):
+        log(f"eval step {step} " + evaluate())
     phases_mtime = phases_file_mtime(a)
     while tokens_seen < a.total_tokens and (a.max_steps == 0 or step < a.max_steps):
         t0 = time.time()
@@ -303,7 +339,8 @@ def main(argv=None) -> int:
         copy_share, rs = ph.get("copy_share", 0.0), ph.get("random_spans", False)
         sd, sw = ph.get("span_density", 0.0), ph.get("span_weight", 1.0)
         ind = ph.get("induction_share", 0.0)
-        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw, ind) for _ in range(bsz)))
+        mix = ph.get("mix")
+        seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw, ind, mix) for _ in range(bsz)))
         x = torch.tensor(seqs, dtype=torch.long)
         w = torch.tensor(ws, dtype=torch.float32)
         lr = phase_lr(a, phases, step, tokens_seen)
