@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { openGGUF } from '../formats/gguf-reader.js';
@@ -7,15 +7,20 @@ import { quantize } from '../formats/quantize.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { KvError } from '../util/errors.js';
 
-/** Weight types the bench writes random models in. */
-export const BENCH_WEIGHT_TYPES = ['f32', 'f16', 'q8_0'] as const;
+/**
+ * Weight types the bench writes random models in: our writer's (f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1: every matrix
+ * in that type, 1-D tensors F32) and q4_k_m, which native llama-quantize makes from the f16 file (llama.cpp's own mix).
+ */
+export const BENCH_WEIGHT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k_m'] as const;
 export type BenchWeightType = (typeof BENCH_WEIGHT_TYPES)[number];
+/** The types our GGUF writer produces itself. */
+export type WrittenWeightType = Exclude<BenchWeightType, 'q4_k_m'>;
 
 /** A model the bench runs: a file, and what the table calls it. */
 export interface BenchModelFile {
-  /** 'smollm2-135m', 'qwen2.5-0.5b', 'default' or the file's name. */
+  /** 'smollm2-135m', 'tinyllama-1.1b', 'default' or the file's name. */
   model: string;
-  /** 'f32' | 'f16' | 'q8_0' for random models; the file's main tensor type otherwise. */
+  /** 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k_m' ... for random models; the file's main tensor type otherwise. */
   weights: string;
   path: string;
   /** Why a model could not be used (then `path` is empty). */
@@ -73,16 +78,64 @@ export function sharedDataRoot(): string {
   return resolve(process.env.KVMERGER_SHARED_DATA ?? '../shared/data');
 }
 
-/** The shape of a random bench model by name; undefined for names the bench does not know. */
+/** The shapes of real models: config.json files named after the model (`<shared data>/models/configs/*.json`). */
+export function modelConfigsDir(): string {
+  return join(sharedDataRoot(), 'models/configs');
+}
+
+/** Hugging Face `model_type`s whose random GGUF the bench writes and our engine runs (Mistral is a Llama in GGUF). */
+const SUPPORTED_MODEL_TYPES: Record<string, 'llama' | 'qwen2'> = { llama: 'llama', mistral: 'llama', qwen2: 'qwen2' };
+
+/** A bench model name and where its shape comes from. */
+export interface BenchShapeEntry {
+  name: string;
+  /** The shape; undefined when its architecture is not supported yet (then `unsupported` says why). */
+  config?: ModelConfig;
+  unsupported?: string;
+  /** The config.json it was read from (none for the built-in shapes). */
+  source?: string;
+}
+
+/** Every shape the bench knows by name: default-shape, smollm2-135m, and one per config in modelConfigsDir(). */
+export function benchShapes(): BenchShapeEntry[] {
+  const out: BenchShapeEntry[] = [{ name: 'default-shape', config: DEFAULT_SHAPE_8K }];
+  const fromFile = (name: string, path: string): BenchShapeEntry => {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const type = String(j.model_type ?? '?');
+    if (!(type in SUPPORTED_MODEL_TYPES)) {
+      return { name, source: path, unsupported: `not supported yet: model_type '${type}' (kvmerger runs llama, mistral and qwen2 shapes today)` };
+    }
+    return { name, source: path, config: configFromHf(j, name, path) };
+  };
+  const smol = join(sharedDataRoot(), 'models/smollm2-135m/config.json');
+  if (existsSync(smol)) out.push(fromFile('smollm2-135m', smol));
+  const dir = modelConfigsDir();
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+  for (const f of names) out.push(fromFile(f.slice(0, -'.json'.length), join(dir, f)));
+  if (!out.some((e) => e.name === 'qwen2.5-0.5b')) out.push({ name: 'qwen2.5-0.5b', config: QWEN25_05B });
+  return out;
+}
+
+/** A name as compared: lower case, without '-', '_' and '.' (so llama2-7b finds llama-2-7b). */
+const squash = (s: string) => s.toLowerCase().replace(/[-_.]/g, '');
+
+/**
+ * The shape a bench name means: exact, else the same letters and digits (llama2-7b → llama-2-7b), else the one shape
+ * whose name starts with them (mistral-7b → mistral-7b-v0.2). Undefined when none or several match.
+ */
+export function findBenchShape(name: string, shapes = benchShapes()): BenchShapeEntry | undefined {
+  const exact = shapes.find((e) => e.name === name);
+  if (exact) return exact;
+  const q = squash(name);
+  const same = shapes.filter((e) => squash(e.name) === q);
+  if (same.length === 1) return same[0];
+  const prefix = shapes.filter((e) => squash(e.name).startsWith(q));
+  return prefix.length === 1 ? prefix[0] : undefined;
+}
+
+/** The shape of a random bench model by name; undefined for names the bench does not know (or cannot run yet). */
 export function benchShape(name: string): ModelConfig | undefined {
-  if (name === 'qwen2.5-0.5b') return QWEN25_05B;
-  if (name === 'default-shape') return DEFAULT_SHAPE_8K;
-  if (name === 'smollm2-135m') {
-    const path = join(sharedDataRoot(), 'models/smollm2-135m/config.json');
-    if (!existsSync(path)) return undefined;
-    return configFromHf(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>, 'smollm2-135m', path);
-  }
-  return undefined;
+  return findBenchShape(name)?.config;
 }
 
 /** Where random bench models are kept between runs (KVMERGER_BENCH_CACHE, else <tmpdir>/kvmerger-bench-models). */
@@ -90,22 +143,44 @@ export function benchCacheDir(): string {
   return process.env.KVMERGER_BENCH_CACHE ?? join(tmpdir(), 'kvmerger-bench-models');
 }
 
-/**
- * The GGUF of a random model with `config`'s shape and `weights` type, written once into `dir` and reused after
- * (the name carries the shape, the type and the writer's version, so a stale file is never picked up).
- */
-export function ensureRandomModel(config: ModelConfig, weights: BenchWeightType, dir = benchCacheDir(), log?: (s: string) => void): string {
-  mkdirSync(dir, { recursive: true });
+/** The cache file name of a random model: the shape, the type and the writer's version (a stale file is never reused). */
+export function randomModelFileName(config: ModelConfig, weights: string, suffix = ''): string {
   const c = config;
   const tag = `${c.architecture}-l${c.blockCount}-e${c.embeddingLength}-h${c.headCount}x${c.headCountKv}-f${c.feedForwardLength}-v${c.vocabSize}`;
-  const path = join(dir, `${c.name}-${tag}-${weights}-v1.gguf`);
+  return `${c.name}-${tag}-${weights}${suffix}-v2.gguf`;
+}
+
+/**
+ * The GGUF of a random model with `config`'s shape and `weights` type, written once into `dir` and reused after.
+ * Written tensor by tensor (never the whole model in memory), to a .partial file renamed when complete.
+ */
+export function ensureRandomModel(config: ModelConfig, weights: WrittenWeightType, dir = benchCacheDir(), log?: (s: string) => void): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, randomModelFileName(config, weights));
   if (existsSync(path)) return path;
   const t0 = performance.now();
   const tmp = `${path}.${process.pid}.partial`;
-  writeRandomGGUF(tmp, config, weights);
+  log?.(`writing ${basename(path)} (random weights, once; ${estimateGiB(config, weights).toFixed(2)} GiB)`);
+  try {
+    writeRandomGGUF(tmp, config, weights);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   renameSync(tmp, path);
   log?.(`wrote ${basename(path)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   return path;
+}
+
+const BYTES_PER_WEIGHT: Record<WrittenWeightType, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32, q4_1: 20 / 32, q5_0: 22 / 32, q5_1: 24 / 32 };
+
+/** About how large the random GGUF of `config` in `weights` is, in GiB (matrices only). */
+export function estimateGiB(config: ModelConfig, weights: WrittenWeightType): number {
+  const c = config;
+  const attn = c.embeddingLength * (2 * c.headCount * c.headDim + 2 * c.headCountKv * c.headDim);
+  const ffn = 3 * c.embeddingLength * c.feedForwardLength;
+  const embd = c.vocabSize * c.embeddingLength * (c.tiedEmbeddings ? 1 : 2);
+  return ((c.blockCount * (attn + ffn) + embd) * BYTES_PER_WEIGHT[weights]) / 2 ** 30;
 }
 
 /**
@@ -113,7 +188,7 @@ export function ensureRandomModel(config: ModelConfig, weights: BenchWeightType,
  * metadata: a real vocabulary of the same size from ../shared/data/tokenizer-tests when there is one (llama.cpp needs
  * a vocabulary to load a file), else a synthetic SentencePiece-style one (control tokens, 256 byte tokens, fillers).
  */
-export function writeRandomGGUF(path: string, config: ModelConfig, weights: BenchWeightType): void {
+export function writeRandomGGUF(path: string, config: ModelConfig, weights: WrittenWeightType): void {
   const c = config;
   const arch = c.architecture;
   const meta = new Map<string, MetadataInput>([
@@ -129,6 +204,10 @@ export function writeRandomGGUF(path: string, config: ModelConfig, weights: Benc
     [`${arch}.rope.freq_base`, gguf.f32(c.ropeFreqBase)],
     [`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(c.rmsNormEps)],
   ]);
+  if (c.headDim * c.headCount !== c.embeddingLength) {
+    meta.set(`${arch}.attention.key_length`, gguf.u32(c.headDim));
+    meta.set(`${arch}.attention.value_length`, gguf.u32(c.headDim));
+  }
   for (const [k, v] of vocabularyMetadata(c.vocabSize)) meta.set(k, v);
 
   const E = c.embeddingLength;
@@ -146,27 +225,32 @@ export function writeRandomGGUF(path: string, config: ModelConfig, weights: Benc
     shapes.push([p + 'ffn_gate.weight', [F, E]], [p + 'ffn_up.weight', [F, E]], [p + 'ffn_down.weight', [E, F]]);
   }
   const type = weights.toUpperCase();
-  let seed = 0x2545f491;
-  const tensors: GGUFTensorInput[] = shapes.map(([name, shape]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (name.endsWith('norm.weight')) data.fill(1);
-    else {
-      // xorshift32, uniform in [-a, a) with std 1/sqrt(fan-in) (biases: small).
-      const a = name.endsWith('.bias') ? 0.02 : Math.sqrt(3 / shape[shape.length - 1]!);
-      let s = (seed = (seed * 1103515245 + 12345) >>> 0) || 1;
-      for (let i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >>> 17;
-        s ^= s << 5;
-        data[i] = ((s >>> 0) / 2147483648 - 1) * a;
-      }
-    }
+  // Each tensor's values are made when the writer gets to it (seeded by its index), so memory holds one tensor at a time.
+  const tensors: GGUFTensorInput[] = shapes.map(([name, shape], index) => {
     // Matrices in the chosen type; 1-D tensors (norms, biases) stay F32 as in real files.
     const t = shape.length === 2 ? type : 'F32';
-    return { name, dims: [...shape].reverse(), type: t, data: t === 'F32' ? data : quantize(data, t, name) };
+    return { name, dims: [...shape].reverse(), type: t, data: () => randomTensor(name, shape, index, t) };
   });
   writeGGUF(path, { metadata: meta, tensors });
+}
+
+/** Random values of one tensor (uniform, std 1/sqrt(fan-in); norms 1; biases small), encoded as `type`. */
+function randomTensor(name: string, shape: number[], index: number, type: string): Float32Array | Uint8Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  if (name.endsWith('norm.weight')) data.fill(1);
+  else {
+    // xorshift32, uniform in [-a, a)
+    const a = name.endsWith('.bias') ? 0.02 : Math.sqrt(3 / shape[shape.length - 1]!);
+    let s = (Math.imul(0x2545f491 ^ index, 1103515245) + 12345 * (index + 1)) >>> 0 || 1;
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      data[i] = ((s >>> 0) / 2147483648 - 1) * a;
+    }
+  }
+  return type === 'F32' ? data : quantize(data, type, `tensor '${name}'`);
 }
 
 function vocabularyMetadata(size: number): Map<string, MetadataInput> {
@@ -207,14 +291,17 @@ function vocabularyMetadata(size: number): Map<string, MetadataInput> {
   ]);
 }
 
-/** The fields of a Hugging Face Llama/Qwen2 config.json the forward pass needs. */
+/**
+ * The fields of a Hugging Face Llama/Mistral/Qwen2 config.json the forward pass needs. RoPE scaling (Llama 3.2's
+ * llama3 rope_scaling) is left out: random-weight speed does not depend on it.
+ */
 export function configFromHf(j: Record<string, unknown>, name: string, where: string): ModelConfig {
   const num = (k: string, d?: number): number => {
     const v = j[k] ?? d;
     if (typeof v !== 'number') throw new KvError(`${where}: '${k}' is missing or not a number; give a Hugging Face config.json`);
     return v;
   };
-  const architecture = j.model_type === 'qwen2' ? 'qwen2' : 'llama';
+  const architecture = SUPPORTED_MODEL_TYPES[String(j.model_type)] ?? 'llama';
   const E = num('hidden_size');
   const H = num('num_attention_heads');
   const D = num('head_dim', E / H);

@@ -1,9 +1,16 @@
 /**
+ * The engines: ours (onnxruntime backend), native llama.cpp's llama-bench (built by scripts/build-llama-cpp.sh: the
+ * anchor) and node-llama-cpp (llama.cpp through its Node binding, one evaluate call per token).
+ */
+export const BENCH_ENGINES = ['kvmerger', 'llama.cpp-native', 'node-llama-cpp'] as const;
+export type BenchEngine = (typeof BENCH_ENGINES)[number];
+
+/**
  * One row of `kvmerger bench --json` (`{"rows": [...]}`): one engine on one model file at one prompt length; with
  * `method`/`budget` set, the decode after that compression of the prefilled cache (kvmerger only).
  */
 export interface BenchRow {
-  engine: 'kvmerger' | 'llama.cpp';
+  engine: BenchEngine;
   /** 'smollm2-135m', 'qwen2.5-0.5b', 'default' or a file name. */
   model: string;
   /** Weight type: 'f32', 'f16', 'q8_0' (random models) or the file's main tensor type. */
@@ -20,6 +27,22 @@ export interface BenchRow {
   peakRssBytes: number | null;
   /** Only with `--compress-during-prefill`, on kvmerger rows: what one session held (see BenchSession). */
   session?: BenchSession;
+  /** llama.cpp-native rows: how llama-bench ran. */
+  native?: NativeRowInfo;
+  /** Set when the engine failed on this file or shape (its own error message); the rates are then null. */
+  error?: string;
+}
+
+/** How llama-bench measured a llama.cpp-native row (prefill `-p N -n 0`, decode `-p 0 -n M -d N`). */
+export interface NativeRowInfo {
+  /** KV cache type (llama-bench takes f16, bf16, q8_0, q4_0...: no f32). */
+  kvType: string;
+  /** llama-bench's flash_attn: -1 auto, 0 off, 1 on. */
+  flashAttn: number | null;
+  /** llama.cpp commit (short) and build number as llama-bench reports them. */
+  buildCommit: string;
+  /** The command lines run, for reproducing the row. */
+  commands: string[];
 }
 
 /**

@@ -1,18 +1,29 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openGGUF } from '../formats/gguf-reader.js';
 import { openModelFile } from '../formats/open-model-file.js';
 import { defaultModelPath } from '../model/load-model.js';
+import type { ModelConfig } from '../core/model-config.js';
 import { KvError } from '../util/errors.js';
-import { benchCacheDir, benchShape, ensureRandomModel, type BenchModelFile, type BenchWeightType } from './bench-models.js';
-import type { BenchRow } from './bench-row.js';
+import {
+  benchCacheDir,
+  benchShapes,
+  ensureRandomModel,
+  findBenchShape,
+  randomModelFileName,
+  type BenchWeightType,
+} from './bench-models.js';
+import type { BenchEngine, BenchRow } from './bench-row.js';
 import type { WorkerSpec } from './bench-worker.js';
+import { findNativeLlamaCpp, llamaQuantizeArgs, NATIVE_NOT_BUILT, runLlamaBench, runNative, type LlamaBenchTest, type NativeLlamaCpp } from './native-llama-cpp.js';
 
-export type BenchEngine = 'kvmerger' | 'llama.cpp';
+export type { BenchEngine } from './bench-row.js';
 
 export interface BenchOptions {
-  /** 'default' (models/*.gguf), 'smollm2-135m', 'qwen2.5-0.5b' (random weights) or GGUF paths. */
+  /** 'default' (models/*.gguf), shape names (smollm2-135m, tinyllama-1.1b, llama2-7b, ...: random weights) or GGUF paths. */
   models: string[];
   /** Weight types of the random models. */
   weights: BenchWeightType[];
@@ -30,105 +41,299 @@ export interface BenchOptions {
   /** Method rows compress during the prefill, each in its own measured session (`--compress-during-prefill`). */
   duringPrefill?: boolean;
   cacheDir?: string;
+  /** KV cache type of the llama.cpp-native rows (llama-bench -ctk/-ctv; default f16, llama.cpp's own). */
+  nativeKvType?: string;
+  /** The native build (default: findNativeLlamaCpp()); null: none. */
+  native?: NativeLlamaCpp | null;
+  /** An engine process whose RSS passes this is stopped and its rows fail (default: 90% of the memory available at the start). */
+  maxRssBytes?: number;
   /** Progress lines (stderr). */
   log: (line: string) => void;
+  /** Each model file's rows (medians) as soon as all its engines and repeats are measured. */
+  onRows?: (rows: BenchRow[]) => void;
+  /** The engines that will run (llama.cpp-native drops out when not built), before any row. */
+  onEngines?: (engines: BenchEngine[]) => void;
 }
 
 export interface BenchResult {
   rows: BenchRow[];
   /** What was skipped, and why. */
   notes: string[];
+  /** The engines that ran (llama.cpp-native drops out when it is not built). */
+  engines: BenchEngine[];
 }
 
+/** A model file to measure, made when its turn comes (random models are written, q4_k_m quantised natively). */
+interface PlannedFile {
+  model: string;
+  weights: string;
+  /** The file's path, writing it first when needed. */
+  make: () => Promise<string>;
+}
+
+/** Memory the system can still give (MemAvailable), in bytes. */
+function availableMemory(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return freemem();
+}
+
+const GiB = 2 ** 30;
+
 /**
- * The whole benchmark: each engine in its own child process (so their peak RSS are separate and one cannot slow
- * the other through leftover threads or memory), on the same files, same threads; repeats alternate which engine
- * runs first, and each row is the median over repeats (peak RSS: the largest).
+ * The whole benchmark: kvmerger and node-llama-cpp each in its own child process (so their peak RSS are separate and
+ * one cannot slow the other through leftover threads or memory), native llama.cpp as llama-bench processes, on the
+ * same files with the same threads; repeats alternate which engine runs first, and each row is the median over
+ * repeats (peak RSS: the largest). Progress lines count the rows measured out of all of them.
  */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [];
-  const files = resolveModels(o, notes);
-  const rows: BenchRow[] = [];
+  const note = (n: string) => {
+    if (!notes.includes(n)) notes.push(n);
+  };
+  let engines = [...o.engines];
+  const native = engines.includes('llama.cpp-native') ? (o.native === undefined ? findNativeLlamaCpp() : (o.native ?? undefined)) : undefined;
+  if (engines.includes('llama.cpp-native') && !native) {
+    note(NATIVE_NOT_BUILT);
+    o.log(`note: ${NATIVE_NOT_BUILT}`);
+    engines = engines.filter((e) => e !== 'llama.cpp-native');
+  } else if (native?.otherVersion) {
+    note(`llama.cpp-native: using the build in ${native.dir}, from another llama.cpp than node-llama-cpp ships now (npm run build:llama-cpp builds that one)`);
+  }
+  o.onEngines?.(engines);
+  const maxRss = o.maxRssBytes ?? Math.floor(availableMemory() * 0.9);
+  const { files, rows: unsupported } = planModels(o, native, notes);
+  const rows: BenchRow[] = [...unsupported];
+  if (unsupported.length > 0) o.onRows?.(unsupported);
+  const total = files.length * o.repeats * engines.length * o.lengths.length;
+  let done = 0;
+  const progress = (r: BenchRow) => {
+    if (r.method === null) done++;
+    const what = r.error
+      ? `failed: ${firstLine(r.error)}`
+      : r.method === null
+        ? `prefill ${fmt(r.prefillTokensPerSecond)} tok/s, decode ${fmt(r.decodeTokensPerSecond)} tok/s`
+        : `${r.method}@${r.budget}: compress ${fmt(r.compressMs)} ms, decode ${fmt(r.decodeTokensPerSecond)} tok/s`;
+    o.log(`[${done}/${total}] ${r.engine} ${r.model} ${r.weights} ${r.promptTokens}: ${what}`);
+  };
+
   for (const f of files) {
-    if (f.skipped) {
-      notes.push(`${f.model}: skipped (${f.skipped})`);
+    let path: string;
+    try {
+      path = await f.make();
+    } catch (e) {
+      const msg = `${f.model} ${f.weights}: skipped (${(e as Error).message})`;
+      o.log(msg);
+      note(msg);
+      done += o.repeats * engines.length * o.lengths.length;
       continue;
     }
-    let vocabSize: number;
-    const file = openModelFile(f.path);
-    try {
-      vocabSize = file.config.vocabSize;
-    } finally {
-      file.close();
-    }
-    const measured: BenchRow[][] = [];
+    const vocabSize = vocabularySize(path);
+    const measured: BenchRow[] = [];
     for (let r = 0; r < o.repeats; r++) {
-      const order = r % 2 === 0 ? o.engines : [...o.engines].reverse();
+      const order = r % 2 === 0 ? engines : [...engines].reverse();
       for (const engine of order) {
-        const spec: WorkerSpec = {
-          engine,
-          model: f.model,
-          weights: f.weights,
-          path: f.path,
-          lengths: o.lengths,
-          compressLengths: engine === 'kvmerger' ? o.compressLengths : [],
-          methods: o.methods,
-          budgets: o.budgets,
-          decodeTokens: o.decodeTokens,
-          threads: o.threads,
-          vocabSize,
-          chunk: o.chunk,
-          ...(o.duringPrefill ? { duringPrefill: true } : {}),
-        };
         o.log(`[${f.model} ${f.weights}] ${engine}, repeat ${r + 1}/${o.repeats}`);
+        const got: BenchRow[] = [];
+        const emit = (row: BenchRow) => {
+          got.push(row);
+          progress(row);
+        };
         try {
-          measured.push(await runChild(spec, o.log));
+          if (engine === 'llama.cpp-native') await runNativeEngine(native!, f, path, o, maxRss, emit);
+          else await runChild(workerSpec(engine, f, path, vocabSize, o), o.log, maxRss, emit);
         } catch (e) {
-          const msg = `${engine} on ${f.model} ${f.weights} failed: ${(e as Error).message}`;
-          o.log(msg);
-          if (!notes.includes(msg)) notes.push(msg);
+          const msg = firstLine((e as Error).message);
+          note(`${engine} on ${f.model} ${f.weights} failed: ${msg}`);
+          // the lengths it did not get to, as rows carrying the engine's own error
+          for (const len of o.lengths) {
+            if (!got.some((x) => x.promptTokens === len && x.method === null)) emit(errorRow(engine, f, len, msg));
+          }
         }
+        measured.push(...got);
       }
     }
-    rows.push(...medianRows(measured.flat()));
+    const fileRows = medianRows(measured);
+    rows.push(...fileRows);
+    o.onRows?.(fileRows);
   }
-  return { rows, notes };
+  return { rows, notes, engines };
 }
 
-function resolveModels(o: BenchOptions, notes: string[]): BenchModelFile[] {
-  const out: BenchModelFile[] = [];
+const fmt = (x: number | null): string => (x === null ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(2));
+const firstLine = (s: string): string => s.split('\n')[0]!.trim();
+
+function errorRow(engine: BenchEngine, f: { model: string; weights: string }, promptTokens: number, error: string): BenchRow {
+  return {
+    engine,
+    model: f.model,
+    weights: f.weights,
+    promptTokens,
+    prefillTokensPerSecond: null,
+    decodeTokensPerSecond: null,
+    method: null,
+    budget: null,
+    compressMs: null,
+    peakRssBytes: null,
+    error,
+  };
+}
+
+function workerSpec(engine: 'kvmerger' | 'node-llama-cpp', f: PlannedFile, path: string, vocabSize: number, o: BenchOptions): WorkerSpec {
+  return {
+    engine,
+    model: f.model,
+    weights: f.weights,
+    path,
+    lengths: o.lengths,
+    compressLengths: engine === 'kvmerger' ? o.compressLengths : [],
+    methods: o.methods,
+    budgets: o.budgets,
+    decodeTokens: o.decodeTokens,
+    threads: o.threads,
+    vocabSize,
+    chunk: o.chunk,
+    ...(o.duringPrefill ? { duringPrefill: true } : {}),
+  };
+}
+
+/** The vocabulary size from the GGUF metadata (token ids are drawn below it, the same for every engine). */
+function vocabularySize(path: string): number {
+  const g = openGGUF(path);
+  try {
+    const tokens = g.metadata.get('tokenizer.ggml.tokens');
+    if (Array.isArray(tokens)) return tokens.length;
+  } finally {
+    g.close();
+  }
+  const file = openModelFile(path);
+  try {
+    return file.config.vocabSize;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * llama-bench on one file, length by length: prefill `-p N -n 0`, then decode `-p 0 -n M -d N` (M tokens right after
+ * N in the cache, as our decode rows), each one llama-bench process with one timed repetition (the bench's repeats
+ * alternate engines instead). llama-bench warms up first (a full untimed run of the same test).
+ */
+async function runNativeEngine(native: NativeLlamaCpp, f: PlannedFile, path: string, o: BenchOptions, maxRss: number, emit: (r: BenchRow) => void): Promise<void> {
+  const kvType = o.nativeKvType ?? 'f16';
+  const base = { model: path, threads: o.threads, batch: o.chunk, kvType, repetitions: 1 };
+  for (const len of o.lengths) {
+    const pre: LlamaBenchTest = { ...base, promptTokens: len, genTokens: 0, depth: 0 };
+    const dec: LlamaBenchTest = { ...base, promptTokens: 0, genTokens: o.decodeTokens, depth: len };
+    const p = await runLlamaBench(native, pre, maxRss);
+    const d = await runLlamaBench(native, dec, maxRss);
+    const peaks = [p.peakRssBytes, d.peakRssBytes].filter((x): x is number => x !== null);
+    const pr = p.results[0]!;
+    emit({
+      engine: 'llama.cpp-native',
+      model: f.model,
+      weights: f.weights,
+      promptTokens: len,
+      prefillTokensPerSecond: pr.avgTs,
+      decodeTokensPerSecond: d.results[0]!.avgTs,
+      method: null,
+      budget: null,
+      compressMs: null,
+      peakRssBytes: peaks.length ? Math.max(...peaks) : null,
+      native: { kvType: pr.typeK, flashAttn: pr.flashAttn, buildCommit: pr.buildCommit, commands: [p.command, d.command] },
+    });
+  }
+}
+
+/** Every name of --models as files to measure (made later), and a row for each shape that cannot run yet. */
+function planModels(o: BenchOptions, native: NativeLlamaCpp | undefined, notes: string[]): { files: PlannedFile[]; rows: BenchRow[] } {
+  const files: PlannedFile[] = [];
+  const rows: BenchRow[] = [];
+  const dir = o.cacheDir ?? benchCacheDir();
+  const shapes = benchShapes();
   for (const name of o.models) {
     if (name === 'default') {
       try {
         const path = defaultModelPath();
-        out.push({ model: 'default', weights: mainType(path), path });
+        files.push({ model: 'default', weights: mainType(path), make: () => Promise.resolve(path) });
       } catch (e) {
-        out.push({ model: 'default', weights: '-', path: '', skipped: (e as Error).message });
+        notes.push(`default: skipped (${(e as Error).message})`);
       }
       continue;
     }
-    const shape = benchShape(name);
-    if (shape) {
-      for (const w of o.weights) out.push({ model: name, weights: w, path: ensureRandomModel(shape, w, o.cacheDir ?? benchCacheDir(), o.log) });
+    const entry = findBenchShape(name, shapes);
+    if (entry) {
+      if (!entry.config) {
+        const why = `${entry.unsupported}; the bench writes no random GGUF for it, so no engine runs it`;
+        notes.push(`${entry.name}: ${why}`);
+        rows.push(errorRow('kvmerger', { model: entry.name, weights: '—' }, 0, why));
+        continue;
+      }
+      const config = { ...entry.config, name: entry.name };
+      for (const w of o.weights) files.push({ model: entry.name, weights: w, make: () => makeRandom(config, w, dir, native, o) });
       continue;
     }
     if (name === 'smollm2-135m') {
       notes.push('smollm2-135m: skipped (../shared/data/models/smollm2-135m/config.json not found; set KVMERGER_SHARED_DATA)');
       continue;
     }
-    if (!existsSync(name)) throw new KvError(`--models: '${name}' is neither default, default-shape, smollm2-135m, qwen2.5-0.5b nor an existing GGUF file; fix the name or the path`);
-    out.push({ model: basename(name), weights: mainType(name), path: name });
+    if (!existsSync(name)) {
+      const known = ['default', ...shapes.map((s) => s.name)].join(', ');
+      throw new KvError(`--models: '${name}' is neither a model shape (${known}) nor an existing GGUF file; fix the name or the path`);
+    }
+    files.push({ model: basename(name), weights: mainType(name), make: () => Promise.resolve(name) });
   }
-  return out;
+  return { files, rows };
+}
+
+/** The random model of `config` in `weights`: written by our writer, or (q4_k_m) quantised by native llama-quantize from the f16 file. */
+async function makeRandom(config: ModelConfig, weights: BenchWeightType, dir: string, native: NativeLlamaCpp | undefined, o: BenchOptions): Promise<string> {
+  if (weights !== 'q4_k_m') return ensureRandomModel(config, weights, dir, o.log);
+  const quantizer = native?.tools['llama-quantize'] ?? findNativeLlamaCpp()?.tools['llama-quantize'];
+  if (!quantizer) {
+    throw new KvError('q4_k_m files are made by native llama-quantize (llama.cpp\'s own Q4_K_M mix), which is not built: npm run build:llama-cpp');
+  }
+  const commit = (native ?? findNativeLlamaCpp())?.commit?.slice(0, 8) ?? 'native';
+  const path = join(dir, randomModelFileName(config, 'q4_k_m', `-llamacpp-${commit}`));
+  if (existsSync(path)) return path;
+  const src = ensureRandomModel(config, 'f16', dir, o.log);
+  const tmp = `${path}.${process.pid}.partial`;
+  o.log(`llama-quantize ${basename(src)} → ${basename(path)} (Q4_K_M, once)`);
+  const t0 = performance.now();
+  try {
+    await runNative(quantizer, llamaQuantizeArgs(src, tmp, 'Q4_K_M', o.threads));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  renameSync(tmp, path);
+  o.log(`wrote ${basename(path)} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${tensorTypeCounts(path)}`);
+  return path;
+}
+
+/** "Q4_K ×120, Q6_K ×35, F32 ×45": how many tensors of each type a file holds. */
+export function tensorTypeCounts(path: string): string {
+  const g = openGGUF(path);
+  try {
+    const counts = new Map<string, number>();
+    for (const t of g.tensors) counts.set(t.typeName, (counts.get(t.typeName) ?? 0) + 1);
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ×${n}`).join(', ');
+  } finally {
+    g.close();
+  }
 }
 
 /** The type of the file's first FFN matrix (what "weights" means for a file the bench did not write). */
 function mainType(path: string): string {
-  const f = openModelFile(path);
+  const g = openGGUF(path);
   try {
-    return f.has('blk.0.ffn_up.weight') ? f.typeOf('blk.0.ffn_up.weight').toLowerCase() : '?';
+    return g.tensor('blk.0.ffn_up.weight')?.typeName.toLowerCase() ?? '?';
   } finally {
-    f.close();
+    g.close();
   }
 }
 
@@ -141,33 +346,59 @@ function workerArgv(spec: WorkerSpec): string[] {
   return ['--expose-gc', ...(ext === '.ts' ? ['--import', 'tsx'] : []), main, 'bench', '--worker', JSON.stringify(spec)];
 }
 
-function runChild(spec: WorkerSpec, log: (line: string) => void): Promise<BenchRow[]> {
+/** VmRSS of a running process in bytes; undefined once it has gone (or off Linux). */
+export function rssOf(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function runChild(spec: WorkerSpec, log: (line: string) => void, maxRss: number, emit: (r: BenchRow) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, workerArgv(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const rows: BenchRow[] = [];
     let out = '';
     let err = '';
+    let lastErr = '';
+    let guard: string | undefined;
+    // The memory guard: a model that does not fit must not push the shared machine into the OOM killer.
+    const timer = setInterval(() => {
+      const rss = child.pid !== undefined ? rssOf(child.pid) : undefined;
+      if (rss !== undefined && rss > maxRss && guard === undefined) {
+        guard = `stopped by the bench's memory guard at ${(rss / GiB).toFixed(1)} GiB RSS (limit ${(maxRss / GiB).toFixed(1)} GiB, 90% of the memory available at the start)`;
+        child.kill('SIGKILL');
+      }
+    }, 250);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       let nl: number;
       while ((nl = out.indexOf('\n')) >= 0) {
         const line = out.slice(0, nl);
         out = out.slice(nl + 1);
-        if (line.startsWith('{')) rows.push(JSON.parse(line) as BenchRow);
+        if (line.startsWith('{')) emit(JSON.parse(line) as BenchRow);
       }
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err += d;
       let nl: number;
       while ((nl = err.indexOf('\n')) >= 0) {
-        log(`  ${err.slice(0, nl)}`);
+        const line = err.slice(0, nl);
+        if (line.trim()) lastErr = line.trim();
+        log(`  ${line}`);
         err = err.slice(nl + 1);
       }
     });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolvePromise(rows);
-      else reject(new Error(`worker exited with code ${code}${err ? `: ${err.trim()}` : ''}`));
+    child.on('error', (e) => {
+      clearInterval(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(timer);
+      if (code === 0) return resolvePromise();
+      const why = guard ?? (err.trim() || lastErr || `worker exited with ${signal ?? `code ${code}`}`);
+      reject(new Error(why));
     });
   });
 }
@@ -178,7 +409,10 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** One row per (engine, model, weights, length, method, budget): medians of the rates and times, the largest peak RSS. */
+/**
+ * One row per (engine, model, weights, length, method, budget): medians of the rates and times, the largest peak RSS;
+ * repeats that failed are left out (a row that failed in every repeat keeps its error).
+ */
 export function medianRows(rows: BenchRow[]): BenchRow[] {
   const groups = new Map<string, BenchRow[]>();
   for (const r of rows) {
@@ -189,7 +423,9 @@ export function medianRows(rows: BenchRow[]): BenchRow[] {
     const xs = g.map(f).filter((x): x is number => x !== null);
     return xs.length ? median(xs) : null;
   };
-  return [...groups.values()].map((g) => {
+  return [...groups.values()].map((all) => {
+    const g = all.filter((r) => r.error === undefined);
+    if (g.length === 0) return all[0]!;
     const peaks = g.map((r) => r.peakRssBytes).filter((x): x is number => x !== null);
     const row: BenchRow = {
       ...g[0]!,
@@ -214,6 +450,7 @@ export function medianRows(rows: BenchRow[]): BenchRow[] {
         decodeCpuMsPerToken: median(sessions.map((s) => s.decodeCpuMsPerToken)),
       };
     }
+    if (row.native) row.native = { ...row.native, commands: g.flatMap((r) => r.native?.commands ?? []).filter((c, i, a) => a.indexOf(c) === i) };
     return row;
   });
 }

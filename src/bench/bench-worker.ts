@@ -14,7 +14,8 @@ import type { BenchRow } from './bench-row.js';
 
 /** What one child process measures: one engine on one model file. */
 export interface WorkerSpec {
-  engine: 'kvmerger' | 'llama.cpp';
+  /** The engines that run in a child process of the bench (llama.cpp-native runs llama-bench instead). */
+  engine: 'kvmerger' | 'node-llama-cpp';
   model: string;
   weights: string;
   path: string;
@@ -50,7 +51,7 @@ export function peakRssBytes(): number {
 /** Runs `spec` in this process; `emit` gets each row as soon as it is measured, `log` progress lines. */
 export async function runWorker(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
   if (spec.engine === 'kvmerger') await runKvmerger(spec, emit, log);
-  else await runLlamaCpp(spec, emit, log);
+  else await runNodeLlamaCpp(spec, emit, log);
 }
 
 /** Current resident set (VmRSS) in bytes; 0 where /proc is missing. */
@@ -145,8 +146,7 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
         peakRssBytes: Math.max(processPeak, peakRssBytes()),
         ...(spec.duringPrefill ? { session: { kvBytes: fullKv(len), kvBytesFull: fullKv(len), peakKvBytes: fullKv(len), decodeCpuMsPerToken: dec.cpuMsPerToken } } : {}),
       };
-      emit(row);
-      log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
+      emit(row); // the runner prints its progress line
       if (!spec.compressLengths.includes(len) || spec.methods.length === 0 || spec.duringPrefill) continue;
 
       // One prefill with every statistic any method asks for (all default to the same window), then each method and
@@ -180,7 +180,6 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
           peakRssBytes: Math.max(processPeak, peakRssBytes()),
         };
         emit(r);
-        log(`kvmerger ${spec.model} ${spec.weights} ${len} ${r.method}@${r.budget}: compress ${compressMs.toFixed(0)} ms, decode ${d.tokensPerSecond.toFixed(2)} tok/s`);
       }
     }
   } finally {
@@ -244,7 +243,7 @@ async function runDuringPrefill(
   return processPeak;
 }
 
-async function runLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
+async function runNodeLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log: (s: string) => void): Promise<void> {
   let mod: typeof import('node-llama-cpp');
   try {
     mod = await import('node-llama-cpp');
@@ -254,7 +253,7 @@ async function runLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
   const llama = await mod.getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: mod.LlamaLogLevel.error });
   const t0 = performance.now();
   const model = await llama.loadModel({ modelPath: spec.path, gpuLayers: 0 });
-  log(`llama.cpp ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`node-llama-cpp ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const vocabSize = spec.vocabSize;
   // F32 KV cache like ours; llama.cpp's own choice of attention kernel.
   const context = await model.createContext({
@@ -291,7 +290,6 @@ async function runLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
         peakRssBytes: peakRssBytes(),
       };
       emit(row);
-      log(`llama.cpp ${spec.model} ${spec.weights} ${len}: prefill ${row.prefillTokensPerSecond!.toFixed(1)} tok/s, decode ${row.decodeTokensPerSecond!.toFixed(2)} tok/s`);
     }
   } finally {
     await context.dispose();

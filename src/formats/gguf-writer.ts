@@ -19,8 +19,11 @@ export interface GGUFTensorInput {
   dims: number[];
   /** Stored type: 'F32', 'F16', 'BF16', 'Q8_0' from float32 data; any ggml type name from raw bytes. */
   type: string;
-  /** Float32 values in stored order (quantised to `type`), or the raw bytes of `type`. */
-  data: Float32Array | Uint8Array;
+  /**
+   * Float32 values in stored order (quantised to `type`), or the raw bytes of `type`; or a function that makes them
+   * when the tensor is written (so a large model is generated one tensor at a time, never held whole).
+   */
+  data: Float32Array | Uint8Array | (() => Float32Array | Uint8Array);
 }
 
 export interface GGUFWriteInput {
@@ -251,12 +254,8 @@ export function writeGGUF(path: string, input: GGUFWriteInput): void {
     const elements = tin.dims.reduce((a, b) => a * b, 1);
     if (tin.dims[0]! % type.blockSize !== 0) throw new KvError(`tensor '${tin.name}': ${tin.dims[0]} columns is not a multiple of the ${type.name} block size ${type.blockSize}`);
     const byteSize = ggmlByteSize(type, elements);
-    if (tin.data instanceof Float32Array) {
-      if (tin.data.length !== elements) throw new KvError(`tensor '${tin.name}': ${tin.data.length} values for dims [${tin.dims.join(', ')}] (${elements} elements)`);
-    } else if (tin.data.byteLength !== byteSize) {
-      throw new KvError(`tensor '${tin.name}': ${tin.data.byteLength} raw bytes, ${type.name} [${tin.dims.join(', ')}] needs ${byteSize}`);
-    }
-    return { tin, type, byteSize };
+    if (typeof tin.data !== 'function') checkData(tin, tin.data, type.name, elements, byteSize);
+    return { tin, type, byteSize, elements };
   });
 
   const s = new ByteSink();
@@ -287,13 +286,23 @@ export function writeGGUF(path: string, input: GGUFWriteInput): void {
   try {
     writeAll(fd, s.contents());
     plans.forEach((p) => {
-      const bytes = p.tin.data instanceof Float32Array ? quantize(p.tin.data, p.type.name, `tensor '${p.tin.name}'`) : p.tin.data;
+      const data = typeof p.tin.data === 'function' ? p.tin.data() : p.tin.data;
+      if (typeof p.tin.data === 'function') checkData(p.tin, data, p.type.name, p.elements, p.byteSize);
+      const bytes = data instanceof Float32Array ? quantize(data, p.type.name, `tensor '${p.tin.name}'`) : data;
       writeAll(fd, bytes);
       const pad = (alignment - (bytes.byteLength % alignment)) % alignment;
       if (pad) writeAll(fd, new Uint8Array(pad));
     });
   } finally {
     closeSync(fd);
+  }
+}
+
+function checkData(tin: GGUFTensorInput, data: Float32Array | Uint8Array, typeName: string, elements: number, byteSize: number): void {
+  if (data instanceof Float32Array) {
+    if (data.length !== elements) throw new KvError(`tensor '${tin.name}': ${data.length} values for dims [${tin.dims.join(', ')}] (${elements} elements)`);
+  } else if (data.byteLength !== byteSize) {
+    throw new KvError(`tensor '${tin.name}': ${data.byteLength} raw bytes, ${typeName} [${tin.dims.join(', ')}] needs ${byteSize}`);
   }
 }
 

@@ -22,7 +22,7 @@ test('kvmerger bench --json: the rows of both engines on a tiny random GGUF, wit
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { rows: Record<string, unknown>[] };
     assert.deepEqual(Object.keys(out), ['rows']);
-    for (const row of out.rows) assert.deepEqual(Object.keys(row).sort(), [...FIELDS].sort());
+    for (const row of out.rows) assert.deepEqual(Object.keys(row).sort(), [...FIELDS, ...(row.engine === 'llama.cpp-native' ? ['native'] : [])].sort());
     const ours = out.rows.filter((x) => x.engine === 'kvmerger');
     assert.deepEqual(ours.map((x) => [x.promptTokens, x.method, x.budget]), [[8, null, null], [16, null, null], [16, 'h2o', 0.5], [16, 'cam', 0.5]]);
     for (const x of ours) {
@@ -32,10 +32,17 @@ test('kvmerger bench --json: the rows of both engines on a tiny random GGUF, wit
       assert.ok((x.peakRssBytes as number) > 1e6);
       assert.equal(x.method === null, x.compressMs === null);
     }
-    // llama.cpp rows when node-llama-cpp loads here (a dev dependency); never method rows.
-    const theirs = out.rows.filter((x) => x.engine === 'llama.cpp');
-    if (theirs.length > 0) assert.deepEqual(theirs.map((x) => [x.promptTokens, x.method]), [[8, null], [16, null]]);
-    else assert.match(r.stderr, /llama\.cpp on tiny\.gguf q8_0 failed/);
+    // node-llama-cpp rows when it loads here (a dev dependency); never method rows.
+    const theirs = out.rows.filter((x) => x.engine === 'node-llama-cpp');
+    if (theirs.every((x) => x.error === undefined)) assert.deepEqual(theirs.map((x) => [x.promptTokens, x.method]), [[8, null], [16, null]]);
+    else assert.match(r.stderr, /node-llama-cpp on tiny\.gguf q8_0 failed/);
+    // native llama.cpp rows where it is built (npm run build:llama-cpp), else the one-line note
+    const native = out.rows.filter((x) => x.engine === 'llama.cpp-native');
+    if (native.length > 0) {
+      assert.deepEqual(native.map((x) => [x.promptTokens, x.method]), [[8, null], [16, null]]);
+      for (const x of native) assert.ok((x.prefillTokensPerSecond as number) > 0 && (x.decodeTokensPerSecond as number) > 0);
+      assert.match((native[1]!.native as { commands: string[] }).commands[1]!, /-p 0 -n 2 -d 16 -t 1/);
+    } else assert.match(r.stderr, /llama\.cpp-native: not built/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
