@@ -1,30 +1,54 @@
+import { floatToHalfBits, HALF_TO_FLOAT } from '../formats/half.js';
+
+/**
+ * How keys and values are stored: 'f16' (half precision, 2 bytes a value, llama.cpp's default cache type) or 'f32'.
+ */
+export type KvType = 'f16' | 'f32';
+export const KV_TYPES: readonly KvType[] = ['f16', 'f32'];
+
+/** Bytes one stored value takes. */
+export function kvTypeBytes(t: KvType): number {
+  return t === 'f16' ? 2 : 4;
+}
+
+type Store = Float32Array | Uint16Array;
+
 /**
  * The cache of one KV head of one layer: a variable number of slots, each with a key (after RoPE), a value,
  * its original absolute position, its mass (how many original tokens it stands for) and an accumulated
  * attention score. Storage is preallocated and grows geometrically, so appending a decoded token does not
  * reallocate; `retain` compacts physically into buffers sized for the kept slots.
+ *
+ * Keys and values are stored as `kvType`. Under 'f16', `keys` / `values` (and `key(i)`, `keysInUse()` ...) give a
+ * float32 working copy of the slots in use, made on first access, which compression methods may read and write
+ * in place; the next operation on the storage (append, retain, removeAt, the backends' stored views, bytes) rounds
+ * it back to f16 and drops it. So scores and merges compute in float32 while the cache holds f16.
  */
 export class HeadCache {
   readonly headDim: number;
+  readonly kvType: KvType;
   /** Slots in use. */
   length = 0;
-  /** [capacity, headDim] */
-  keys: Float32Array;
-  /** [capacity, headDim] */
-  values: Float32Array;
   /** [capacity] original absolute positions; never renumbered. */
   positions: Int32Array;
   /** [capacity] number of original tokens each slot stands for (1 for an untouched token). */
   mass: Float32Array;
   /** [capacity] accumulated attention score (H2O's s_j), maintained by the generation session. */
   score: Float32Array;
+  /** [capacity, headDim] stored keys and values. */
+  private k: Store;
+  private v: Store;
+  /** f16 only: float32 working copies of the slots in use, [length, headDim], while a method works on them. */
+  private wk: Float32Array | undefined;
+  private wv: Float32Array | undefined;
 
-  constructor(headDim: number, capacity = 16) {
+  constructor(headDim: number, capacity = 16, kvType: KvType = 'f32') {
     if (!Number.isInteger(headDim) || headDim <= 0) throw new RangeError(`headDim must be a positive integer`);
     this.headDim = headDim;
+    this.kvType = kvType;
     const cap = Math.max(1, capacity);
-    this.keys = new Float32Array(cap * headDim);
-    this.values = new Float32Array(cap * headDim);
+    this.k = this.alloc(cap * headDim);
+    this.v = this.alloc(cap * headDim);
     this.positions = new Int32Array(cap);
     this.mass = new Float32Array(cap);
     this.score = new Float32Array(cap);
@@ -32,6 +56,32 @@ export class HeadCache {
 
   get capacity(): number {
     return this.positions.length;
+  }
+
+  /** Keys as float32, [≥ length, headDim]: the storage itself under 'f32', the working copy under 'f16'. */
+  get keys(): Float32Array {
+    if (this.k instanceof Float32Array) return this.k;
+    this.widen();
+    return this.wk!;
+  }
+
+  /** Values as float32 (see `keys`). */
+  get values(): Float32Array {
+    if (this.v instanceof Float32Array) return this.v;
+    this.widen();
+    return this.wv!;
+  }
+
+  /** Keys of the slots in use as stored ([length, headDim], Float32Array or Uint16Array of f16 bits), no copy. */
+  keysStored(): Store {
+    this.narrow();
+    return this.k.subarray(0, this.length * this.headDim);
+  }
+
+  /** Values of the slots in use as stored (see `keysStored`). */
+  valuesStored(): Store {
+    this.narrow();
+    return this.v.subarray(0, this.length * this.headDim);
   }
 
   /** Make room for at least `slots` slots in total without losing content. */
@@ -42,33 +92,53 @@ export class HeadCache {
 
   /** Append one slot. `key` and `value` are read from `offset` (length headDim). */
   append(key: Float32Array, value: Float32Array, position: number, keyOffset = 0, valueOffset = keyOffset): void {
+    this.narrow();
     if (this.length === this.capacity) this.reserve(this.length + 1);
     const d = this.headDim;
     const at = this.length * d;
-    this.keys.set(key.subarray(keyOffset, keyOffset + d), at);
-    this.values.set(value.subarray(valueOffset, valueOffset + d), at);
+    write(this.k, at, key.subarray(keyOffset, keyOffset + d));
+    write(this.v, at, value.subarray(valueOffset, valueOffset + d));
     this.positions[this.length] = position;
     this.mass[this.length] = 1;
     this.score[this.length] = 0;
     this.length++;
   }
 
-  /** View of slot i's key (no copy). */
+  /**
+   * Append `count` new slots at positions start, start + 1, ...: rows [count, headDim] of `keys` / `values` from
+   * `offset`, given as float32 or (under 'f16') as f16 bits, which are copied as they are.
+   */
+  appendRows(keys: Store, values: Store, offset: number, count: number, start: number): void {
+    this.narrow();
+    const d = this.headDim;
+    this.reserve(this.length + count);
+    const at = this.length;
+    write(this.k, at * d, keys.subarray(offset, offset + count * d));
+    write(this.v, at * d, values.subarray(offset, offset + count * d));
+    for (let t = 0; t < count; t++) {
+      this.positions[at + t] = start + t;
+      this.mass[at + t] = 1;
+      this.score[at + t] = 0;
+    }
+    this.length = at + count;
+  }
+
+  /** Slot i's key as float32 (a view of the storage or of the working copy). */
   key(i: number): Float32Array {
     return this.keys.subarray(i * this.headDim, (i + 1) * this.headDim);
   }
 
-  /** View of slot i's value (no copy). */
+  /** Slot i's value as float32 (see `key`). */
   value(i: number): Float32Array {
     return this.values.subarray(i * this.headDim, (i + 1) * this.headDim);
   }
 
-  /** Keys of the slots in use, [length, headDim], as a view (no copy). */
+  /** Keys of the slots in use as float32, [length, headDim] (a view; under 'f16' of the working copy). */
   keysInUse(): Float32Array {
     return this.keys.subarray(0, this.length * this.headDim);
   }
 
-  /** Values of the slots in use, [length, headDim], as a view (no copy). */
+  /** Values of the slots in use as float32 (see `keysInUse`). */
   valuesInUse(): Float32Array {
     return this.values.subarray(0, this.length * this.headDim);
   }
@@ -84,10 +154,11 @@ export class HeadCache {
       if (!Number.isInteger(idx) || idx < 0 || idx >= this.length) throw new RangeError(`retain: slot ${idx} out of range`);
       if (i > 0 && idx <= indices[i - 1]!) throw new RangeError('retain: indices must be strictly increasing');
     }
+    this.narrow();
     const d = this.headDim;
     const cap = Math.max(1, n + reserveSlots);
-    const keys = new Float32Array(cap * d);
-    const values = new Float32Array(cap * d);
+    const keys = this.alloc(cap * d);
+    const values = this.alloc(cap * d);
     const positions = new Int32Array(cap);
     const mass = new Float32Array(cap);
     const score = new Float32Array(cap);
@@ -96,15 +167,15 @@ export class HeadCache {
       const j = indices[i]!;
       let r = 1;
       while (i + r < n && indices[i + r] === j + r) r++;
-      keys.set(this.keys.subarray(j * d, (j + r) * d), i * d);
-      values.set(this.values.subarray(j * d, (j + r) * d), i * d);
+      keys.set(this.k.subarray(j * d, (j + r) * d), i * d);
+      values.set(this.v.subarray(j * d, (j + r) * d), i * d);
       positions.set(this.positions.subarray(j, j + r), i);
       mass.set(this.mass.subarray(j, j + r), i);
       score.set(this.score.subarray(j, j + r), i);
       i += r;
     }
-    this.keys = keys;
-    this.values = values;
+    this.k = keys;
+    this.v = values;
     this.positions = positions;
     this.mass = mass;
     this.score = score;
@@ -114,31 +185,34 @@ export class HeadCache {
   /** Remove one slot, shifting the later ones down (decode-time eviction; no reallocation). */
   removeAt(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`removeAt: slot ${i} out of range`);
+    this.narrow();
     const d = this.headDim;
-    this.keys.copyWithin(i * d, (i + 1) * d, this.length * d);
-    this.values.copyWithin(i * d, (i + 1) * d, this.length * d);
+    this.k.copyWithin(i * d, (i + 1) * d, this.length * d);
+    this.v.copyWithin(i * d, (i + 1) * d, this.length * d);
     this.positions.copyWithin(i, i + 1, this.length);
     this.mass.copyWithin(i, i + 1, this.length);
     this.score.copyWithin(i, i + 1, this.length);
     this.length--;
   }
 
-  /** Bytes of keys and values held by the slots in use (4 bytes per value). */
+  /** Bytes of keys and values held by the slots in use (2 bytes a value under 'f16', 4 under 'f32'). */
   bytes(): number {
-    return this.length * this.headDim * 2 * 4;
+    return this.length * this.headDim * 2 * kvTypeBytes(this.kvType);
   }
 
-  /** Bytes of every buffer allocated, including reserve and bookkeeping. */
+  /** Bytes of every buffer allocated, including reserve, bookkeeping and a working copy while one exists. */
   allocatedBytes(): number {
-    return this.keys.byteLength + this.values.byteLength + this.positions.byteLength + this.mass.byteLength + this.score.byteLength;
+    const work = (this.wk?.byteLength ?? 0) + (this.wv?.byteLength ?? 0);
+    return this.k.byteLength + this.v.byteLength + this.positions.byteLength + this.mass.byteLength + this.score.byteLength + work;
   }
 
   /** A deep copy with capacity equal to the length (plus reserve). */
   clone(reserveSlots = 0): HeadCache {
-    const c = new HeadCache(this.headDim, this.length + reserveSlots);
+    this.narrow();
+    const c = new HeadCache(this.headDim, this.length + reserveSlots, this.kvType);
     const d = this.headDim;
-    c.keys.set(this.keys.subarray(0, this.length * d));
-    c.values.set(this.values.subarray(0, this.length * d));
+    c.k.set(this.k.subarray(0, this.length * d));
+    c.v.set(this.v.subarray(0, this.length * d));
     c.positions.set(this.positions.subarray(0, this.length));
     c.mass.set(this.mass.subarray(0, this.length));
     c.score.set(this.score.subarray(0, this.length));
@@ -146,22 +220,62 @@ export class HeadCache {
     return c;
   }
 
+  private alloc(n: number): Store {
+    return this.kvType === 'f16' ? new Uint16Array(n) : new Float32Array(n);
+  }
+
+  /** f16: make the float32 working copies of the slots in use (if not there yet). */
+  private widen(): void {
+    if (this.wk) return;
+    const n = this.length * this.headDim;
+    const k = this.k as Uint16Array;
+    const v = this.v as Uint16Array;
+    const wk = new Float32Array(n);
+    const wv = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      wk[i] = HALF_TO_FLOAT[k[i]!]!;
+      wv[i] = HALF_TO_FLOAT[v[i]!]!;
+    }
+    this.wk = wk;
+    this.wv = wv;
+  }
+
+  /** f16: round the working copies back into the storage and drop them. */
+  private narrow(): void {
+    if (!this.wk) return;
+    write(this.k, 0, this.wk.subarray(0, Math.min(this.wk.length, this.length * this.headDim)));
+    write(this.v, 0, this.wv!.subarray(0, Math.min(this.wv!.length, this.length * this.headDim)));
+    this.wk = undefined;
+    this.wv = undefined;
+  }
+
   private reallocate(cap: number): void {
+    this.narrow();
     const d = this.headDim;
-    const keys = new Float32Array(cap * d);
-    keys.set(this.keys.subarray(0, this.length * d));
-    const values = new Float32Array(cap * d);
-    values.set(this.values.subarray(0, this.length * d));
+    const keys = this.alloc(cap * d);
+    keys.set(this.k.subarray(0, this.length * d));
+    const values = this.alloc(cap * d);
+    values.set(this.v.subarray(0, this.length * d));
     const positions = new Int32Array(cap);
     positions.set(this.positions.subarray(0, this.length));
     const mass = new Float32Array(cap);
     mass.set(this.mass.subarray(0, this.length));
     const score = new Float32Array(cap);
     score.set(this.score.subarray(0, this.length));
-    this.keys = keys;
-    this.values = values;
+    this.k = keys;
+    this.v = values;
     this.positions = positions;
     this.mass = mass;
     this.score = score;
   }
+}
+
+/** Writes float32 values or f16 bits into a store at `at`, converting float32 → f16 (round to nearest even) where needed. */
+function write(dest: Store, at: number, src: Store): void {
+  if (dest instanceof Float32Array) {
+    if (src instanceof Uint16Array) {
+      for (let i = 0; i < src.length; i++) dest[at + i] = HALF_TO_FLOAT[src[i]!]!;
+    } else dest.set(src, at);
+  } else if (src instanceof Uint16Array) dest.set(src, at);
+  else for (let i = 0; i < src.length; i++) dest[at + i] = floatToHalfBits(src[i]!);
 }

@@ -1,3 +1,4 @@
+import type { KvType } from './head-cache.js';
 import { LayerCache } from './layer-cache.js';
 
 /**
@@ -10,8 +11,12 @@ export class KVCache {
   /** Absolute position the next appended token gets. */
   nextPosition = 0;
 
-  constructor(layers: number, kvHeads: number, headDim: number, capacity = 16) {
-    this.layers = Array.from({ length: layers }, () => new LayerCache(kvHeads, headDim, capacity));
+  /** How keys and values are stored (every head alike). */
+  readonly kvType: KvType;
+
+  constructor(layers: number, kvHeads: number, headDim: number, capacity = 16, kvType: KvType = 'f32') {
+    this.kvType = kvType;
+    this.layers = Array.from({ length: layers }, () => new LayerCache(kvHeads, headDim, capacity, kvType));
   }
 
   /** Total slots over layers and heads. */
@@ -26,7 +31,7 @@ export class KVCache {
     return this.layers.map((l) => l.slots());
   }
 
-  /** Bytes of keys and values held (4 bytes per value), the number the project reports as KV memory. */
+  /** Bytes of keys and values held (2 bytes a value under f16, 4 under f32), the number the project reports as KV memory. */
   bytes(): number {
     let b = 0;
     for (const l of this.layers) b += l.bytes();
@@ -46,7 +51,7 @@ export class KVCache {
   }
 
   clone(reserveSlots = 0): KVCache {
-    const c = new KVCache(0, 0, 1);
+    const c = new KVCache(0, 0, 1, 16, this.kvType);
     c.layers = this.layers.map((l) => l.clone(reserveSlots));
     c.nextPosition = this.nextPosition;
     return c;

@@ -1,11 +1,11 @@
-import { HeadCache } from './head-cache.js';
+import { HeadCache, type KvType } from './head-cache.js';
 
 /** One layer's cache: one HeadCache per KV head; heads may hold different numbers of slots. */
 export class LayerCache {
   heads: HeadCache[];
 
-  constructor(kvHeads: number, headDim: number, capacity = 16) {
-    this.heads = Array.from({ length: kvHeads }, () => new HeadCache(headDim, capacity));
+  constructor(kvHeads: number, headDim: number, capacity = 16, kvType: KvType = 'f32') {
+    this.heads = Array.from({ length: kvHeads }, () => new HeadCache(headDim, capacity, kvType));
   }
 
   get kvHeads(): number {

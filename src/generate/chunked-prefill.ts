@@ -40,7 +40,7 @@ export async function chunkedPrefill(
   const T = ids.length;
   const want = request !== undefined && (request.columnSums || request.window > 0 || request.lastRow);
   if (afterChunk && want && request.window > 0) throw new Error('chunkedPrefill: a window statistic cannot be given chunk by chunk');
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, afterChunk ? Math.min(T, chunkSize) + reserve : T + reserve);
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, afterChunk ? Math.min(T, chunkSize) + reserve : T + reserve, backend.kvType);
   const acc = want && !afterChunk ? new StatsAccumulator(request) : undefined;
   const windowStart = want && request.window > 0 ? Math.max(0, T - request.window) : undefined;
   const tokens = Int32Array.from(ids);

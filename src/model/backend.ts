@@ -1,3 +1,4 @@
+import type { KvType } from '../cache/head-cache.js';
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 
@@ -31,6 +32,8 @@ export interface ForwardResult {
  */
 export interface ForwardBackend {
   readonly name: 'reference' | 'ort';
+  /** How the caches this backend runs on store keys and values; sessions create their caches with it. */
+  readonly kvType: KvType;
   forward(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult>;
   /** Release native resources. */
   dispose(): Promise<void>;

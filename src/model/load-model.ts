@@ -10,6 +10,7 @@ import type { ModelConfig } from '../core/model-config.js';
 import { ReferenceBackend } from './reference-backend.js';
 import type { WeightSource } from '../core/weight-source.js';
 import type { ComputePrecision } from './ort/linear-layers.js';
+import type { KvType } from '../cache/head-cache.js';
 
 export type BackendName = 'ort' | 'reference';
 
@@ -25,6 +26,8 @@ export interface LoadModelOptions {
    * as llama.cpp does) or 'fp32'. F32/F16 weights always compute in float32.
    */
   precision?: ComputePrecision;
+  /** How the KV cache stores keys and values: 'f16' (default, as llama.cpp) or 'f32'. */
+  kvType?: KvType;
 }
 
 export interface LoadedModel {
@@ -92,7 +95,8 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
     }
     const backendName = options.backend ?? 'ort';
     let backend: ForwardBackend;
-    if (backendName === 'reference') backend = new ReferenceBackend(file);
+    const kvType = options.kvType ?? 'f16';
+    if (backendName === 'reference') backend = new ReferenceBackend(file, { kvType });
     else if (backendName === 'ort') {
       // Loaded lazily so that the reference path never loads onnxruntime.
       const { createOrtBackend } = await import('./ort-backend.js');
@@ -101,6 +105,7 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
       backend = await createOrtBackend(file, {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.precision !== undefined ? { precision: options.precision } : {}),
+        kvType,
       });
     } else throw new KvError(`--backend must be 'ort' or 'reference' (got '${String(backendName)}')`);
     const template = file.metadata?.get('tokenizer.chat_template');

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import type { KVCache } from '../cache/kv-cache.js';
-import type { HeadCache } from '../cache/head-cache.js';
+import { KV_TYPES, type KvType } from '../cache/head-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend, ForwardOptions, ForwardResult } from './backend.js';
@@ -39,6 +39,12 @@ export interface OrtBackendOptions {
    * of dot product llama.cpp uses; 'fp32' computes in float32). See docs/generate.md for the measured effect.
    */
   precision?: ComputePrecision;
+  /**
+   * How the caches fed to this backend store keys and values (default 'f32'; `loadModel` defaults to 'f16'). The
+   * graph takes the heads' f16 storage as it is and widens it to float32 inside; new keys and values come out
+   * already rounded to f16.
+   */
+  kvType?: KvType;
 }
 
 /** A quantised embedding table kept as stored: rows are dequantised as they are looked up. */
@@ -65,10 +71,12 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
   const invFreq = ropeInverseFrequencies(config, ropeFreqs);
   const precision = options.precision ?? 'int8';
+  const kvType = options.kvType ?? 'f32';
+  if (!KV_TYPES.includes(kvType)) throw new KvError(`ort backend: KV type '${String(kvType)}' is unknown; use ${KV_TYPES.join(' or ')}`);
   if (!COMPUTE_PRECISIONS.includes(precision)) throw new KvError(`ort backend: precision '${String(precision)}' is unknown; use ${COMPUTE_PRECISIONS.join(' or ')}`);
   // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
   // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
-  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision });
+  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision, kvType });
   let table: EmbeddingTable | undefined;
   if (built.embedding === 'fed') {
     const type = weights.typeOf('token_embd.weight');
@@ -95,7 +103,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   } finally {
     built = undefined;
   }
-  return new OrtBackend(config, session, invFreq, chunk, table, holdings);
+  return new OrtBackend(config, session, invFreq, chunk, table, holdings, kvType);
 }
 
 class OrtBackend implements ForwardBackend {
@@ -112,6 +120,7 @@ class OrtBackend implements ForwardBackend {
     private readonly table: EmbeddingTable | undefined,
     /** How each weight matrix is held (packed in its quantisation or expanded to F32). */
     readonly holdings: { tensor: string; type: string; holding: 'packed' | 'expanded' }[],
+    readonly kvType: KvType,
   ) {
     const n = graphNames;
     const layers = Array.from({ length: config.blockCount }, (_, l) => l);
@@ -124,6 +133,9 @@ class OrtBackend implements ForwardBackend {
     const c = this.config;
     if (tokens.length === 0) throw new RangeError('forward: no tokens');
     if (cache.layers.length !== c.blockCount) throw new RangeError(`forward: cache has ${cache.layers.length} layers, model ${c.blockCount}`);
+    if (cache.kvType !== this.kvType) {
+      throw new KvError(`forward: the cache stores ${cache.kvType} keys and values but this backend was built for ${this.kvType}; create the cache with the backend's kvType`);
+    }
     for (const layer of cache.layers) {
       if (layer.kvHeads !== c.headCountKv || layer.headDim !== c.headDim) {
         throw new RangeError(`forward: cache layers have ${layer.kvHeads} heads of ${layer.headDim}, model ${c.headCountKv} of ${c.headDim}`);
@@ -201,8 +213,10 @@ class OrtBackend implements ForwardBackend {
       for (let h = 0; h < KV; h++) {
         const hc = heads[h]!;
         // Views of the head's own buffers: onnxruntime-node reads them in place (no copy, no padding).
-        feeds[n.keyCache(l, h)] = new ort.Tensor('float32', hc.keysInUse(), [hc.length, D]);
-        feeds[n.valueCache(l, h)] = new ort.Tensor('float32', hc.valuesInUse(), [hc.length, D]);
+        const ks = hc.keysStored();
+        const vs = hc.valuesStored();
+        feeds[n.keyCache(l, h)] = ks instanceof Float32Array ? new ort.Tensor('float32', ks, [hc.length, D]) : new ort.Tensor('float16', ks, [hc.length, D]);
+        feeds[n.valueCache(l, h)] = vs instanceof Float32Array ? new ort.Tensor('float32', vs, [hc.length, D]) : new ort.Tensor('float16', vs, [hc.length, D]);
       }
     }
     // Fetch only what is used: the stats outputs are empty without a request, but each output costs a conversion.
@@ -217,8 +231,8 @@ class OrtBackend implements ForwardBackend {
     if (stats && req!.lastRow) stats.lastRow = [];
     for (let l = 0; l < c.blockCount; l++) {
       const heads = cache.layers[l]!.heads;
-      const kNew = out[n.newKeys(l)]!.data as Float32Array; // [KV, T, D]
-      const vNew = out[n.newValues(l)]!.data as Float32Array;
+      const kNew = out[n.newKeys(l)]!.data as Float32Array | Uint16Array; // [KV, T, D] (f16 bits under f16)
+      const vNew = out[n.newValues(l)]!.data as Float32Array | Uint16Array;
       const perKind: Float32Array[][] = kinds.map(() => []);
       for (let h = 0; h < KV; h++) {
         const hc = heads[h]!;
@@ -232,7 +246,7 @@ class OrtBackend implements ForwardBackend {
             }
           }
         }
-        appendSlots(hc, kNew, vNew, h * T * D, T, start);
+        hc.appendRows(kNew, vNew, h * T * D, T, start);
       }
       kinds.forEach((kind, r) => {
         if (kind === 'column') stats!.columnSums!.push(perKind[r]!);
@@ -254,21 +268,6 @@ function statKinds(req: StatsRequest | undefined): StatKind[] {
   if (req && req.window > 0) kinds.push('window');
   if (req?.lastRow) kinds.push('last');
   return kinds;
-}
-
-/** Append `count` slots from [count, D] rows at `offset` of keys/values, at positions start, start+1, ... */
-function appendSlots(hc: HeadCache, keys: Float32Array, values: Float32Array, offset: number, count: number, start: number): void {
-  const D = hc.headDim;
-  hc.reserve(hc.length + count);
-  const at = hc.length;
-  hc.keys.set(keys.subarray(offset, offset + count * D), at * D);
-  hc.values.set(values.subarray(offset, offset + count * D), at * D);
-  for (let t = 0; t < count; t++) {
-    hc.positions[at + t] = start + t;
-    hc.mass[at + t] = 1;
-    hc.score[at + t] = 0;
-  }
-  hc.length = at + count;
 }
 
 /** Join the results of consecutive chunks of one call: logits concatenated, statistics summed slot by slot. */

@@ -1,11 +1,13 @@
+import type { KvType } from '../cache/head-cache.js';
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats } from '../cache/attention-stats.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend, ForwardOptions, ForwardResult } from './backend.js';
-import type { ModelConfig } from '../core/model-config.js';
+import { layerWindow, type ModelConfig } from '../core/model-config.js';
 import { blockTensor, type WeightSource } from '../core/weight-source.js';
-import { applyRope, ropeInverseFrequencies } from './rope.js';
-import { linear, rmsNorm, silu, softmaxInPlace } from './reference-ops.js';
+import { splitFusedWeights } from './fused-weights.js';
+import { applyRope, layerRopes, ropeFactorsTensor, type LayerRope } from './rope.js';
+import { geluTanh, linear, rmsNorm, silu, softcap, softmaxInPlace } from './reference-ops.js';
 
 interface BlockWeights {
   attnNorm: Float32Array;
@@ -20,24 +22,40 @@ interface BlockWeights {
   gate: Float32Array;
   up: Float32Array;
   down: Float32Array;
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
+  postAttnNorm?: Float32Array;
+  postFfnNorm?: Float32Array;
 }
 
 /**
  * The plain-TypeScript forward pass: exact and simple (Float32 storage, float64 sums, one attention row at a time),
  * the oracle every faster path is tested against. Slow by design: use it for tests and small models.
+ *
+ * One block, as llama.cpp builds it for each architecture (the optional steps from the config):
+ * x = embd[token] · embeddingScale; per layer: h = rmsNorm(x); q, k, v = h·W (+ bias; fused attn_qkv split);
+ * q, k per-head rmsNorm (qkNorm); RoPE (the layer's own for sliding-window layers); scores q·k · attentionScale,
+ * soft-capped (attnLogitSoftcap), masked to the window on sliding layers (a slot at position p0 is visible to the
+ * query at p1 when p1 − p0 < window); softmax; o = attn·Wo, rmsNorm'd (postNorms); x += o; then
+ * f = down(act(gate·h) ⊙ up·h) of rmsNorm(x), rmsNorm'd (postNorms); x += f. Logits = rmsNorm(x)·Wout,
+ * soft-capped (finalLogitSoftcap).
  */
 export class ReferenceBackend implements ForwardBackend {
   readonly name = 'reference' as const;
   readonly config: ModelConfig;
   private readonly weights: WeightSource;
-  private readonly invFreq: Float64Array;
+  private readonly ropes: LayerRope[];
   private readonly blocks: BlockWeights[] = [];
 
-  constructor(weights: WeightSource) {
-    this.weights = weights;
+  /** Any cache works here; this is the type the caches of sessions on this backend get. */
+  readonly kvType: KvType;
+
+  constructor(weights: WeightSource, options: { kvType?: KvType } = {}) {
+    this.kvType = options.kvType ?? 'f32';
+    this.weights = splitFusedWeights(weights);
     this.config = weights.config;
-    const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
-    this.invFreq = ropeInverseFrequencies(this.config, ropeFreqs);
+    const factors = ropeFactorsTensor(this.config, (n) => weights.has(n));
+    this.ropes = layerRopes(this.config, factors ? weights.get(factors) : undefined);
   }
 
   async forward(tokens: Int32Array, cache: KVCache, options: ForwardOptions): Promise<ForwardResult> {
@@ -69,6 +87,7 @@ export class ReferenceBackend implements ForwardBackend {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new KvError(`token id ${id} is outside the model's vocabulary (0..${c.vocabSize - 1})`);
       x.set(embd.subarray(id * E, (id + 1) * E), t * E);
     }
+    if (c.embeddingScale !== undefined) for (let i = 0; i < n * E; i++) x[i]! *= c.embeddingScale;
 
     const h = new Float32Array(n * E);
     for (let l = 0; l < c.blockCount; l++) {
@@ -78,9 +97,14 @@ export class ReferenceBackend implements ForwardBackend {
       const q = linear(h, n, w.q, H * D, E, w.qBias); // [n, H, D]
       const k = linear(h, n, w.k, KV * D, E, w.kBias); // [n, KV, D]
       const v = linear(h, n, w.v, KV * D, E, w.vBias); // [n, KV, D]
+      if (w.qNorm && w.kNorm) {
+        for (let i = 0; i < n * H; i++) rmsNorm(q, i * D, w.qNorm, c.rmsNormEps, q, i * D);
+        for (let i = 0; i < n * KV; i++) rmsNorm(k, i * D, w.kNorm, c.rmsNormEps, k, i * D);
+      }
+      const rope = this.ropes[l]!;
       for (let t = 0; t < n; t++) {
-        for (let hh = 0; hh < H; hh++) applyRope(q, (t * H + hh) * D, start + t, this.invFreq, c.ropeStyle);
-        for (let hh = 0; hh < KV; hh++) applyRope(k, (t * KV + hh) * D, start + t, this.invFreq, c.ropeStyle);
+        for (let hh = 0; hh < H; hh++) applyRope(q, (t * H + hh) * D, start + t, rope.invFreq, c.ropeStyle, rope.mscale);
+        for (let hh = 0; hh < KV; hh++) applyRope(k, (t * KV + hh) * D, start + t, rope.invFreq, c.ropeStyle, rope.mscale);
       }
       // Append this call's keys and values; query t then sees every earlier slot plus the call's tokens 0..t.
       const before = layer.heads.map((hc) => hc.length);
@@ -94,13 +118,16 @@ export class ReferenceBackend implements ForwardBackend {
       const colL: Float32Array[] = [];
       const winL: Float32Array[] = [];
       const rowL: Float32Array[] = [];
-      const scale = 1 / Math.sqrt(D);
+      const scale = c.attentionScale ?? 1 / Math.sqrt(D);
+      const cap = c.attnLogitSoftcap;
+      const window = layerWindow(c, l);
       for (let qh = 0; qh < H; qh++) {
         const kvh = Math.floor(qh / group);
         const hc = layer.heads[kvh]!;
         const slots = hc.length;
         const keys = hc.keys;
         const vals = hc.values;
+        const positions = hc.positions;
         const col = req?.columnSums ? new Float64Array(slots) : undefined;
         const win = req && req.window > 0 ? new Float64Array(slots) : undefined;
         const row = new Float64Array(slots);
@@ -111,7 +138,12 @@ export class ReferenceBackend implements ForwardBackend {
             let s = 0;
             const ko = j * D;
             for (let d = 0; d < D; d++) s += q[qo + d]! * keys[ko + d]!;
-            row[j] = s * scale;
+            s *= scale;
+            row[j] = cap === undefined ? s : softcap(s, cap);
+          }
+          if (window !== undefined) {
+            const p1 = start + t;
+            for (let j = 0; j < limit; j++) if (p1 - positions[j]! >= window) row[j] = -Infinity;
           }
           softmaxInPlace(row, limit);
           const out = new Float64Array(D);
@@ -137,14 +169,17 @@ export class ReferenceBackend implements ForwardBackend {
       if (req?.lastRow) stats!.lastRow!.push(rowL);
 
       const o = linear(attn, n, w.o, E, H * D);
+      if (w.postAttnNorm) for (let t = 0; t < n; t++) rmsNorm(o, t * E, w.postAttnNorm, c.rmsNormEps, o, t * E);
       for (let i = 0; i < n * E; i++) x[i]! += o[i]!;
 
       for (let t = 0; t < n; t++) rmsNorm(x, t * E, w.ffnNorm, c.rmsNormEps, h, t * E);
       const F = c.feedForwardLength;
       const g = linear(h, n, w.gate, F, E);
       const u = linear(h, n, w.up, F, E);
-      for (let i = 0; i < n * F; i++) g[i] = silu(g[i]!) * u[i]!;
+      const act = c.ffnActivation === 'gelu' ? geluTanh : silu;
+      for (let i = 0; i < n * F; i++) g[i] = act(g[i]!) * u[i]!;
       const down = linear(g, n, w.down, E, F);
+      if (w.postFfnNorm) for (let t = 0; t < n; t++) rmsNorm(down, t * E, w.postFfnNorm, c.rmsNormEps, down, t * E);
       for (let i = 0; i < n * E; i++) x[i]! += down[i]!;
     }
     cache.nextPosition = start + n;
@@ -154,8 +189,10 @@ export class ReferenceBackend implements ForwardBackend {
     const normed = new Float32Array(m * E);
     const outNorm = this.weights.get('output_norm.weight');
     for (let t = 0; t < m; t++) rmsNorm(x, (first + t) * E, outNorm, c.rmsNormEps, normed, t * E);
-    const out = this.weights.has('output.weight') ? this.weights.get('output.weight') : embd;
+    const out = !c.tiedEmbeddings && this.weights.has('output.weight') ? this.weights.get('output.weight') : embd;
     const logits = linear(normed, m, out, c.vocabSize, E);
+    const finalCap = c.finalLogitSoftcap;
+    if (finalCap !== undefined) for (let i = 0; i < logits.length; i++) logits[i] = softcap(logits[i]!, finalCap);
     return stats ? { logits, stats } : { logits };
   }
 
@@ -183,6 +220,14 @@ export class ReferenceBackend implements ForwardBackend {
       up: get('ffn_up.weight'),
       down: get('ffn_down.weight'),
     };
+    if (this.config.qkNorm) {
+      b.qNorm = get('attn_q_norm.weight');
+      b.kNorm = get('attn_k_norm.weight');
+    }
+    if (this.config.postNorms) {
+      b.postAttnNorm = get('post_attention_norm.weight');
+      b.postFfnNorm = get('post_ffw_norm.weight');
+    }
     this.blocks[l] = b;
     return b;
   }

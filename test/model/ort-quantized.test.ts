@@ -75,3 +75,25 @@ for (const type of MATMUL_NBITS_TYPES) {
     await check(type, 'GQA 2, untied head', 'int8', 6e-2);
   });
 }
+
+test('with an f16 KV cache the fast path matches the reference on the same f16 cache, and holds half the bytes', async () => {
+  const config = smallConfig({ embeddingLength: 64, headCount: 4, vocabSize: 96 });
+  const w = randomWeightSource(config, 21, { scale: 1 });
+  const fast = await createOrtBackend(w, { threads: 1, kvType: 'f16' });
+  open.push(fast);
+  const ref = new ReferenceBackend(w);
+  const mk = (t: 'f16' | 'f32') => new KVCache(config.blockCount, config.headCountKv, config.headDim, 16, t);
+  const rc = mk('f16');
+  const fc = mk('f16');
+  const f32 = mk('f32');
+  const prompt = Int32Array.from({ length: 20 }, (_, i) => (i * 29 + 3) % config.vocabSize);
+  for (const [i, toks] of [prompt, Int32Array.of(5), Int32Array.of(50)].entries()) {
+    const r = await ref.forward(toks, rc, { logits: 'last' });
+    const f = await fast.forward(toks, fc, { logits: 'last' });
+    await ref.forward(toks, f32, { logits: 'last' });
+    const { rel } = compare(r.logits, f.logits);
+    assert.ok(rel <= 1e-3, `step ${i}: max |Δ logit| ${rel.toExponential(2)} of the scale`);
+  }
+  assert.equal(fc.bytes() * 2, f32.bytes());
+  await assert.rejects(fast.forward(Int32Array.of(1), mk('f32'), { logits: 'last' }), /stores f32 keys and values but this backend was built for f16/);
+});

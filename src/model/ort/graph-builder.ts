@@ -3,16 +3,17 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Element types the graphs use. */
-export type ElementType = 'float32' | 'int64' | 'int32' | 'uint8';
+export type ElementType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
 
 const DATA_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   uint8: onnx.TensorProto.DataType.UINT8,
 };
 
-const ELEMENT_BYTES: Record<ElementType, number> = { float32: 4, int64: 8, int32: 4, uint8: 1 };
+const ELEMENT_BYTES: Record<ElementType, number> = { float32: 4, float16: 2, int64: 8, int32: 4, uint8: 1 };
 
 /** A dimension: a fixed size or a symbolic name (a dynamic dimension shared by every value that uses the name). */
 export type Dim = number | string;

@@ -2,6 +2,7 @@ import { KvError } from '../../util/errors.js';
 import type { ModelConfig } from '../../core/model-config.js';
 import { blockTensor, type WeightSource } from '../../core/weight-source.js';
 import { GraphBuilder, type BuiltModel } from './graph-builder.js';
+import type { KvType } from '../../cache/head-cache.js';
 import { LinearLayers, type ComputePrecision, type WeightHolding } from './linear-layers.js';
 
 /** Names of the whole-model graph's inputs and outputs (per layer `l` and KV head `h`). */
@@ -53,6 +54,8 @@ export interface BuiltTransformer extends BuiltModel {
 export interface TransformerGraphOptions {
   /** Arithmetic of the quantised products (default 'int8'); see ComputePrecision. */
   precision?: ComputePrecision;
+  /** Element type of the cache inputs and the new keys/values outputs (default 'f32'). */
+  kvType?: KvType;
 }
 
 export function buildTransformerGraph(weights: WeightSource, options: TransformerGraphOptions = {}): BuiltTransformer {
@@ -69,6 +72,7 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
   const g = new GraphBuilder('kvmerger_transformer', 17);
   // Every weight is read at build() straight into the graph's external-data buffers, without the source's cache,
   // so the model exists once in JavaScript until onnxruntime has copied it.
+  const f16 = (options.kvType ?? 'f32') === 'f16';
   const lin = new LinearLayers(g, weights, options.precision ?? 'int8');
   const weight = (name: string, shape: number[]): string => lin.stackedF32(name, [{ name, shape }]);
   const fused = (name: string, parts: [string, number[]][]): string => lin.stackedF32(name, parts.map(([p, shape]) => ({ name: p, shape })));
@@ -113,7 +117,8 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
     }
     // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
     const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
-    const vNew = g.claim(n.newValues(l));
+    // Under f16 the projections' keys and values are rounded by a Cast into the claimed output names.
+    const vNew = f16 ? g.fresh('v_new') : g.claim(n.newValues(l));
     const [qk0] = g.node('Split', [heads3, g.ints([H + KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('qk'), vNew] });
     const qkRot = g.op(
       'RotaryEmbedding',
@@ -121,24 +126,40 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
       { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: H + KV },
       'com.microsoft',
     ); // [1, H + KV, T, D]
-    const kNew = g.claim(n.newKeys(l));
+    const kNew = f16 ? g.fresh('k_new') : g.claim(n.newKeys(l));
     const [qHeads] = g.node('Split', [g.op('Squeeze', [qkRot, g.ints([0])]), g.ints([H, KV])], {
       attrs: { axis: 0 },
       outputs: [g.fresh('q'), kNew],
     }); // [H, T, D], [KV, T, D]
-    g.output(kNew, n.newKeys(l), 'float32', [KV, 'T', D]);
-    g.output(vNew, n.newValues(l), 'float32', [KV, 'T', D]);
+    let kUse = kNew;
+    let vUse = vNew;
+    if (f16) {
+      for (const [value, name] of [[kNew, n.newKeys(l)], [vNew, n.newValues(l)]] as const) {
+        g.node('Cast', [value], { attrs: { to: FLOAT16 }, outputs: [g.claim(name)] });
+        g.output(name, name, 'float16', [KV, 'T', D]);
+      }
+      // The chunk attends to its own keys and values as the cache will hold them (rounded), as llama.cpp does.
+      kUse = g.op('Cast', [n.newKeys(l)], { to: FLOAT32 });
+      vUse = g.op('Cast', [n.newValues(l)], { to: FLOAT32 });
+    } else {
+      g.output(kNew, n.newKeys(l), 'float32', [KV, 'T', D]);
+      g.output(vNew, n.newValues(l), 'float32', [KV, 'T', D]);
+    }
 
     // Query heads grouped by KV head: [KV, G·T, D] (query head qh reads KV head floor(qh / G)).
     const qGroups = g.op('Reshape', [qHeads, g.ints([KV, -1, D])]);
     const outs: string[] = [];
     for (let kh = 0; kh < KV; kh++) {
-      const kc = g.input(n.keyCache(l, kh), 'float32', [`slots_${l}_${kh}`, D]);
-      const vc = g.input(n.valueCache(l, kh), 'float32', [`slots_${l}_${kh}`, D]);
+      const cacheIn = (name: string): string => {
+        const x = g.input(name, f16 ? 'float16' : 'float32', [`slots_${l}_${kh}`, D]);
+        return f16 ? g.op('Cast', [x], { to: FLOAT32 }) : x;
+      };
+      const kc = cacheIn(n.keyCache(l, kh));
+      const vc = cacheIn(n.valueCache(l, kh));
       const at = g.int(kh);
       const qh = g.op('Gather', [qGroups, at], { axis: 0 }); // [G·T, D]
-      const kn = g.op('Gather', [kNew, at], { axis: 0 }); // [T, D]
-      const vn = g.op('Gather', [vNew, at], { axis: 0 });
+      const kn = g.op('Gather', [kUse, at], { axis: 0 }); // [T, D]
+      const vn = g.op('Gather', [vUse, at], { axis: 0 });
       const sc = g.op('Gemm', [qh, kc], { transB: 1, alpha: scale }); // [G·T, L]
       const sn = g.op('Add', [g.op('Gemm', [qh, kn], { transB: 1, alpha: scale }), maskG]); // [G·T, T]
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]
@@ -177,6 +198,10 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
   g.output(logits, n.logits, 'float32', ['R', c.vocabSize]);
   return { ...g.build(), embedding: fedEmbedding ? 'fed' : 'graph', holdings: [...lin.holdings.values()] };
 }
+
+/** ONNX element type codes for Cast. */
+const FLOAT32 = 1;
+const FLOAT16 = 10;
 
 function checkConfig(c: ModelConfig): void {
   if (c.architecture !== 'llama' && c.architecture !== 'qwen2') {
