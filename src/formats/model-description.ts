@@ -1,12 +1,23 @@
 /**
- * The model description (ModelConfig) read from GGUF metadata, per `general.architecture`:
- * `llama` (Llama 2/3, SmolLM2, Mistral: adjacent-pair RoPE) and `qwen2` (q/k/v biases, half-split "neox" RoPE).
+ * The model description (ModelConfig) read from GGUF metadata, per `general.architecture`, with llama.cpp's keys,
+ * defaults and per-architecture rules (src/models/<arch>.cpp of llama.cpp):
+ * - `llama` (Llama 2/3, SmolLM2, Mistral: adjacent-pair RoPE). llama.cpp reads no sliding window for `llama`
+ *   (Mistral 7B v0.1's `llama.attention.sliding_window`, when a converter wrote one, is ignored): full attention.
+ * - `qwen2` (q/k/v biases, half-split "neox" RoPE).
+ * - `qwen3` (neox RoPE, per-head RMSNorm of q and k, explicit `attention.key_length`).
+ * - `gemma2` (embeddings × sqrt(E), GeGLU, post-norms, attention and final soft-capping (defaults 50 and 30),
+ *   sliding window (default 4096) on layers 0, 2, 4, … (`attention.sliding_window_pattern`, default 2)).
+ * - `gemma3` (as gemma2 without attention soft-capping, plus q/k norms; 5 local : 1 global (pattern default 6) when
+ *   `attention.sliding_window` is present; local layers use `rope.freq_base_swa` (default 10000) and no RoPE scaling).
+ * - `phi3` (fused `attn_qkv` and gate/up in `ffn_up`; LongRoPE factor tensors; llama.cpp disables Phi's sliding
+ *   window, so it is read and ignored here too).
+ * Any architecture may store q/k/v fused in `attn_qkv` (llama.cpp's create_tensor_qkv); biases are used when present.
  */
 import { KvError } from '../util/errors.js';
 import type { Architecture, ModelConfig, RopeScaling } from '../core/model-config.js';
 import type { GGUFValue } from './gguf-types.js';
 
-export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2'];
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'];
 
 /** What the description needs to know about the tensors (names present and their GGUF dims); absent = no tensors. */
 export interface TensorDirectory {
@@ -48,8 +59,18 @@ export function isSupportedArchitecture(arch: string): arch is Architecture {
   return (SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch);
 }
 
-function ropeScalingOf(meta: Map<string, GGUFValue>, arch: string, where: string): RopeScaling {
+function ropeScalingOf(meta: Map<string, GGUFValue>, arch: string, where: string, tensors: TensorDirectory | undefined, contextLength: number): RopeScaling {
   const k = (s: string) => `${arch}.rope.scaling.${s}`;
+  // Phi-3's LongRoPE: the converter writes the two factor tensors and an attention factor, and no scaling type.
+  if (tensors?.has('rope_factors_long.weight') || tensors?.has('rope_factors_short.weight')) {
+    if (!tensors.has('rope_factors_long.weight') || !tensors.has('rope_factors_short.weight')) {
+      throw new KvError(`${where}: the file has only one of rope_factors_long.weight and rope_factors_short.weight; LongRoPE needs both`);
+    }
+    const attnFactor = num(meta, k('attn_factor'), where) ?? 1;
+    const orig = num(meta, k('original_context_length'), where) ?? contextLength;
+    if (!(attnFactor > 0 && orig > 0)) throw new KvError(`${where}: ${k('attn_factor')} and ${k('original_context_length')} must be positive`);
+    return { type: 'longrope', attnFactor, originalContextLength: orig };
+  }
   const typeVal = meta.get(k('type'));
   let type = typeof typeVal === 'string' ? typeVal : undefined;
   if (typeVal !== undefined && type === undefined) throw new KvError(`${where}: metadata ${k('type')} should be a string`);
@@ -76,8 +97,20 @@ function ropeScalingOf(meta: Map<string, GGUFValue>, arch: string, where: string
       return { type: 'llama3', factor: f, lowFreqFactor: low, highFreqFactor: high, originalContextLength: orig };
     }
     default:
-      throw new KvError(`${where}: RoPE scaling '${type}' is not supported; kvmerger supports none, linear and llama3`);
+      throw new KvError(`${where}: RoPE scaling '${type}' is not supported; kvmerger supports none, linear, llama3 and Phi-3's LongRoPE factors`);
   }
+}
+
+/** llama.cpp's set_swa_pattern: with pattern n, layer l is local unless l % n == n − 1 (n = 0: all local). */
+function slidingLayers(meta: Map<string, GGUFValue>, key: string, blocks: number, fallbackPattern: number, where: string): boolean[] {
+  const v = meta.get(key);
+  if (Array.isArray(v) && v.every((b) => typeof b === 'boolean')) {
+    const flags = v as boolean[];
+    return Array.from({ length: blocks }, (_, l) => flags[l] === true);
+  }
+  const n = num(meta, key, where) ?? fallbackPattern;
+  if (!Number.isInteger(n) || n < 0) throw new KvError(`${where}: metadata ${key} = ${n} must be a non-negative integer or an array of booleans`);
+  return Array.from({ length: blocks }, (_, l) => n === 0 || l % n < n - 1);
 }
 
 /**
@@ -88,7 +121,7 @@ function ropeScalingOf(meta: Map<string, GGUFValue>, arch: string, where: string
 export function describeModel(meta: Map<string, GGUFValue>, tensors?: TensorDirectory, where = 'model'): ModelConfig {
   const arch = architectureOf(meta, where);
   if (!isSupportedArchitecture(arch)) {
-    throw new KvError(`${where}: architecture '${arch}' is not supported; kvmerger runs llama (Llama 2/3, SmolLM2, Mistral) and qwen2`);
+    throw new KvError(`${where}: architecture '${arch}' is not supported; kvmerger runs ${SUPPORTED_ARCHITECTURES.join(', ')}`);
   }
   const k = (s: string) => `${arch}.${s}`;
   const embeddingLength = posInt(meta, k('embedding_length'), where);
@@ -119,24 +152,61 @@ export function describeModel(meta: Map<string, GGUFValue>, tensors?: TensorDire
   const rmsNormEps = num(meta, k('attention.layer_norm_rms_epsilon'), where) ?? 1e-5;
   if (!(rmsNormEps > 0)) throw new KvError(`${where}: ${k('attention.layer_norm_rms_epsilon')} = ${rmsNormEps} must be positive`);
   const name = meta.get('general.name');
+  const contextLength = posInt(meta, k('context_length'), where);
+  const blockCount = posInt(meta, k('block_count'), where);
+  const neox = arch !== 'llama';
   const config: ModelConfig = {
     architecture: arch,
     vocabSize,
     embeddingLength,
     feedForwardLength: posInt(meta, k('feed_forward_length'), where),
-    blockCount: posInt(meta, k('block_count'), where),
+    blockCount,
     headCount,
     headCountKv,
     headDim,
-    contextLength: posInt(meta, k('context_length'), where),
+    contextLength,
     ropeFreqBase,
-    ropeStyle: arch === 'qwen2' ? 'neox' : 'normal',
+    ropeStyle: neox ? 'neox' : 'normal',
     ropeDimensionCount,
-    ropeScaling: ropeScalingOf(meta, arch, where),
+    ropeScaling: ropeScalingOf(meta, arch, where, tensors, contextLength),
     rmsNormEps,
-    tiedEmbeddings: tensors !== undefined && tensors.count > 0 && !tensors.has('output.weight'),
-    attentionBias: arch === 'qwen2',
+    // gemma2 always projects with token_embd (llama.cpp ignores an output.weight there)
+    tiedEmbeddings: tensors !== undefined && tensors.count > 0 && (arch === 'gemma2' || !tensors.has('output.weight')),
+    attentionBias: arch === 'qwen2' || tensors?.has('blk.0.attn_q.bias') === true || tensors?.has('blk.0.attn_qkv.bias') === true,
   };
   if (typeof name === 'string') config.name = name;
+  if (config.ropeScaling.type === 'longrope' && arch !== 'phi3') {
+    throw new KvError(`${where}: rope_factors_long/short tensors (LongRoPE) are read for phi3 only, not for ${arch}`);
+  }
+  if (arch === 'qwen3' || arch === 'gemma3') config.qkNorm = true;
+  if (arch === 'gemma2' || arch === 'gemma3') {
+    config.embeddingScale = Math.sqrt(embeddingLength);
+    config.ffnActivation = 'gelu';
+    config.postNorms = true;
+    // llama.cpp (after gemma_pytorch's config): the 27B models scale queries by 1/sqrt(n_embd / n_head), recognised
+    // by their layer count; every other size by 1/sqrt(head_dim). GGUF carries no query_pre_attn_scalar.
+    const is27B = blockCount === (arch === 'gemma2' ? 46 : 62);
+    config.attentionScale = 1 / Math.sqrt(is27B ? Math.floor(embeddingLength / headCount) : headDim);
+    const finalCap = num(meta, k('final_logit_softcapping'), where) ?? (arch === 'gemma2' ? 30 : 0);
+    if (finalCap !== 0) config.finalLogitSoftcap = finalCap;
+  }
+  if (arch === 'gemma2') {
+    config.attnLogitSoftcap = num(meta, k('attn_logit_softcapping'), where) ?? 50;
+    const size = posInt(meta, k('attention.sliding_window'), where, 4096);
+    config.slidingWindow = { size, layers: slidingLayers(meta, k('attention.sliding_window_pattern'), blockCount, 2, where) };
+    config.ropeLocal = { freqBase: num(meta, k('rope.freq_base_swa'), where) ?? ropeFreqBase, scaling: config.ropeScaling };
+  }
+  if (arch === 'gemma3') {
+    const size = num(meta, k('attention.sliding_window'), where);
+    if (size !== undefined && size > 0) {
+      if (!Number.isInteger(size)) throw new KvError(`${where}: metadata ${k('attention.sliding_window')} = ${size} must be an integer`);
+      config.slidingWindow = { size, layers: slidingLayers(meta, k('attention.sliding_window_pattern'), blockCount, 6, where) };
+      config.ropeLocal = { freqBase: num(meta, k('rope.freq_base_swa'), where) ?? 10000, scaling: { type: 'none' } };
+    }
+  }
+  if (config.slidingWindow && !config.slidingWindow.layers.some((b) => b)) delete config.slidingWindow;
+  for (const cap of [config.attnLogitSoftcap, config.finalLogitSoftcap]) {
+    if (cap !== undefined && !(cap > 0)) throw new KvError(`${where}: soft-capping value ${cap} must be positive`);
+  }
   return config;
 }

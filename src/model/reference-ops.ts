@@ -81,3 +81,13 @@ export function softmaxInPlace(row: Float64Array, n: number): void {
 export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
 }
+
+/** GELU with the tanh approximation (ggml_gelu; Gemma's gelu_pytorch_tanh): ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+export function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * x * (1 + 0.044715 * x * x)));
+}
+
+/** Soft-capping: cap · tanh(x / cap). */
+export function softcap(x: number, cap: number): number {
+  return cap * Math.tanh(x / cap);
+}

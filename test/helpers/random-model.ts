@@ -1,6 +1,7 @@
 /**
  * Random models for tests: a valid small ModelConfig and an in-memory WeightSource with seeded random weights,
- * for every shape the engine supports (llama / qwen2 with biases, GQA, tied or untied output, rope_freqs).
+ * for every shape the engine supports (llama / qwen2 with biases, GQA, tied or untied output, rope_freqs; the
+ * config's q/k norms and post-norms (qwen3, gemma); fused qkv and gate/up and LongRoPE factors (phi3) on request).
  */
 import type { ModelConfig } from '../../src/core/model-config.js';
 import type { WeightSource } from '../../src/core/weight-source.js';
@@ -29,7 +30,7 @@ export function smallConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
     headDim,
     contextLength: 256,
     ropeFreqBase: 10000,
-    ropeStyle: architecture === 'qwen2' ? 'neox' : 'normal',
+    ropeStyle: architecture === 'llama' ? 'normal' : 'neox',
     ropeDimensionCount: overrides.ropeDimensionCount ?? headDim,
     ropeScaling: { type: 'none' },
     rmsNormEps: 1e-5,
@@ -47,6 +48,12 @@ export interface RandomWeightOptions {
   scale?: number;
   /** Add `rope_freqs.weight` ([ropeDimensionCount/2] per-frequency divisors, values in [1, 8)). */
   ropeFreqs?: boolean;
+  /** Store q/k/v as one `attn_qkv.weight` (rows q, k, v), as phi3 files do. */
+  fusedQkv?: boolean;
+  /** Store gate and up as one `ffn_up.weight` of 2·F rows (gate first) and no `ffn_gate`, as phi3 files do. */
+  fusedGateUp?: boolean;
+  /** Add Phi-3's LongRoPE `rope_factors_long.weight` and `rope_factors_short.weight` (values in [1, 8)). */
+  longRopeFactors?: boolean;
 }
 
 /** An in-memory F32 WeightSource with weights drawn from a seeded generator; same (config, seed) → same weights. */
@@ -74,9 +81,16 @@ export function randomWeightSource(config: ModelConfig, seed: number, options: R
   for (let b = 0; b < config.blockCount; b++) {
     const p = `blk.${b}.`;
     vector(p + 'attn_norm.weight', E, 1, 0.2);
-    matrix(p + 'attn_q.weight', qDim, E);
-    matrix(p + 'attn_k.weight', kvDim, E);
-    matrix(p + 'attn_v.weight', kvDim, E);
+    if (options.fusedQkv) matrix(p + 'attn_qkv.weight', qDim + 2 * kvDim, E);
+    else {
+      matrix(p + 'attn_q.weight', qDim, E);
+      matrix(p + 'attn_k.weight', kvDim, E);
+      matrix(p + 'attn_v.weight', kvDim, E);
+    }
+    if (config.qkNorm) {
+      vector(p + 'attn_q_norm.weight', config.headDim, 1, 0.2);
+      vector(p + 'attn_k_norm.weight', config.headDim, 1, 0.2);
+    }
     if (config.attentionBias) {
       vector(p + 'attn_q.bias', qDim, 0, 0.3 * scale);
       vector(p + 'attn_k.bias', kvDim, 0, 0.3 * scale);
@@ -84,13 +98,24 @@ export function randomWeightSource(config: ModelConfig, seed: number, options: R
     }
     matrix(p + 'attn_output.weight', E, qDim);
     vector(p + 'ffn_norm.weight', E, 1, 0.2);
-    matrix(p + 'ffn_gate.weight', F, E);
-    matrix(p + 'ffn_up.weight', F, E);
+    if (options.fusedGateUp) matrix(p + 'ffn_up.weight', 2 * F, E);
+    else {
+      matrix(p + 'ffn_gate.weight', F, E);
+      matrix(p + 'ffn_up.weight', F, E);
+    }
     matrix(p + 'ffn_down.weight', E, F);
+    if (config.postNorms) {
+      vector(p + 'post_attention_norm.weight', E, 1, 0.2);
+      vector(p + 'post_ffw_norm.weight', E, 1, 0.2);
+    }
   }
   vector('output_norm.weight', E, 1, 0.2);
   if (!config.tiedEmbeddings) matrix('output.weight', config.vocabSize, E);
   if (options.ropeFreqs) vector('rope_freqs.weight', config.ropeDimensionCount / 2, 4.5, 3.5);
+  if (options.longRopeFactors) {
+    vector('rope_factors_long.weight', config.ropeDimensionCount / 2, 4.5, 3.5);
+    vector('rope_factors_short.weight', config.ropeDimensionCount / 2, 4.5, 3.5);
+  }
 
   const need = (name: string) => {
     const t = tensors.get(name);
