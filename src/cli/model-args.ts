@@ -1,5 +1,10 @@
-/** The model options shared by the commands that run a model: --model (-m), --tokenizer, --backend, --threads (-t). */
+/**
+ * The model options shared by the commands that run a model: --model (-m), --tokenizer, --backend, --threads (-t),
+ * --precision int8|fp32 (arithmetic of quantised products), --kv-type f16|f32 (how the KV cache stores values).
+ */
+import type { KvType } from '../cache/head-cache.js';
 import type { BackendName, LoadedModel } from '../model/load-model.js';
+import type { ComputePrecision } from '../model/ort/linear-layers.js';
 import { choiceOption, numberOption } from './options.js';
 
 export { MODEL_OPTIONS } from './options.js';
@@ -10,6 +15,8 @@ export interface ModelArgs {
   tokenizerPath: string | undefined;
   backend: BackendName;
   threads: number | undefined;
+  precision: ComputePrecision;
+  kvType: KvType;
 }
 
 /** `--backend`: 'ort' (the default) or 'reference'. */
@@ -18,12 +25,14 @@ export function parseBackend(value: string | undefined): BackendName {
 }
 
 /** Checks --backend and --threads (an integer ≥ 1) without loading anything, so bad flags fail fast. */
-export function parseModelArgs(values: { model?: string; tokenizer?: string; backend?: string; threads?: string }): ModelArgs {
+export function parseModelArgs(values: { model?: string; tokenizer?: string; backend?: string; threads?: string; precision?: string; 'kv-type'?: string }): ModelArgs {
   return {
     path: values.model,
     tokenizerPath: values.tokenizer,
     backend: parseBackend(values.backend),
     threads: numberOption('threads', values.threads, { integer: true, min: 1 }),
+    precision: choiceOption('precision', values.precision, ['int8', 'fp32'] as const, 'int8'),
+    kvType: choiceOption('kv-type', values['kv-type'], ['f16', 'f32'] as const, 'f16'),
   };
 }
 
@@ -34,6 +43,6 @@ export function parseModelArgs(values: { model?: string; tokenizer?: string; bac
 export async function loadModelFromArgs(args: ModelArgs): Promise<{ model: LoadedModel; modelPath: string }> {
   const { loadModel, defaultModelPath } = await import('../model/load-model.js');
   const modelPath = args.path ?? defaultModelPath();
-  const model = await loadModel(modelPath, { backend: args.backend, tokenizerPath: args.tokenizerPath, threads: args.threads });
+  const model = await loadModel(modelPath, { backend: args.backend, tokenizerPath: args.tokenizerPath, threads: args.threads, precision: args.precision, kvType: args.kvType });
   return { model, modelPath };
 }

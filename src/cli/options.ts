@@ -46,6 +46,8 @@ export const MODEL_OPTIONS = {
   tokenizer: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string', short: 't', aliases: ['n-threads'] },
+  precision: { type: 'string' },
+  'kv-type': { type: 'string' },
 } as const satisfies OptionTable;
 
 /** --json (one JSON document on stdout) and --quiet (nothing on stderr but errors): every command. */

@@ -30,6 +30,8 @@ Model:
   --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
   --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, slow
   -t, --threads N           onnxruntime threads
+  --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
+  --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
 
 Text (similarity, neighbours):
   --length N                tokens in the cache, BOS included (default 512; at most the context − 1;

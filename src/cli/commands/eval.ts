@@ -33,6 +33,8 @@ Model:
   --tokenizer FILE          tokenizer file, for models without their own vocabulary (tokenizer.bin)
   --backend ort|reference   forward pass (default ort)
   -t, --threads N           onnxruntime threads
+  --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
+  --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
   -b, --chunk-size N        prompt tokens per forward call (default 512)
 
 Grid:

@@ -33,6 +33,8 @@ Model:
   --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
   --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
   -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
+  --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
+  --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
   -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
 
 Prompt:
@@ -219,7 +221,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
 
-  const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads });
+  const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads, precision: modelArgs.precision, kvType: modelArgs.kvType });
   try {
     const modelContext = model.config.contextLength;
     if (ctxSize !== undefined && ctxSize > modelContext) {
