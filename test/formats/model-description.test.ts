@@ -99,15 +99,15 @@ test('RoPE scaling: linear (new and legacy keys), llama3 with its factors, yarn 
   assert.deepEqual(l3.ropeScaling, { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 });
   assert.throws(
     () => describeModel(meta('llama', { 'llama.vocab_size': 10, 'llama.rope.scaling.type': 'yarn' }), undefined, 'y.gguf'),
-    /y\.gguf: RoPE scaling 'yarn' is not supported; kvmerger supports none, linear and llama3/,
+    /y\.gguf: RoPE scaling 'yarn' is not supported; kvmerger supports none, linear, llama3 and Phi-3's LongRoPE factors/,
   );
 });
 
 test('unsupported architectures, missing and malformed keys are KvErrors naming the file', () => {
-  for (const arch of ['gemma', 'phi3', 'bert']) {
+  for (const arch of ['gemma', 'phi2', 'bert']) {
     assert.throws(
       () => describeModel(meta(arch), undefined, 'm.gguf'),
-      (e: unknown) => e instanceof KvError && e.message === `m.gguf: architecture '${arch}' is not supported; kvmerger runs llama (Llama 2/3, SmolLM2, Mistral) and qwen2`,
+      (e: unknown) => e instanceof KvError && e.message === `m.gguf: architecture '${arch}' is not supported; kvmerger runs llama, qwen2, qwen3, gemma2, gemma3, phi3`,
     );
   }
   assert.throws(() => describeModel(new Map(), undefined, 'm.gguf'), /m\.gguf: metadata general\.architecture is missing/);
@@ -172,7 +172,7 @@ test('every vocabulary-only GGUF in tokenizer-tests opens; supported architectur
       assert.equal(m.tensorNames().length, 0, f);
       assert.ok(m.metadata!.get('tokenizer.ggml.model'), f);
       const arch = m.metadata!.get('general.architecture');
-      if (arch === 'llama') {
+      if (arch === 'llama' || arch === 'phi3') {
         assert.equal(m.configError, undefined, f);
         assert.equal(m.config.blockCount > 0, true);
       } else {
