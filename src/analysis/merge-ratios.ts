@@ -1,12 +1,13 @@
 /**
  * KVMerger's per-layer compression ratio at a fixed threshold (the paper's Figure 3b), computed with the method's
- * own merging-set identification (compress/merging-sets.ts): cut between adjacent slots whose cosine is ≤ ε or
+ * own merging-set identification (compress/methods/kvmerger/merging-sets.ts): cut between adjacent slots whose cosine is ≤ ε or
  * where either is reserved; every merging set of s slots becomes one. The kept ratio of a layer is its kept slots
  * over (slots × KV heads). The same rule on adjacent VALUE cosines gives the contrast the paper draws.
  */
 import type { KVCache } from '../cache/kv-cache.js';
 import { ceilSlots } from '../compress/budget.js';
-import { adjacentCosines, mergingSets, reservationOrder, reservedMask, thresholdCuts } from '../compress/merging-sets.js';
+import { adjacentCosines, mergingSets, thresholdCuts } from '../compress/methods/kvmerger/merging-sets.js';
+import { reservationOrder, reservedMask } from '../compress/methods/kvmerger/reserved-tokens.js';
 import { headVectors, type VectorKind } from './neighbour-similarity.js';
 
 export interface MergeRatioOptions {

@@ -5,7 +5,7 @@
  */
 import type { SessionModel } from '../generate/session.js';
 import { KvError } from '../util/errors.js';
-import { faithfulShares } from '../compress/methods/kvmerger.js';
+import { faithfulShares } from '../compress/methods/kvmerger/index.js';
 import { defaultRatioTasks, filePrompt, gutenbergPassage, taskPrompts, type AnalysisPrompt } from './analysis-prompts.js';
 import type { AnalysisResult } from './analysis-output.js';
 import { analyzeLayerRatios, type LayerRatioJson, type LayerRatioSettings, type RatioSampleResult } from './layer-ratio-analysis.js';

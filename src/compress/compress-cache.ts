@@ -3,18 +3,23 @@ import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import { Rng } from '../util/rng.js';
 import { resolveBudget, validateBudget, type Budget, type BudgetSpec } from './budget.js';
 import { NO_STATS, type CompressionMethod, type DecodePolicy, type ReducedStats } from './compression-method.js';
-import { parseMethodOptions, type OptionValue, type ResolvedOptions } from './method-options.js';
+import type { OptionValue, ResolvedOptions } from './method-options.js';
 import { reduceLayers, type GqaReduce } from './reduce-to-kv-heads.js';
-import { getMethod } from './registry.js';
+import { getMethod, type MethodOptions } from './registry.js';
 import { createPrefillCompressor, type PrefillCompressor } from './prefill-compressor.js';
 
+/**
+ * The options a plan may give for method `M`: `--method-option` strings, or an object typed by the method's option
+ * declaration (any subset; the rest take their defaults). A method known only at run time takes any record.
+ */
+export type PlanOptions<M extends string> = readonly string[] | (M extends keyof MethodOptions ? Readonly<Partial<MethodOptions[M]>> : Readonly<Record<string, OptionValue>>);
 
 /** What the session asks for. */
-export interface CompressionPlan {
+export interface CompressionPlan<M extends string = string> {
   /** A registered method name (`kvmerger methods`). */
-  method: string;
+  method: M;
   /** `key=value` strings (`--method-option`) or an object of values; missing options take their defaults. */
-  options?: readonly string[] | Readonly<Record<string, OptionValue>>;
+  options?: PlanOptions<M>;
   /** Undefined: keep everything (budget 1). */
   budget?: BudgetSpec;
   /** Prompt tokens T (the slots of every head right after prefill). */
@@ -90,9 +95,10 @@ export interface PreparedCompression {
 }
 
 /** Validate a plan and prepare it. Throws KvError for an unknown method, a bad option or a bad budget. */
-export function prepareCompression(plan: CompressionPlan): PreparedCompression {
+export function prepareCompression<M extends string>(plan: CompressionPlan<M>): PreparedCompression {
   const method = getMethod(plan.method);
-  const options = parseMethodOptions(method.name, method.options, plan.options ?? []);
+  // the typed object form is checked again here, against the same declaration (the library may pass anything)
+  const options = method.schema.parse(method.name, plan.options as readonly string[] | Readonly<Record<string, OptionValue>> | undefined);
   if (plan.budget) validateBudget(plan.budget, plan.promptLength);
   const noop = !plan.budget || ('ratio' in plan.budget && plan.budget.ratio >= 1) || ('tokens' in plan.budget && (plan.budget.per ?? 'layer') === 'layer' && plan.budget.tokens >= plan.promptLength);
   const gqaReduce = (typeof options['gqaReduce'] === 'string' ? options['gqaReduce'] : 'mean') as GqaReduce;
@@ -184,8 +190,9 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
     },
     prefillCompressor() {
       const rng = new Rng(seed); // one stream over all rounds: the first round draws what one-shot compression draws
+      let repeated = false;
       return createPrefillCompressor({
-        methodName: method.name,
+        method,
         options,
         statsRequest,
         methodRequest: method.statsRequest(options),
@@ -198,9 +205,10 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
         },
         compress(cache, stats, reserve) {
           const r = resolved ?? (resolved = resolveFor(cache));
-          // KVMerger's |S| counts tokens during the prefill: a merged slot that merges again must not compound its
-          // factor (docs/methods.md); identical to setSize while every slot is one token. The report shows it.
-          if (method.name === 'kvmerger' && r.options['valueScale'] === 'setSize') r.options = { ...r.options, valueScale: 'mass' };
+          // Options of repeated rounds on a cache that may hold merged slots (the method's capability; KVMerger's
+          // |S| then counts tokens). The report shows them.
+          if (method.repeatedRoundOptions && !repeated) r.options = method.repeatedRoundOptions(r.options);
+          repeated = true;
           return method.compress({ cache, options: r.options, budget: r.budget, layerBudgets: r.layerBudgets, stats, promptLength: plan.promptLength, rng, reserveSlots: reserve }) ?? undefined;
         },
       });
@@ -232,7 +240,7 @@ export function prepareCompression(plan: CompressionPlan): PreparedCompression {
 }
 
 /** One-call form: prepare the plan and compress the cache after prefill. */
-export function compressCache(cache: KVCache, stats: AttentionStats | undefined, plan: CompressionPlan): CompressionReport {
+export function compressCache<M extends string>(cache: KVCache, stats: AttentionStats | undefined, plan: CompressionPlan<M>): CompressionReport {
   return prepareCompression(plan).compress(cache, stats);
 }
 

@@ -2,7 +2,7 @@ import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { Rng } from '../util/rng.js';
 import type { Budget } from './budget.js';
-import type { OptionSpec, ResolvedOptions } from './method-options.js';
+import type { OptionSchema, OptionSpec, ResolvedOptions } from './method-options.js';
 
 /**
  * Statistics reduced from query heads to KV heads (with the method's `gqaReduce`), per layer and KV head, in slot
@@ -18,9 +18,9 @@ export interface ReducedStats {
 }
 
 /** What a method's `compress` receives. It mutates `cache` in place (through HeadCache.retain / buffers it owns). */
-export interface MethodInput {
+export interface MethodInput<O extends ResolvedOptions = ResolvedOptions> {
   cache: KVCache;
-  options: ResolvedOptions;
+  options: O;
   budget: Budget;
   /** [layer] the most slots each KV head of the layer may keep (after the method's own `layerBudgets`). */
   layerBudgets: number[];
@@ -33,8 +33,9 @@ export interface MethodInput {
 }
 
 /** What a method's `decodePolicy` receives. */
-export interface PolicyInput {
-  options: ResolvedOptions;
+export interface PolicyInput<O extends ResolvedOptions = ResolvedOptions> {
+  options: O;
+  /** [layer] slots per KV head; filled once the cache's shape is known (read it at every step, not at creation). */
   layerBudgets: number[];
   rng: Rng;
 }
@@ -42,7 +43,7 @@ export interface PolicyInput {
 /**
  * A decode-time policy: keeps the cache at its budget while tokens are generated. The session calls
  * `afterDecodeStep` once per decoded token, after the forward pass has appended the token and returned the
- * statistics `stats` asked for (per query head).
+ * statistics `stats` asked for (per query head). Build one with `evictionPolicy` (eviction-policy.ts).
  */
 export interface DecodePolicy {
   /** What every decode step's forward pass must return (e.g. `lastRow: true`). */
@@ -55,23 +56,47 @@ export interface DecodePolicy {
 
 /**
  * A compression method. Methods see only a cache, the statistics they declared and a budget; they never import the
- * model. See docs/methods.md ("How to add a new method").
+ * model. `O` is the type of its parsed options (from its option declaration). Score-based methods write `compress`
+ * with `compressByScore` (keep-by-score.ts), decode-time ones `decodePolicy` with `evictionPolicy`. See
+ * docs/methods.md ("How to add a new method").
+ *
+ * What differs between methods beyond their selection is declared here as a capability, never tested by name in
+ * the shared code.
  */
-export interface CompressionMethod {
+export interface CompressionMethod<O extends ResolvedOptions = ResolvedOptions> {
   readonly name: string;
   /** One line, for `kvmerger methods`. */
   readonly description: string;
+  /** The options as `kvmerger methods` lists them (`schema.specs`). */
   readonly options: readonly OptionSpec[];
+  /** The options' declaration: listing and typed parser. */
+  readonly schema: OptionSchema<O>;
   /** Fill options whose default is 'auto' (e.g. KVMerger's reserved shares from the budget's share). */
-  resolveOptions?(options: ResolvedOptions, budget: Budget): ResolvedOptions;
+  resolveOptions?(options: O, budget: Budget): O;
   /** The statistics the prefill must compute for these options. */
-  statsRequest(options: ResolvedOptions): StatsRequest;
+  statsRequest(options: O): StatsRequest;
   /** Per-layer budgets other than the uniform one (PyramidKV); must not exceed Σ uniform. */
-  layerBudgets?(uniform: readonly number[], options: ResolvedOptions, promptLength: number): number[];
+  layerBudgets?(uniform: readonly number[], options: O, promptLength: number): number[];
   /** Compress after prefill. May return method-specific details for the report (e.g. thresholds). */
-  compress(input: MethodInput): Record<string, unknown> | void;
+  compress(input: MethodInput<O>): Record<string, unknown> | void;
   /** A decode-time policy when these options ask for one (undefined: the method compresses once). */
-  decodePolicy?(input: PolicyInput): DecodePolicy | undefined;
+  decodePolicy?(input: PolicyInput<O>): DecodePolicy | undefined;
+  /**
+   * Capability, compression during the chunked prefill: why these options cannot bound the cache there (a reason a
+   * user can act on), or undefined when they can. Window statistics are refused by the shared code for every method.
+   */
+  prefillRefusal?(options: O): string | undefined;
+  /**
+   * Capability, compression during the chunked prefill: the options every round runs with, when repeated rounds on a
+   * cache that already holds merged slots need different ones (KVMerger counts tokens, not slots, in its value
+   * scale). The report shows these options. Default: unchanged.
+   */
+  repeatedRoundOptions?(options: O): O;
+}
+
+/** Declare a method: fills `options` from the schema, so a method states its options once. */
+export function defineMethod<O extends ResolvedOptions>(method: Omit<CompressionMethod<O>, 'options'>): CompressionMethod<O> {
+  return { ...method, options: method.schema.specs };
 }
 
 export const NO_STATS: StatsRequest = { columnSums: false, window: 0, lastRow: false };

@@ -1,9 +1,22 @@
 import { KvError } from '../util/errors.js';
 
+/**
+ * Method options, declared once per method. A declaration (`defineOptions({ name: option.enum(...), ... })`) gives
+ * at the same time
+ * - the listing `kvmerger methods [--json]` prints (`OptionSchema.specs`: name, type, values or bounds, default,
+ *   description),
+ * - the parser of `--method-option name=value` strings and of library objects, with the errors a user reads
+ *   (an unknown name lists the known ones, a value out of range names the range),
+ * - the TypeScript type of the parsed options (`OptionsOf<typeof DECLARATION>`), which the method's code reads
+ *   without casts and the library user sees (`MethodOptions` in registry.ts).
+ * No schema library: the declaration must also drive the listing and the exact error lines, which zod or valibot
+ * would need their own introspection and message mapping for; the whole mechanism is this file (docs/methods.md).
+ */
+
 /** A resolved option value. */
 export type OptionValue = string | number;
 
-/** Options after parsing and defaulting: every option of the method has a value. */
+/** Options after parsing and defaulting, untyped (the form reports and grids carry): every option has a value. */
 export type ResolvedOptions = Record<string, OptionValue>;
 
 /**
@@ -23,6 +36,70 @@ export interface OptionSpec {
   default: OptionValue;
   description: string;
 }
+
+/** An option declared without its name (the name is its key in the declaration); `T` is its value's type. */
+export interface OptionDecl<T extends OptionValue> {
+  readonly spec: Omit<OptionSpec, 'name'>;
+  /** Type marker only (never set). */
+  readonly valueType?: T;
+}
+
+interface Bounds {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+}
+
+/** The option kinds. `description` is the one line `kvmerger methods` prints. */
+export const option = {
+  enum<const V extends readonly string[]>(values: V, o: { default: V[number]; description: string }): OptionDecl<V[number]> {
+    return { spec: { type: 'enum', values, default: o.default, description: o.description } };
+  },
+  number(o: Bounds & { default: number; description: string }): OptionDecl<number> {
+    return { spec: { type: 'number', ...bounds(o), default: o.default, description: o.description } };
+  },
+  integer(o: Bounds & { default: number; description: string }): OptionDecl<number> {
+    return { spec: { type: 'integer', ...bounds(o), default: o.default, description: o.description } };
+  },
+  /** One of `values` or a number within the bounds. */
+  enumOrNumber<const V extends readonly string[]>(values: V, o: Bounds & { default: V[number] | number; description: string }): OptionDecl<V[number] | number> {
+    return { spec: { type: 'enumOrNumber', values, ...bounds(o), default: o.default, description: o.description } };
+  },
+};
+
+function bounds(o: Bounds): Bounds {
+  return { ...(o.min !== undefined ? { min: o.min } : {}), ...(o.max !== undefined ? { max: o.max } : {}), ...(o.minExclusive ? { minExclusive: true } : {}) };
+}
+
+export type OptionDecls = Readonly<Record<string, OptionDecl<OptionValue>>>;
+
+/** The parsed options a declaration describes: `{ name: value type }`. */
+export type OptionsOf<D extends OptionDecls> = { -readonly [K in keyof D]: D[K] extends OptionDecl<infer T> ? T : never };
+
+/** What a method may be given: any subset of its options, or `--method-option` strings. */
+export type OptionsInput<O> = readonly string[] | Readonly<Partial<O>>;
+
+/** A method's options, declared once: their listing and their typed parser. */
+export interface OptionSchema<O extends ResolvedOptions> {
+  /** In declaration order, for `kvmerger methods` and the docs. */
+  readonly specs: readonly OptionSpec[];
+  /** Parse `--method-option` strings or a library object; missing options get their defaults. KvError on bad input. */
+  parse(method: string, input?: readonly string[] | Readonly<Record<string, OptionValue>>): O;
+}
+
+/** Declare a method's options (key order is the listing order). */
+export function defineOptions<const D extends OptionDecls>(decls: D): OptionSchema<OptionsOf<D>> {
+  const specs: OptionSpec[] = Object.entries(decls).map(([name, d]) => ({ name, ...d.spec }));
+  return {
+    specs,
+    // The one place the untyped parse meets the declared type: parseMethodOptions checked every value against
+    // the very specs this type is derived from.
+    parse: (method, input) => parseMethodOptions(method, specs, input) as OptionsOf<D>,
+  };
+}
+
+/** A method without options. */
+export const NO_OPTIONS = defineOptions({});
 
 /** The one-line type of an option, for errors and listings: "meanDistance, rmsDistance or a positive number". */
 export function describeOptionType(spec: OptionSpec): string {
@@ -70,6 +147,7 @@ export function parseOptionValue(spec: OptionSpec, raw: OptionValue): OptionValu
  * Parse a method's options: `key=value` strings from the command line (`--method-option`, repeatable) or an object
  * from the library. Unknown names, malformed pairs, repeated names and ill-typed values throw KvError. Every option
  * missing from the input gets its default (`'auto'` stays `'auto'` until the method resolves it).
+ * (`OptionSchema.parse` is the typed form; this one serves callers that hold only a listing.)
  */
 export function parseMethodOptions(
   method: string,
@@ -102,27 +180,13 @@ export function parseMethodOptions(
   return out;
 }
 
-/** Shared option specs of score-based methods. */
-export const GQA_REDUCE_OPTION: OptionSpec = {
-  name: 'gqaReduce',
-  type: 'enum',
-  values: ['mean', 'max', 'sum'],
-  default: 'mean',
-  description: 'how the attention of the query heads that share a KV head is combined',
-};
+/** How the attention of the query heads that share a KV head is combined (every method that reads attention). */
+export const GQA_REDUCE = {
+  gqaReduce: option.enum(['mean', 'max', 'sum'], { default: 'mean', description: 'how the attention of the query heads that share a KV head is combined' }),
+} as const;
 
-export const SCORES_OPTION: OptionSpec = {
-  name: 'scores',
-  type: 'enum',
-  values: ['all', 'window'],
-  default: 'all',
-  description: 'attention statistic: column sums over all prompt queries, or over the last `window` queries',
-};
-
-export const WINDOW_OPTION: OptionSpec = {
-  name: 'window',
-  type: 'integer',
-  min: 1,
-  default: 32,
-  description: 'observation window: number of last prompt queries behind the `window` statistic',
-};
+/** The statistic of score-based methods (kvmerger, h2o, cam): all prompt queries, or the last `window`. */
+export const SCORE_SOURCE = {
+  scores: option.enum(['all', 'window'], { default: 'all', description: 'attention statistic: column sums over all prompt queries, or over the last `window` queries' }),
+  window: option.integer({ min: 1, default: 32, description: 'observation window: number of last prompt queries behind the `window` statistic' }),
+} as const;

@@ -1,9 +1,10 @@
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import { KvError } from '../util/errors.js';
-import type { ReducedStats } from './compression-method.js';
+import type { CompressionMethod, ReducedStats } from './compression-method.js';
 import type { ResolvedOptions } from './method-options.js';
 import { reduceToKvHeads, type GqaReduce } from './reduce-to-kv-heads.js';
+import { getMethod } from './registry.js';
 
 /**
  * Compression during a chunked prefill (`--compress-during-prefill`): after each chunk is in the cache, the chunk's
@@ -19,7 +20,8 @@ import { reduceToKvHeads, type GqaReduce } from './reduce-to-kv-heads.js';
  * - no statistics (streaming, knorm, random): the method runs on the cache as it stands;
  * - window statistics (snapkv, pyramidkv, scores=window): refused with a KvError — the observation window is the
  *   prompt's last queries, which do not exist before the prefill ends;
- * - kvmerger budgetMode=faithful: refused — a fixed threshold does not bound the cache.
+ * - what a method refuses itself (`CompressionMethod.prefillRefusal`; kvmerger budgetMode=faithful: a fixed threshold
+ *   does not bound the cache).
  */
 export interface PrefillCompressor {
   /** What every prefill chunk's forward pass must return (never a window). */
@@ -42,7 +44,7 @@ export interface PrefillCompressor {
 
 /** What a PreparedCompression hands its prefill compressor (compress-cache.ts). */
 export interface PrefillCompressorCore {
-  readonly methodName: string;
+  readonly method: CompressionMethod;
   readonly options: ResolvedOptions;
   /** What the prefill computes (nothing when the budget keeps everything). */
   readonly statsRequest: StatsRequest;
@@ -59,20 +61,24 @@ export interface PrefillCompressorCore {
   readonly reserveSlots: number;
 }
 
-/** Why this method and these options cannot compress during the prefill; undefined when they can. */
-export function prefillUnsupported(methodName: string, options: ResolvedOptions, request: StatsRequest): string | undefined {
+/**
+ * Why this method and these options cannot compress during the prefill; undefined when they can. Window statistics
+ * are refused for every method (the observation window exists only once the prefill has ended); anything else is the
+ * method's own `prefillRefusal`.
+ */
+export function prefillUnsupported(method: string | CompressionMethod, options: ResolvedOptions, request: StatsRequest): string | undefined {
+  const m = typeof method === 'string' ? getMethod(method) : method;
   if (request.window > 0) {
-    const why = methodName === 'snapkv' || methodName === 'pyramidkv' ? `${methodName} scores tokens` : `${methodName} with scores=window scores tokens`;
-    return `${why} by the prompt's last ${request.window} queries, which exist only once the prefill has ended; drop --compress-during-prefill${methodName === 'snapkv' || methodName === 'pyramidkv' ? '' : ' or use scores=all'}`;
+    // a method with a `scores` option reads the window only when asked to
+    const chosen = m.options.some((o) => o.name === 'scores');
+    const why = chosen ? `${m.name} with scores=window scores tokens` : `${m.name} scores tokens`;
+    return `${why} by the prompt's last ${request.window} queries, which exist only once the prefill has ended; drop --compress-during-prefill${chosen ? ' or use scores=all' : ''}`;
   }
-  if (methodName === 'kvmerger' && options['budgetMode'] === 'faithful') {
-    return 'kvmerger budgetMode=faithful keeps whatever its fixed threshold gives, which does not bound the cache during the prefill; use budgetMode=exact (the default) or drop --compress-during-prefill';
-  }
-  return undefined;
+  return m.prefillRefusal?.(options);
 }
 
 export function createPrefillCompressor(core: PrefillCompressorCore): PrefillCompressor {
-  const why = prefillUnsupported(core.methodName, core.options, core.methodRequest);
+  const why = prefillUnsupported(core.method, core.options, core.methodRequest);
   if (why) throw new KvError(`--compress-during-prefill: ${why}`);
   const req = core.statsRequest;
   const stats: StatsRequest = { columnSums: req.columnSums, window: 0, lastRow: req.lastRow };

@@ -1,20 +1,38 @@
 import { KvError } from '../util/errors.js';
 import type { CompressionMethod } from './compression-method.js';
-import { camMethod } from './methods/cam.js';
+import { camMethod, type CaMOptions } from './methods/cam.js';
 import { fullMethod } from './methods/full.js';
-import { h2oMethod } from './methods/h2o.js';
+import { h2oMethod, type H2OOptions } from './methods/h2o.js';
 import { knormMethod } from './methods/knorm.js';
-import { kvmergerMethod } from './methods/kvmerger.js';
-import { pyramidkvMethod } from './methods/pyramidkv.js';
+import { kvmergerMethod, type KVMergerOptions } from './methods/kvmerger/index.js';
+import { pyramidkvMethod, type PyramidKVOptions } from './methods/pyramidkv.js';
 import { randomMethod } from './methods/random.js';
-import { snapkvMethod } from './methods/snapkv.js';
-import { streamingMethod } from './methods/streaming.js';
-import { tovaMethod } from './methods/tova.js';
+import { snapkvMethod, type SnapKVOptions } from './methods/snapkv.js';
+import { streamingMethod, type StreamingOptions } from './methods/streaming.js';
+import { tovaMethod, type TOVAOptions } from './methods/tova.js';
 
-/** Every method, by name, in the order `kvmerger methods` lists them. Add a new method here (one line). */
-export const METHODS: ReadonlyMap<string, CompressionMethod> = new Map(
-  [fullMethod, kvmergerMethod, h2oMethod, camMethod, streamingMethod, snapkvMethod, pyramidkvMethod, tovaMethod, knormMethod, randomMethod].map((m) => [m.name, m]),
-);
+/** Every method, in the order `kvmerger methods` lists them. Add a new method here (one line, and one in MethodOptions). */
+const ALL: readonly CompressionMethod[] = [fullMethod, kvmergerMethod, h2oMethod, camMethod, streamingMethod, snapkvMethod, pyramidkvMethod, tovaMethod, knormMethod, randomMethod];
+
+/**
+ * Every method by name. The map erases each method's option type: the shared code hands a method only the options
+ * its own schema parsed (`schema.parse`), which is what makes them typed.
+ */
+export const METHODS: ReadonlyMap<string, CompressionMethod> = new Map(ALL.map((m) => [m.name, m]));
+
+/** The parsed options of every method, by name: the type a library user gives `prepareCompression({ method, options })`. */
+export interface MethodOptions {
+  full: Record<never, never>;
+  kvmerger: KVMergerOptions;
+  h2o: H2OOptions;
+  cam: CaMOptions;
+  streaming: StreamingOptions;
+  snapkv: SnapKVOptions;
+  pyramidkv: PyramidKVOptions;
+  tova: TOVAOptions;
+  knorm: Record<never, never>;
+  random: Record<never, never>;
+}
 
 export function methodNames(): string[] {
   return [...METHODS.keys()];

@@ -5,7 +5,7 @@ import type { AttentionStats } from '../../src/cache/attention-stats.js';
 import { headMergeResult, layerMergeRatios } from '../../src/analysis/merge-ratios.js';
 import { prepareCompression } from '../../src/compress/compress-cache.js';
 import { reduceLayers } from '../../src/compress/reduce-to-kv-heads.js';
-import { faithfulShares } from '../../src/compress/methods/kvmerger.js';
+import { faithfulShares } from '../../src/compress/methods/kvmerger/index.js';
 import { Rng } from '../../src/util/rng.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);

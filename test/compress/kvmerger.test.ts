@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepareCompression } from '../../src/compress/compress-cache.js';
-import { kernelWeights, gaussianMerge, pivotOf } from '../../src/compress/gaussian-merge.js';
-import { adjacentCosines, mergingSets, reservationOrder, reservedMask, thresholdCuts } from '../../src/compress/merging-sets.js';
-import { faithfulShares } from '../../src/compress/methods/kvmerger.js';
+import { kernelWeights, gaussianMerge } from '../../src/compress/methods/kvmerger/gaussian-merge.js';
+import { pivotOf } from '../../src/compress/methods/kvmerger/pivot.js';
+import { adjacentCosines, mergingSets, thresholdCuts } from '../../src/compress/methods/kvmerger/merging-sets.js';
+import { faithfulShares, reservationOrder, reservedMask } from '../../src/compress/methods/kvmerger/reserved-tokens.js';
 import { cacheOf, close, dumpHead, headOf, randomCache, randomStats, statsOf } from './fixture.js';
 
 /** Faithful KVMerger with no reserved tokens unless given. */

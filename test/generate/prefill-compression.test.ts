@@ -155,7 +155,7 @@ test('kvmerger generate --compress-during-prefill: refused without --method and 
 
 test("kvmerger valueScale=mass: a merged slot's factor is not compounded, and equals setSize on unit masses", async () => {
   const { HeadCache } = await import('../../src/cache/head-cache.js');
-  const { gaussianMerge } = await import('../../src/compress/gaussian-merge.js');
+  const { gaussianMerge } = await import('../../src/compress/methods/kvmerger/gaussian-merge.js');
   const mk = (mass: number[]) => {
     const h = new HeadCache(3, 3);
     const keys = [[0, 0, 0], [1, 0, 0], [0, 2, 0]];

@@ -1,23 +1,25 @@
 import type { HeadCache } from '../../cache/head-cache.js';
 import type { Rng } from '../../util/rng.js';
-import type { CompressionMethod, DecodePolicy } from '../compression-method.js';
-import { GQA_REDUCE_OPTION, SCORES_OPTION, WINDOW_OPTION, type OptionSpec } from '../method-options.js';
-import { reduceToKvHeads, type GqaReduce } from '../reduce-to-kv-heads.js';
+import { defineMethod } from '../compression-method.js';
+import { evictionPolicy, LAST_ROW } from '../eviction-policy.js';
+import { GQA_REDUCE, SCORE_SOURCE, defineOptions, option, type OptionsOf } from '../method-options.js';
+import { reduceToKvHeads } from '../reduce-to-kv-heads.js';
 import { accumulateScores } from '../score-update.js';
 import { pickScores, scoreStatsRequest } from '../score-source.js';
-import { argminFrom, range } from '../top-indices.js';
-import { RECENT_SHARE_OPTION, h2oKeep, recentSlots } from './h2o.js';
+import { range } from '../top-indices.js';
+import { h2oKeep, h2oVictim, recentShareOption, recentSlots, whenOption } from './h2o.js';
 
-const OPTIONS: OptionSpec[] = [
-  { name: 'mergeWindow', type: 'integer', min: 1, default: 32, description: 'M: an evicted value is spread over the M kept slots that follow it (official code: 32; streaming variant: 16)' },
-  { name: 'gateAttention', type: 'enum', values: ['accumulated', 'current'], default: 'accumulated', description: 'attention behind the merge gate: accumulated scores, or the current (last) query\'s row as the official code does' },
-  { name: 'eviction', type: 'enum', values: ['window', 'h2o'], default: 'window', description: 'which tokens are evicted: those leaving the recent window (start + recent kept), or H2O\'s choice (heavy + recent kept)' },
-  { ...RECENT_SHARE_OPTION, description: 'share of the budget for the most recent tokens; the rest goes to the start tokens (window) or heavy hitters (h2o); 0.5 is 1:1' },
-  { name: 'when', type: 'enum', values: ['prefill', 'decode'], default: 'prefill', description: 'compress once after prefill, or also evict and merge at every decode step' },
-  SCORES_OPTION,
-  WINDOW_OPTION,
-  GQA_REDUCE_OPTION,
-];
+const OPTIONS = {
+  mergeWindow: option.integer({ min: 1, default: 32, description: 'M: an evicted value is spread over the M kept slots that follow it (official code: 32; streaming variant: 16)' }),
+  gateAttention: option.enum(['accumulated', 'current'], { default: 'accumulated', description: 'attention behind the merge gate: accumulated scores, or the current (last) query\'s row as the official code does' }),
+  eviction: option.enum(['window', 'h2o'], { default: 'window', description: 'which tokens are evicted: those leaving the recent window (start + recent kept), or H2O\'s choice (heavy + recent kept)' }),
+  recentShare: recentShareOption('share of the budget for the most recent tokens; the rest goes to the start tokens (window) or heavy hitters (h2o); 0.5 is 1:1'),
+  when: whenOption('compress once after prefill, or also evict and merge at every decode step'),
+  ...SCORE_SOURCE,
+  ...GQA_REDUCE,
+} as const;
+export const CAM_OPTIONS = defineOptions(OPTIONS);
+export type CaMOptions = OptionsOf<typeof OPTIONS>;
 
 /**
  * CaM's merge probability for an evicted token with attention `aEvicted` over target slots with attention `aTargets`:
@@ -65,7 +67,7 @@ function gateOf(a: ArrayLike<number>, e: number, targets: readonly number[]): nu
 export function camCompressHead(
   head: HeadCache,
   b: number,
-  opts: { recent: number; mergeWindow: number; eviction: 'window' | 'h2o'; gate: ArrayLike<number>; selectScores: ArrayLike<number> },
+  opts: { recent: number; mergeWindow: number; eviction: CaMOptions['eviction']; gate: ArrayLike<number>; selectScores: ArrayLike<number> },
   rng: Rng,
   reserveSlots: number,
 ): number {
@@ -126,73 +128,43 @@ function camWindowSweep(head: HeadCache, start: number, end: number, W: number, 
 }
 
 /** CaM (Cache Merging): values of evicted tokens merge, gated by attention, into the values of the kept tokens after them. */
-export const camMethod: CompressionMethod = {
+export const camMethod = defineMethod<CaMOptions>({
   name: 'cam',
   description: 'CaM: evicts like StreamingLLM (or H2O) but merges each evicted value into the next M kept values, gated by a seeded Bernoulli draw',
-  options: OPTIONS,
-  statsRequest: (o) => scoreStatsRequest(o, { lastRow: o['gateAttention'] === 'current' }),
+  schema: CAM_OPTIONS,
+  statsRequest: (o) => scoreStatsRequest(o, { lastRow: o.gateAttention === 'current' }),
   compress({ cache, options, layerBudgets, stats, rng, reserveSlots }) {
     const scores = pickScores(stats, options, 'cam');
-    const current = options['gateAttention'] === 'current';
+    const current = options.gateAttention === 'current';
     if (current && !stats.lastRow) throw new Error('cam: the prefill returned no lastRow; pass prepared.statsRequest to the forward pass');
-    const share = Number(options['recentShare']);
     let merges = 0;
     cache.layers.forEach((layer, l) => {
       const b = layerBudgets[l]!;
       layer.heads.forEach((head, h) => {
-        merges += camCompressHead(
-          head,
-          b,
-          {
-            recent: recentSlots(b, share),
-            mergeWindow: Number(options['mergeWindow']),
-            eviction: options['eviction'] as 'window' | 'h2o',
-            gate: current ? stats.lastRow![l]![h]! : scores[l]![h]!,
-            selectScores: scores[l]![h]!,
-          },
-          rng,
-          reserveSlots,
-        );
+        const opts = { recent: recentSlots(b, options.recentShare), mergeWindow: options.mergeWindow, eviction: options.eviction, gate: current ? stats.lastRow![l]![h]! : scores[l]![h]!, selectScores: scores[l]![h]! };
+        merges += camCompressHead(head, b, opts, rng, reserveSlots);
       });
     });
     return { merges };
   },
   decodePolicy({ options, layerBudgets, rng }) {
-    if (options['when'] !== 'decode') return undefined;
-    const mode = options['gqaReduce'] as GqaReduce;
-    const share = Number(options['recentShare']);
-    const M = Number(options['mergeWindow']);
-    const current = options['gateAttention'] === 'current';
-    const byH2O = options['eviction'] === 'h2o';
-    let evicted = 0;
-    const policy: DecodePolicy = {
-      stats: { columnSums: false, window: 0, lastRow: true },
-      afterDecodeStep(cache, stats) {
+    if (options.when !== 'decode') return undefined;
+    const M = options.mergeWindow;
+    // gateAttention=current: the step's rows per layer and KV head, kept aligned with the slots as they go
+    let rows: number[][][] | undefined;
+    return evictionPolicy(layerBudgets, {
+      stats: LAST_ROW,
+      begin(cache, stats) {
         if (!stats?.lastRow) throw new Error('cam decode policy: the decode step returned no lastRow; pass policy.stats to the forward pass');
-        accumulateScores(cache, stats, mode);
-        cache.layers.forEach((layer, l) => {
-          const b = layerBudgets[l]!;
-          const recent = recentSlots(b, share);
-          const rows = current ? reduceToKvHeads(stats.lastRow![l]!, layer.kvHeads, mode).map((r) => Array.from(r)) : undefined;
-          layer.heads.forEach((head, h) => {
-            while (head.length > b) {
-              const n = head.length;
-              const e = byH2O ? argminFrom(head.score, 0, n - recent) : b - recent;
-              if (e < 0 || e >= n) break;
-              const targets = range(e + 1, Math.min(n, e + 1 + M));
-              const a: ArrayLike<number> = rows ? rows[h]! : head.score;
-              camMerge(head, e, targets, gateOf(a, e, targets), M, rng);
-              head.removeAt(e);
-              rows?.[h]!.splice(e, 1);
-              evicted++;
-            }
-          });
-        });
+        accumulateScores(cache, stats, options.gqaReduce);
+        if (options.gateAttention === 'current') rows = cache.layers.map((layer, l) => reduceToKvHeads(stats.lastRow![l]!, layer.kvHeads, options.gqaReduce).map((r) => Array.from(r)));
       },
-      get evicted() {
-        return evicted;
+      victim: (head, b) => (options.eviction === 'h2o' ? h2oVictim(head, b, recentSlots(b, options.recentShare)) : b - recentSlots(b, options.recentShare)),
+      evicting(head, e, l, h) {
+        const targets = range(e + 1, Math.min(head.length, e + 1 + M));
+        camMerge(head, e, targets, gateOf(rows ? rows[l]![h]! : head.score, e, targets), M, rng);
       },
-    };
-    return policy;
+      removed: (e, l, h) => void rows?.[l]![h]!.splice(e, 1),
+    });
   },
-};
+});

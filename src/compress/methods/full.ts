@@ -1,10 +1,11 @@
-import { NO_STATS, type CompressionMethod } from '../compression-method.js';
+import { NO_STATS, defineMethod } from '../compression-method.js';
+import { NO_OPTIONS } from '../method-options.js';
 
 /** No compression: the ceiling every method is measured against. */
-export const fullMethod: CompressionMethod = {
+export const fullMethod = defineMethod({
   name: 'full',
   description: 'no compression: keeps every slot (the quality ceiling)',
-  options: [],
+  schema: NO_OPTIONS,
   statsRequest: () => NO_STATS,
   compress: () => undefined,
-};
+});

@@ -1,28 +1,26 @@
 import type { HeadCache } from '../../cache/head-cache.js';
-import type { CompressionMethod, DecodePolicy } from '../compression-method.js';
 import { floorSlots } from '../budget.js';
-import { GQA_REDUCE_OPTION, SCORES_OPTION, WINDOW_OPTION, type OptionSpec } from '../method-options.js';
-import type { GqaReduce } from '../reduce-to-kv-heads.js';
+import { defineMethod } from '../compression-method.js';
+import { evictionPolicy, LAST_ROW } from '../eviction-policy.js';
+import { compressByScore, keepByScore } from '../keep-by-score.js';
+import { GQA_REDUCE, SCORE_SOURCE, defineOptions, option, type OptionsOf } from '../method-options.js';
 import { accumulateScores } from '../score-update.js';
 import { pickScores, scoreStatsRequest } from '../score-source.js';
-import { argminFrom, range, topIndices } from '../top-indices.js';
+import { argminFrom } from '../top-indices.js';
 
-export const RECENT_SHARE_OPTION: OptionSpec = {
-  name: 'recentShare',
-  type: 'number',
-  min: 0,
-  max: 1,
-  default: 0.5,
-  description: 'share of the budget kept for the most recent tokens (the rest: heavy hitters); 0.5 is 1:1',
-};
+/** The recent share option, shared with CaM (which words it for its own split). */
+export const recentShareOption = (description: string) => option.number({ min: 0, max: 1, default: 0.5, description });
+/** Compress once after the prefill, or also at every decode step (h2o, cam, streaming, tova). */
+export const whenOption = (description: string) => option.enum(['prefill', 'decode'], { default: 'prefill', description });
 
-const OPTIONS: OptionSpec[] = [
-  RECENT_SHARE_OPTION,
-  { name: 'when', type: 'enum', values: ['prefill', 'decode'], default: 'prefill', description: 'compress once after prefill, or also evict at every decode step to stay at the budget' },
-  SCORES_OPTION,
-  WINDOW_OPTION,
-  GQA_REDUCE_OPTION,
-];
+const OPTIONS = {
+  recentShare: recentShareOption('share of the budget kept for the most recent tokens (the rest: heavy hitters); 0.5 is 1:1'),
+  when: whenOption('compress once after prefill, or also evict at every decode step to stay at the budget'),
+  ...SCORE_SOURCE,
+  ...GQA_REDUCE,
+} as const;
+export const H2O_OPTIONS = defineOptions(OPTIONS);
+export type H2OOptions = OptionsOf<typeof OPTIONS>;
 
 /** Recent slots of a budget `b` with recent share `share` (the heavy hitters get the rest, odd slot included). */
 export function recentSlots(b: number, share: number): number {
@@ -34,58 +32,33 @@ export function recentSlots(b: number, share: number): number {
  * among the others (ties: the later slot). Returns the kept indices in increasing order.
  */
 export function h2oKeep(score: ArrayLike<number>, n: number, b: number, recent: number): number[] {
-  if (n <= b) return range(0, n);
-  const r = Math.min(recent, b);
-  return [...topIndices(score, 0, n - r, b - r), ...range(n - r, n)];
+  return keepByScore(score, n, b, 0, recent);
 }
 
-/** Decode-time H2O: evict the lowest-score slot outside the recent window until the head is within `b`. */
-export function h2oEvict(head: HeadCache, b: number, recent: number): number {
-  let evicted = 0;
-  while (head.length > b) {
-    const j = argminFrom(head.score, 0, head.length - Math.min(recent, b));
-    if (j < 0) break;
-    head.removeAt(j);
-    evicted++;
-  }
-  return evicted;
+/** Decode-time H2O's victim: the lowest-score slot outside the recent window (ties: the earliest). */
+export function h2oVictim(head: HeadCache, b: number, recent: number): number {
+  return argminFrom(head.score, 0, head.length - Math.min(recent, b));
 }
 
 /** H2O (Heavy-Hitter Oracle): heavy hitters by accumulated attention + the most recent tokens. */
-export const h2oMethod: CompressionMethod = {
+export const h2oMethod = defineMethod<H2OOptions>({
   name: 'h2o',
   description: 'H2O: keeps the heavy hitters by accumulated attention plus the most recent tokens (1:1); optional decode-time eviction',
-  options: OPTIONS,
+  schema: H2O_OPTIONS,
   statsRequest: (o) => scoreStatsRequest(o),
-  compress({ cache, options, layerBudgets, stats, reserveSlots }) {
-    const scores = pickScores(stats, options, 'h2o');
-    const share = Number(options['recentShare']);
-    cache.layers.forEach((layer, l) => {
-      const b = layerBudgets[l]!;
-      layer.heads.forEach((head, h) => {
-        if (head.length > b) head.retain(h2oKeep(scores[l]![h]!, head.length, b, recentSlots(b, share)), reserveSlots);
-      });
-    });
+  compress(input) {
+    const scores = pickScores(input.stats, input.options, 'h2o');
+    compressByScore(input, { recent: (b) => recentSlots(b, input.options.recentShare), scores: (_, l) => scores[l]! });
   },
   decodePolicy({ options, layerBudgets }) {
-    if (options['when'] !== 'decode') return undefined;
-    const share = Number(options['recentShare']);
-    const mode = options['gqaReduce'] as GqaReduce;
-    let evicted = 0;
-    const policy: DecodePolicy = {
-      stats: { columnSums: false, window: 0, lastRow: true },
-      afterDecodeStep(cache, stats) {
+    if (options.when !== 'decode') return undefined;
+    return evictionPolicy(layerBudgets, {
+      stats: LAST_ROW,
+      begin(cache, stats) {
         if (!stats) throw new Error('h2o decode policy: the decode step returned no statistics; pass policy.stats to the forward pass');
-        accumulateScores(cache, stats, mode);
-        cache.layers.forEach((layer, l) => {
-          const b = layerBudgets[l]!;
-          for (const head of layer.heads) evicted += h2oEvict(head, b, recentSlots(b, share));
-        });
+        accumulateScores(cache, stats, options.gqaReduce);
       },
-      get evicted() {
-        return evicted;
-      },
-    };
-    return policy;
+      victim: (head, b) => h2oVictim(head, b, recentSlots(b, options.recentShare)),
+    });
   },
-};
+});

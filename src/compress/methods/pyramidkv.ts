@@ -1,11 +1,12 @@
-import type { CompressionMethod } from '../compression-method.js';
-import type { OptionSpec, ResolvedOptions } from '../method-options.js';
+import { defineMethod } from '../compression-method.js';
+import { defineOptions, option, type OptionsOf } from '../method-options.js';
 import { SNAP_OPTIONS, compressSnap, snapStatsRequest } from './snapkv.js';
 
-const OPTIONS: OptionSpec[] = [
+const OPTIONS = {
   ...SNAP_OPTIONS,
-  { name: 'beta', type: 'number', min: 1, default: 20, description: 'pyramid steepness: the last layer keeps (mean − w)/beta non-window slots, the first 2(mean − w) minus that' },
-];
+  beta: option.number({ min: 1, default: 20, description: 'pyramid steepness: the last layer keeps (mean − w)/beta non-window slots, the first 2(mean − w) minus that' }),
+} as const;
+export type PyramidKVOptions = OptionsOf<typeof OPTIONS>;
 
 /**
  * PyramidKV's per-layer budgets (slots per KV head): with mean m = Σ uniform / L and non-window mean a = m − w,
@@ -14,11 +15,10 @@ const OPTIONS: OptionSpec[] = [
  * back one by one from the first layer on (to layers below the cap), so the total stays Σ uniform whenever possible.
  * When m ≤ w (no room beyond the window) or L = 1 the uniform budgets are kept.
  */
-export function pyramidBudgets(uniform: readonly number[], options: ResolvedOptions, promptLength: number): number[] {
+export function pyramidBudgets(uniform: readonly number[], options: { window: number; beta: number }, promptLength: number): number[] {
   const L = uniform.length;
   const total = uniform.reduce((a, b) => a + b, 0);
-  const w = Number(options['window']);
-  const beta = Number(options['beta']);
+  const { window: w, beta } = options;
   const mean = total / L;
   if (L === 1 || mean <= w) return uniform.slice();
   const a = mean - w;
@@ -42,11 +42,11 @@ export function pyramidBudgets(uniform: readonly number[], options: ResolvedOpti
 }
 
 /** PyramidKV: SnapKV's selection with budgets that shrink linearly from the first layer to the last. */
-export const pyramidkvMethod: CompressionMethod = {
+export const pyramidkvMethod = defineMethod<PyramidKVOptions>({
   name: 'pyramidkv',
   description: 'PyramidKV: SnapKV scores with per-layer budgets shrinking linearly from the first to the last layer (same total)',
-  options: OPTIONS,
+  schema: defineOptions(OPTIONS),
   statsRequest: snapStatsRequest,
   layerBudgets: pyramidBudgets,
   compress: (input) => compressSnap(input, 'pyramidkv'),
-};
+});

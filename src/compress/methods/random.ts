@@ -1,5 +1,7 @@
 import type { Rng } from '../../util/rng.js';
-import { NO_STATS, type CompressionMethod } from '../compression-method.js';
+import { NO_STATS, defineMethod } from '../compression-method.js';
+import { compactHeads } from '../keep-by-score.js';
+import { NO_OPTIONS } from '../method-options.js';
 
 /** `k` distinct indices of [0, n) drawn uniformly (partial Fisher–Yates), in increasing order. */
 export function randomSubset(n: number, k: number, rng: Rng): number[] {
@@ -14,17 +16,11 @@ export function randomSubset(n: number, k: number, rng: Rng): number[] {
   return idx.slice(0, m).sort((a, b) => a - b);
 }
 
-/** Random: a seeded random subset per head (the floor every method must beat). */
-export const randomMethod: CompressionMethod = {
+/** Random: a seeded random subset per head (the floor every method must beat); heads draw in layer, head order. */
+export const randomMethod = defineMethod({
   name: 'random',
   description: 'keeps a seeded random subset of slots per head (the floor every method must beat)',
-  options: [],
+  schema: NO_OPTIONS,
   statsRequest: () => NO_STATS,
-  compress({ cache, layerBudgets, rng, reserveSlots }) {
-    cache.layers.forEach((layer, l) => {
-      for (const head of layer.heads) {
-        if (head.length > layerBudgets[l]!) head.retain(randomSubset(head.length, layerBudgets[l]!, rng), reserveSlots);
-      }
-    });
-  },
-};
+  compress: (input) => compactHeads(input, (head, b) => randomSubset(head.length, b, input.rng)),
+});

@@ -1,13 +1,16 @@
-import type { CompressionMethod } from '../compression-method.js';
-import { GQA_REDUCE_OPTION, type OptionSpec, type ResolvedOptions } from '../method-options.js';
-import { range, topIndices } from '../top-indices.js';
+import type { StatsRequest } from '../../cache/attention-stats.js';
+import { defineMethod, type MethodInput } from '../compression-method.js';
+import { compressByScore, keepByScore } from '../keep-by-score.js';
+import { GQA_REDUCE, defineOptions, option, type OptionsOf } from '../method-options.js';
 
-export const SNAP_OPTIONS: OptionSpec[] = [
-  { name: 'window', type: 'integer', min: 1, default: 32, description: 'observation window: the last w prompt queries score the tokens, and are kept' },
-  { name: 'pooling', type: 'enum', values: ['max', 'avg'], default: 'max', description: '1-D pooling that smooths the scores so neighbours of important tokens are kept too' },
-  { name: 'kernel', type: 'integer', min: 1, default: 7, description: 'pooling kernel size (centred; 1 disables smoothing)' },
-  GQA_REDUCE_OPTION,
-];
+/** SnapKV's options (PyramidKV adds `beta`). */
+export const SNAP_OPTIONS = {
+  window: option.integer({ min: 1, default: 32, description: 'observation window: the last w prompt queries score the tokens, and are kept' }),
+  pooling: option.enum(['max', 'avg'], { default: 'max', description: '1-D pooling that smooths the scores so neighbours of important tokens are kept too' }),
+  kernel: option.integer({ min: 1, default: 7, description: 'pooling kernel size (centred; 1 disables smoothing)' }),
+  ...GQA_REDUCE,
+} as const;
+export type SnapKVOptions = OptionsOf<typeof SNAP_OPTIONS>;
 
 /**
  * Centred 1-D pooling of `x[0..n)` with kernel k: `max` over the in-range neighbours, or `avg` = their sum / k
@@ -26,40 +29,38 @@ export function pool1d(x: ArrayLike<number>, n: number, kernel: number, mode: 'm
   return out;
 }
 
+/** The slots SnapKV keeps at the end of a head of n slots with budget b: the observation window, or the last b. */
+function windowKept(b: number, n: number, window: number): number {
+  return Math.min(b, Math.min(window, n));
+}
+
 /** SnapKV's kept slots for one head: the last min(w, n) slots plus the top pooled scores before them. */
 export function snapKeep(windowSums: ArrayLike<number>, n: number, b: number, window: number, kernel: number, pooling: 'max' | 'avg'): number[] {
-  if (n <= b) return range(0, n);
-  const w = Math.min(window, n);
-  if (b <= w) return range(n - b, n);
-  const pooled = pool1d(windowSums, n - w, kernel, pooling);
-  return [...topIndices(pooled, 0, n - w, b - w), ...range(n - w, n)];
+  const r = windowKept(b, n, window);
+  return keepByScore(r < b ? pool1d(windowSums, n - r, kernel, pooling) : [], n, b, 0, r);
 }
 
 /** SnapKV compression of every layer with the given per-layer budgets (shared with PyramidKV). */
-export function compressSnap(input: Parameters<CompressionMethod['compress']>[0], name: string): void {
-  const { cache, options, layerBudgets, stats, reserveSlots } = input;
+export function compressSnap(input: MethodInput<SnapKVOptions>, name: string): void {
+  const { options, stats } = input;
   const sums = stats.windowSums;
   if (!sums) throw new Error(`${name}: the prefill returned no windowSums; pass prepared.statsRequest to the forward pass`);
-  const w = Number(options['window']);
-  const kernel = Number(options['kernel']);
-  const pooling = options['pooling'] as 'max' | 'avg';
-  cache.layers.forEach((layer, l) => {
-    const b = layerBudgets[l]!;
-    layer.heads.forEach((head, h) => {
-      if (head.length > b) head.retain(snapKeep(sums[l]![h]!, head.length, b, w, kernel, pooling), reserveSlots);
-    });
+  compressByScore(input, {
+    recent: (b, n) => windowKept(b, n, options.window),
+    // pooled over the slots before the window (what the selection reads)
+    scores: (layer, l) => layer.heads.map((head, h) => pool1d(sums[l]![h]!, head.length - Math.min(options.window, head.length), options.kernel, options.pooling)),
   });
 }
 
-export function snapStatsRequest(o: ResolvedOptions) {
-  return { columnSums: false, window: Number(o['window']), lastRow: false };
+export function snapStatsRequest(o: { window: number }): StatsRequest {
+  return { columnSums: false, window: o.window, lastRow: false };
 }
 
 /** SnapKV: scores from the observation window's attention, pooled; keeps the window plus the top tokens. */
-export const snapkvMethod: CompressionMethod = {
+export const snapkvMethod = defineMethod<SnapKVOptions>({
   name: 'snapkv',
   description: 'SnapKV: scores tokens by the last w queries\' attention (pooled), keeps the window plus the top-scoring tokens',
-  options: SNAP_OPTIONS,
+  schema: defineOptions(SNAP_OPTIONS),
   statsRequest: snapStatsRequest,
   compress: (input) => compressSnap(input, 'snapkv'),
-};
+});

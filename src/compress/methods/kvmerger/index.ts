@@ -1,0 +1,36 @@
+/**
+ * KVMerger (spec §2; the paper's Algorithms 1 and 2), one step per file: reserved-tokens (§2.1), merging-sets and
+ * budget-modes (§2.2), pivot and gaussian-merge (§2.3), merge-sets (the two applied to a cache), options.
+ */
+import { defineMethod, type MethodInput } from '../../compression-method.js';
+import { pickScores, scoreStatsRequest } from '../../score-source.js';
+import { exactLayout, faithfulLayout } from './budget-modes.js';
+import { mergeSets } from './merge-sets.js';
+import { mergingUnits } from './merging-units.js';
+import { KVMERGER_OPTIONS, type KVMergerOptions } from './options.js';
+import { reservedShares, resolveShares } from './reserved-tokens.js';
+
+/** Per layer and KV head: cut the slots into merging sets of similar adjacent keys, merge each set into its pivot. */
+export function compressKVMerger({ cache, options, layerBudgets, stats, reserveSlots }: MethodInput<KVMergerOptions>): Record<string, unknown> {
+  const attention = pickScores(stats, options, 'kvmerger'); // aggregated attention a_j
+  const shares = reservedShares(options); // recent and high-attention tokens are never merged
+  const units = mergingUnits(cache, attention, options, shares); // adjacent key cosines + reservation order
+  const layout = options.budgetMode === 'faithful' ? faithfulLayout(units, cache.layers.length, options.epsilon) : exactLayout(units, layerBudgets, options.thresholdScope);
+  const sets = mergeSets(cache, units, layout.cuts, attention, options, reserveSlots); // pivot + Gaussian-kernel merge
+  return { ...shares, thresholdCosine: layout.thresholdCosine, reservedPerHead: layout.reservedPerHead, mergingSets: sets };
+}
+
+export const kvmergerMethod = defineMethod<KVMergerOptions>({
+  name: 'kvmerger',
+  description: 'KVMerger: merges runs of adjacent tokens with similar keys into their highest-attention token (Gaussian-kernel weights); reserved recent and high-attention tokens',
+  schema: KVMERGER_OPTIONS,
+  resolveOptions: resolveShares,
+  statsRequest: (o) => scoreStatsRequest(o),
+  compress: compressKVMerger,
+  prefillRefusal: (o) => (o.budgetMode === 'faithful' ? 'kvmerger budgetMode=faithful keeps whatever its fixed threshold gives, which does not bound the cache during the prefill; use budgetMode=exact (the default) or drop --compress-during-prefill' : undefined),
+  // |S| counts tokens during the prefill: a merged slot that merges again must not compound its factor
+  repeatedRoundOptions: (o) => (o.valueScale === 'setSize' ? { ...o, valueScale: 'mass' } : o),
+});
+
+export { faithfulShares } from './reserved-tokens.js';
+export type { KVMergerOptions } from './options.js';

@@ -1,0 +1,27 @@
+import { GQA_REDUCE, SCORE_SOURCE, defineOptions, option, type OptionsOf } from '../../method-options.js';
+
+const share = (name: 'recentRatio' | 'attnRatio', what: string) =>
+  option.enumOrNumber(['auto'], {
+    min: 0,
+    max: 1,
+    default: 'auto',
+    description: `share of the prompt reserved for ${what} (never merged); auto: the paper's value for the budget (0.5 → ${name === 'recentRatio' ? '0.17' : '0.12'}, 0.35 → ${name === 'recentRatio' ? '0.08' : '0.02'}, interpolated)`,
+  });
+
+/** KVMerger's options (spec §2; every decision on the open points: docs/methods.md). */
+const OPTIONS = {
+  granularity: option.enum(['perHead', 'headShared'], { default: 'perHead', description: 'perHead: each KV head its own merging sets; headShared: one layout per layer from cosines and attention averaged over its KV heads' }),
+  budgetMode: option.enum(['exact', 'faithful'], { default: 'exact', description: 'exact: search the threshold so the kept slots hit the budget exactly; faithful: fixed epsilon and shares, the kept size follows (may exceed the budget)' }),
+  thresholdScope: option.enum(['layer', 'global'], { default: 'layer', description: 'exact mode: one threshold per layer (each layer hits its budget) or one for the whole cache (the total hits the budget)' }),
+  epsilon: option.number({ min: -1, max: 1, default: 0.75, description: 'faithful mode: adjacent keys merge when their cosine similarity is > epsilon' }),
+  sigma: option.enumOrNumber(['meanDistance', 'rmsDistance'], { min: 0, minExclusive: true, default: 'meanDistance', description: 'Gaussian kernel width: mean distance to the pivot / √2, root-mean-square distance, or a fixed number (paper\'s best: 5)' }),
+  valueScale: option.enum(['setSize', 'mass', 'none'], { default: 'setSize', description: 'merged value = |S| · Σ w_i v_i (setSize, as the paper states), Σ w_i v_i (none), or (Σ m_i) · Σ w_i v_i / m_i (mass: tokens, not slots; = setSize in one-shot compression, used during the prefill)' }),
+  weighting: option.enum(['gaussian', 'mean'], { default: 'gaussian', description: 'Gaussian-kernel weights around the pivot, or a plain average (the paper\'s ablation)' }),
+  recentRatio: share('recentRatio', 'the most recent tokens'),
+  attnRatio: share('attnRatio', 'the highest-attention tokens'),
+  sinkTokens: option.integer({ min: 0, default: 0, description: 'number of first tokens reserved (never merged)' }),
+  ...SCORE_SOURCE,
+  ...GQA_REDUCE,
+} as const;
+export const KVMERGER_OPTIONS = defineOptions(OPTIONS);
+export type KVMergerOptions = OptionsOf<typeof OPTIONS>;
