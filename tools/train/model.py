@@ -65,7 +65,7 @@ def causal_attention(q, k, v, chunk: int):
     for s in range(0, T, chunk):
         e = min(T, s + chunk)
         sc = torch.matmul(q[:, :, s:e], kt[..., :e])  # [B, H, e-s, e]
-        tri = torch.full((e - s, e - s), float("-inf")).triu_(1)
+        tri = torch.full((e - s, e - s), float("-inf"), device=sc.device, dtype=sc.dtype).triu_(1)
         sc[..., s:].add_(tri)  # in place: matmul's backward does not need its output
         outs.append(torch.matmul(torch.softmax(sc, dim=-1), v[:, :, :e]))
     return torch.cat(outs, dim=2)

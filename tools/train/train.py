@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--run-name", default="default")
     p.add_argument("--out", default=None, help="run folder (default ~/.cache/kvmerger-train/<run-name>)")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (checkpoints stay loadable on CPU)")
     p.add_argument("--threads", type=int, default=int(os.environ.get("KVMERGER_TRAIN_THREADS", "2")),
                    help="torch threads (default $KVMERGER_TRAIN_THREADS or 2; 1 leaves a core to others)")
     p.add_argument("--total-tokens", type=float, default=30e6, help="planned tokens; may be raised on resume")
@@ -258,7 +259,8 @@ def main(argv=None) -> int:
         cfg = Config(vocab_size=len(tok.vocab), dim=a.dim, n_layers=a.layers, n_heads=a.heads,
                      n_kv_heads=a.kv_heads, ffn_dim=a.ffn, context=a.context, rope_base=a.rope_base)
     torch.manual_seed(a.seed)
-    model = Llama(cfg)
+    dev = torch.device(a.device)
+    model = Llama(cfg).to(dev)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -274,6 +276,7 @@ def main(argv=None) -> int:
         log(f"new run {out}: config {json.dumps(cfg.to_dict())}, params {model.num_params()}, args {vars(a)}")
         if a.init_from:
             load_gguf_weights(model, a.init_from)
+            model.to(dev)
             step, tokens_seen = a.init_step, a.init_tokens
             log(f"initialised from {a.init_from}: step {step}, {tokens_seen} tokens (optimizer state fresh)")
     del ckpt
@@ -292,7 +295,7 @@ def main(argv=None) -> int:
         nll, n = 0.0, 0
         for _ in range(16):  # validation perplexity on 16 x 512 tokens of held-out books
             ids, _w = val_maker.prose(rng, 512)
-            x = torch.tensor(ids).view(1, -1)
+            x = torch.tensor(ids).view(1, -1).to(dev)
             nll += F.cross_entropy(model(x[:, :-1])[0], x[0, 1:], reduction="sum").item()
             n += 512
         res = [f"val_ppl {math.exp(nll / n):.2f}"]
@@ -302,7 +305,7 @@ def main(argv=None) -> int:
                 key = str(rng.randrange(10000, 100000))
                 prose = val_maker._prose(rng, length - 64)  # needle + question + answer < 64
                 prompt, ans = passkey_prompt(tok, prose, val_maker.word_start, key, (i + 0.5) / count)
-                x = torch.tensor(prompt + ans).view(1, -1)
+                x = torch.tensor(prompt + ans).view(1, -1).to(dev)
                 pred = model(x[:, :-1])[0, len(prompt) - 1:].argmax(-1).tolist()  # teacher-forced = greedy
                 ok += pred == ans
             res.append(f"passkey@{length} {ok}/{count}")
@@ -341,8 +344,8 @@ def main(argv=None) -> int:
         ind = ph.get("induction_share", 0.0)
         mix = ph.get("mix")
         seqs, ws = zip(*(maker.sample(rng, length, copy_share, rs, sd, sw, ind, mix) for _ in range(bsz)))
-        x = torch.tensor(seqs, dtype=torch.long)
-        w = torch.tensor(ws, dtype=torch.float32)
+        x = torch.tensor(seqs, dtype=torch.long).to(dev)
+        w = torch.tensor(ws, dtype=torch.float32).to(dev)
         lr = phase_lr(a, phases, step, tokens_seen)
         for g in opt.param_groups:
             g["lr"] = lr
