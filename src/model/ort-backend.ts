@@ -5,9 +5,9 @@ import { KV_TYPES, type KvType } from '../cache/head-cache.js';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend, ForwardOptions, ForwardResult } from './backend.js';
-import type { ModelConfig } from '../core/model-config.js';
+import { isSlidingLayer, type ModelConfig } from '../core/model-config.js';
 import type { WeightSource } from '../core/weight-source.js';
-import { ropeInverseFrequencies } from './rope.js';
+import { modelRopes, ropeFactorsTensor, type LayerRope } from './rope.js';
 import { ropeTables } from './ort/rope-tables.js';
 import { buildTransformerGraph, graphNames } from './ort/transformer-graph.js';
 import { COMPUTE_PRECISIONS, type ComputePrecision } from './ort/linear-layers.js';
@@ -68,8 +68,8 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   const chunk = options.chunk ?? 512;
   if (!Number.isInteger(chunk) || chunk < 1) throw new KvError(`ort backend: chunk must be a positive integer, got ${chunk}`);
   const config = weights.config;
-  const ropeFreqs = weights.has('rope_freqs.weight') ? weights.get('rope_freqs.weight') : undefined;
-  const invFreq = ropeInverseFrequencies(config, ropeFreqs);
+  const factors = ropeFactorsTensor(config, (name) => weights.has(name));
+  const ropes = modelRopes(config, factors ? weights.get(factors) : undefined);
   const precision = options.precision ?? 'int8';
   const kvType = options.kvType ?? 'f32';
   if (!KV_TYPES.includes(kvType)) throw new KvError(`ort backend: KV type '${String(kvType)}' is unknown; use ${KV_TYPES.join(' or ')}`);
@@ -103,7 +103,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   } finally {
     built = undefined;
   }
-  return new OrtBackend(config, session, invFreq, chunk, table, holdings, kvType);
+  return new OrtBackend(config, session, ropes, chunk, table, holdings, kvType);
 }
 
 class OrtBackend implements ForwardBackend {
@@ -115,7 +115,8 @@ class OrtBackend implements ForwardBackend {
   constructor(
     private readonly config: ModelConfig,
     private session: ort.InferenceSession | undefined,
-    private readonly invFreq: Float64Array,
+    /** The global layers' RoPE, and the sliding-window layers' own when the model has one. */
+    private readonly ropes: { global: LayerRope; local?: LayerRope },
     private readonly chunk: number,
     private readonly table: EmbeddingTable | undefined,
     /** How each weight matrix is held (packed in its quantisation or expanded to F32). */
@@ -184,8 +185,9 @@ class OrtBackend implements ForwardBackend {
     const KV = c.headCountKv;
     const G = c.headCount / KV;
     const start = cache.nextPosition;
-    const half = this.invFreq.length;
-    const { cos, sin } = ropeTables(start, T, this.invFreq);
+    const rope = this.ropes.global;
+    const half = rope.invFreq.length;
+    const { cos, sin } = ropeTables(start, T, rope.invFreq, rope.mscale);
 
     const rows = options.logits === 'all' ? Int32Array.from({ length: T }, (_, i) => i) : Int32Array.of(T - 1);
     const req: StatsRequest | undefined = options.stats;
@@ -208,6 +210,13 @@ class OrtBackend implements ForwardBackend {
       [n.logitRows]: new ort.Tensor('int32', rows, [rows.length]),
       [n.statWeights]: new ort.Tensor('float32', statW, [kinds.length, T]),
     };
+    const local = this.ropes.local;
+    if (local) {
+      const tl = ropeTables(start, T, local.invFreq, local.mscale);
+      feeds[n.cosLocal] = new ort.Tensor('float32', tl.cos, [T, half]);
+      feeds[n.sinLocal] = new ort.Tensor('float32', tl.sin, [T, half]);
+    }
+    if (c.slidingWindow) feeds[n.queryPositions] = new ort.Tensor('float32', Float32Array.from({ length: T }, (_, t) => start + t), [T]);
     for (let l = 0; l < c.blockCount; l++) {
       const heads = cache.layers[l]!.heads;
       for (let h = 0; h < KV; h++) {
@@ -217,6 +226,8 @@ class OrtBackend implements ForwardBackend {
         const vs = hc.valuesStored();
         feeds[n.keyCache(l, h)] = ks instanceof Float32Array ? new ort.Tensor('float32', ks, [hc.length, D]) : new ort.Tensor('float16', ks, [hc.length, D]);
         feeds[n.valueCache(l, h)] = vs instanceof Float32Array ? new ort.Tensor('float32', vs, [hc.length, D]) : new ort.Tensor('float16', vs, [hc.length, D]);
+        // sliding-window layers mask their slots by position (a view of the head's positions, no copy)
+        if (isSlidingLayer(c, l)) feeds[n.slotPositions(l, h)] = new ort.Tensor('int32', hc.positions.subarray(0, hc.length), [hc.length]);
       }
     }
     // Fetch only what is used: the stats outputs are empty without a request, but each output costs a conversion.

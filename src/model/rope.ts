@@ -81,10 +81,15 @@ export interface LayerRope {
  * setting share the object.
  */
 export function layerRopes(config: ModelConfig, factors?: Float32Array): LayerRope[] {
+  const { global, local } = modelRopes(config, factors);
+  return Array.from({ length: config.blockCount }, (_, l) => (local && isSlidingLayer(config, l) ? local : global));
+}
+
+/** The global layers' RoPE and, when the config has `ropeLocal`, the sliding-window layers' own. */
+export function modelRopes(config: ModelConfig, factors?: Float32Array): { global: LayerRope; local?: LayerRope } {
   const mscale = config.ropeScaling.type === 'longrope' ? config.ropeScaling.attnFactor : 1;
   const global: LayerRope = { invFreq: ropeInverseFrequencies(config, factors), mscale };
-  const local: LayerRope | undefined = config.ropeLocal
-    ? { invFreq: ropeInverseFrequencies({ ...config, ropeFreqBase: config.ropeLocal.freqBase, ropeScaling: config.ropeLocal.scaling }), mscale: 1 }
-    : undefined;
-  return Array.from({ length: config.blockCount }, (_, l) => (local && isSlidingLayer(config, l) ? local : global));
+  if (!config.ropeLocal) return { global };
+  const localConfig = { ...config, ropeFreqBase: config.ropeLocal.freqBase, ropeScaling: config.ropeLocal.scaling };
+  return { global, local: { invFreq: ropeInverseFrequencies(localConfig), mscale: 1 } };
 }

@@ -1,9 +1,9 @@
 /**
  * Cosine and sine tables for the RoPE angles of `count` consecutive positions from `start`: angle = position ·
  * invFreq[i], computed in float64 exactly as the reference's `applyRope` does, then stored as float32 for the graph.
- * Returns [count, invFreq.length] each.
+ * Returns [count, invFreq.length] each, multiplied by `mscale` (LongRoPE's attention factor; 1 otherwise).
  */
-export function ropeTables(start: number, count: number, invFreq: Float64Array): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(start: number, count: number, invFreq: Float64Array, mscale = 1): { cos: Float32Array; sin: Float32Array } {
   const half = invFreq.length;
   const cos = new Float32Array(count * half);
   const sin = new Float32Array(count * half);
@@ -11,8 +11,8 @@ export function ropeTables(start: number, count: number, invFreq: Float64Array):
     const p = start + t;
     for (let i = 0; i < half; i++) {
       const angle = p * invFreq[i]!;
-      cos[t * half + i] = Math.cos(angle);
-      sin[t * half + i] = Math.sin(angle);
+      cos[t * half + i] = Math.cos(angle) * mscale;
+      sin[t * half + i] = Math.sin(angle) * mscale;
     }
   }
   return { cos, sin };

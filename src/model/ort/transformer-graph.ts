@@ -1,5 +1,8 @@
 import { KvError } from '../../util/errors.js';
-import type { ModelConfig } from '../../core/model-config.js';
+import { layerWindow, type ModelConfig } from '../../core/model-config.js';
+import { isSupportedArchitecture } from '../../formats/model-description.js';
+import { splitFusedWeights } from '../fused-weights.js';
+import { cacheWindowMask, chunkWindowMask, geluTanhOp, softcapOp } from './arch-ops.js';
 import { blockTensor, type WeightSource } from '../../core/weight-source.js';
 import { GraphBuilder, type BuiltModel } from './graph-builder.js';
 import type { KvType } from '../../cache/head-cache.js';
@@ -14,6 +17,13 @@ export const graphNames = {
   /** float32 [T, ropeDim/2]: cos and sin of each token's RoPE angles (row t: position start + t). */
   cos: 'rope_cos',
   sin: 'rope_sin',
+  /** float32 [T, ropeDim/2]: the same for the sliding-window layers' own RoPE (`config.ropeLocal`), when it has one. */
+  cosLocal: 'rope_cos_local',
+  sinLocal: 'rope_sin_local',
+  /** float32 [T]: this call's positions (start + t), when some layer has a sliding window. */
+  queryPositions: 'q_pos',
+  /** int32 [slots_l_h]: the positions of the slots KV head h of sliding-window layer l holds before this call. */
+  slotPositions: (l: number, h: number) => `k_pos_${l}_${h}`,
   /** int32 [R]: rows of the chunk whose logits are computed (the last one, or all). */
   logitRows: 'logit_rows',
   /** float32 [S, T]: per-query weights of the attention statistics (rows: all ones, window mask, last one-hot). */
@@ -58,7 +68,8 @@ export interface TransformerGraphOptions {
   kvType?: KvType;
 }
 
-export function buildTransformerGraph(weights: WeightSource, options: TransformerGraphOptions = {}): BuiltTransformer {
+export function buildTransformerGraph(source: WeightSource, options: TransformerGraphOptions = {}): BuiltTransformer {
+  const weights = splitFusedWeights(source); // fused attn_qkv / gate-up read as separate tensors
   const c = weights.config;
   checkConfig(c);
   const E = c.embeddingLength;
@@ -84,6 +95,9 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
   const tokens = fedEmbedding ? g.input(n.embeddings, 'float32', ['T', E]) : g.input(n.tokens, 'int32', ['T']);
   const cos = g.input(n.cos, 'float32', ['T', rd / 2]);
   const sin = g.input(n.sin, 'float32', ['T', rd / 2]);
+  const cosLocal = c.ropeLocal ? g.input(n.cosLocal, 'float32', ['T', rd / 2]) : cos;
+  const sinLocal = c.ropeLocal ? g.input(n.sinLocal, 'float32', ['T', rd / 2]) : sin;
+  const queryPos = c.slidingWindow ? g.input(n.queryPositions, 'float32', ['T']) : undefined;
   const logitRows = g.input(n.logitRows, 'int32', ['R']);
   const statW = g.input(n.statWeights, 'float32', ['S', 'T']);
 
@@ -101,7 +115,9 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: c.rmsNormEps }, stash_type: 1 });
 
   let x = embd ? g.op('Gather', [embd, tokens], { axis: 0 }) : tokens; // [T, E]
-  const scale = { float: 1 / Math.sqrt(D) };
+  if (c.embeddingScale !== undefined) x = g.op('Mul', [x, g.floats([c.embeddingScale], [])]);
+  const scale = { float: c.attentionScale ?? 1 / Math.sqrt(D) };
+  const cap = (v: string): string => (c.attnLogitSoftcap === undefined ? v : softcapOp(g, v, c.attnLogitSoftcap));
 
   for (let l = 0; l < c.blockCount; l++) {
     const b = (part: string) => blockTensor(l, part);
@@ -119,10 +135,21 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
     const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
     // Under f16 the projections' keys and values are rounded by a Cast into the claimed output names.
     const vNew = f16 ? g.fresh('v_new') : g.claim(n.newValues(l));
-    const [qk0] = g.node('Split', [heads3, g.ints([H + KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('qk'), vNew] });
+    let qk0: string;
+    if (c.qkNorm) {
+      // per-head RMSNorm of queries and keys (qwen3, gemma3), before RoPE
+      const [q0, k0] = g.node('Split', [heads3, g.ints([H, KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('q'), g.fresh('k'), vNew] });
+      const qn = rmsNorm(q0!, weight(b('attn_q_norm.weight'), [D]));
+      const kn = rmsNorm(k0!, weight(b('attn_k_norm.weight'), [D]));
+      qk0 = g.op('Concat', [qn, kn], { axis: 0 });
+    } else {
+      qk0 = g.node('Split', [heads3, g.ints([H + KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('qk'), vNew] })[0]!;
+    }
+    const window = layerWindow(c, l);
+    const local = window !== undefined;
     const qkRot = g.op(
       'RotaryEmbedding',
-      [g.op('Unsqueeze', [qk0, g.ints([0])]), ropeOffset, cos, sin],
+      [g.op('Unsqueeze', [qk0, g.ints([0])]), ropeOffset, local ? cosLocal : cos, local ? sinLocal : sin],
       { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: H + KV },
       'com.microsoft',
     ); // [1, H + KV, T, D]
@@ -149,6 +176,7 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
     // Query heads grouped by KV head: [KV, G·T, D] (query head qh reads KV head floor(qh / G)).
     const qGroups = g.op('Reshape', [qHeads, g.ints([KV, -1, D])]);
     const outs: string[] = [];
+    const chunkMask = local ? g.op('Add', [maskG, G === 1 ? chunkWindowMask(g, full, window) : g.op('Tile', [chunkWindowMask(g, full, window), g.ints([G, 1])])]) : maskG;
     for (let kh = 0; kh < KV; kh++) {
       const cacheIn = (name: string): string => {
         const x = g.input(name, f16 ? 'float16' : 'float32', [`slots_${l}_${kh}`, D]);
@@ -160,8 +188,9 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
       const qh = g.op('Gather', [qGroups, at], { axis: 0 }); // [G·T, D]
       const kn = g.op('Gather', [kUse, at], { axis: 0 }); // [T, D]
       const vn = g.op('Gather', [vUse, at], { axis: 0 });
-      const sc = g.op('Gemm', [qh, kc], { transB: 1, alpha: scale }); // [G·T, L]
-      const sn = g.op('Add', [g.op('Gemm', [qh, kn], { transB: 1, alpha: scale }), maskG]); // [G·T, T]
+      let sc = cap(g.op('Gemm', [qh, kc], { transB: 1, alpha: scale })); // [G·T, L]
+      if (local) sc = g.op('Add', [sc, cacheWindowMask(g, queryPos!, g.input(n.slotPositions(l, kh), 'int32', [`slots_${l}_${kh}`]), window, G)]);
+      const sn = g.op('Add', [cap(g.op('Gemm', [qh, kn], { transB: 1, alpha: scale })), chunkMask]); // [G·T, T]
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]
       const len = g.op('Shape', [kc], { start: 0, end: 1 }); // [1] = L
       const pc = g.op('Slice', [p, g.ints([0]), len, g.ints([1])]);
@@ -176,7 +205,9 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
     }
     const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
-    x = g.op('Add', [x, lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'))]);
+    let o = lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'));
+    if (c.postNorms) o = rmsNorm(o, weight(b('post_attention_norm.weight'), [E]));
+    x = g.op('Add', [x, o]);
 
     const ffnNorm = weight(b('ffn_norm.weight'), [E]);
     const h2 = rmsNorm(x, ffnNorm);
@@ -185,16 +216,21 @@ export function buildTransformerGraph(weights: WeightSource, options: Transforme
       { name: b('ffn_up.weight'), rows: F },
     ], `blk.${l}.ffn_gate_up.weight`);
     const [gate, up] = g.node('Split', [gateUp], { attrs: { axis: 1 }, count: 2 }) as [string, string];
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
-    x = g.op('Add', [x, lin.linear(act, F, [{ name: b('ffn_down.weight'), rows: E }], b('ffn_down.weight'))]);
+    const act = c.ffnActivation === 'gelu'
+      ? g.op('Mul', [geluTanhOp(g, gate), up]) // GeGLU
+      : g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
+    let down = lin.linear(act, F, [{ name: b('ffn_down.weight'), rows: E }], b('ffn_down.weight'));
+    if (c.postNorms) down = rmsNorm(down, weight(b('post_ffw_norm.weight'), [E]));
+    x = g.op('Add', [x, down]);
   }
 
   const rows = g.op('Gather', [x, logitRows], { axis: 0 }); // [R, E]
   const outNorm = weight('output_norm.weight', [E]);
   const normed = rmsNorm(rows, outNorm);
   // A tied F32 output reuses the embedding initializer (one copy in memory); a quantised one runs packed.
-  const head = weights.has('output.weight') ? 'output.weight' : 'token_embd.weight';
-  const logits = head === 'token_embd.weight' && embd ? g.op('Gemm', [normed, embd], { transB: 1 }) : lin.linear(normed, E, [{ name: head, rows: c.vocabSize }], 'output_head');
+  const head = !c.tiedEmbeddings && weights.has('output.weight') ? 'output.weight' : 'token_embd.weight';
+  let logits = head === 'token_embd.weight' && embd ? g.op('Gemm', [normed, embd], { transB: 1 }) : lin.linear(normed, E, [{ name: head, rows: c.vocabSize }], 'output_head');
+  if (c.finalLogitSoftcap !== undefined) logits = softcapOp(g, logits, c.finalLogitSoftcap);
   g.output(logits, n.logits, 'float32', ['R', c.vocabSize]);
   return { ...g.build(), embedding: fedEmbedding ? 'fed' : 'graph', holdings: [...lin.holdings.values()] };
 }
@@ -204,8 +240,8 @@ const FLOAT32 = 1;
 const FLOAT16 = 10;
 
 function checkConfig(c: ModelConfig): void {
-  if (c.architecture !== 'llama' && c.architecture !== 'qwen2') {
-    throw new KvError(`model: architecture '${c.architecture}' is not supported by the ort backend; use a llama or qwen2 model`);
+  if (!isSupportedArchitecture(c.architecture)) {
+    throw new KvError(`model: architecture '${c.architecture}' is not supported by the ort backend`);
   }
   if (c.headCount % c.headCountKv !== 0) {
     throw new KvError(`model: ${c.headCount} query heads are not a multiple of ${c.headCountKv} KV heads; the metadata is inconsistent`);
