@@ -4,7 +4,8 @@
  * ../shared/data/tokenizer-tests, prompts as token ids. Our reference backend reads the same file; the next-token
  * distributions must agree (top-5 ids identical, probabilities within 1e-3) for prompts up to 150 tokens, i.e. far
  * beyond the 16-token sliding windows of the gemma cases. Some prompts run through our cache in several calls (a
- * chunk, then single tokens), so the window mask is exercised across calls as well as within one.
+ * chunk, then single tokens), so the window mask is exercised across calls as well as within one. The ort backend
+ * (F32 cache) runs the same prompts and is held to llama.cpp with the same bounds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { openModelFile } from '../../src/formats/open-model-file.js';
 import { gguf, type MetadataInput } from '../../src/formats/gguf-writer.js';
 import type { ModelConfig } from '../../src/core/model-config.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
+import { createOrtBackend } from '../../src/model/ort-backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { llamaCpp, llamaCppNextLogits, smallConfig, softmax, topK, vocabularyOf, writeRandomModelGGUF, type RandomGGUFOptions } from '../helpers/llama-cpp.js';
 import { sharedData } from '../helpers/shared-data.js';
@@ -127,7 +129,7 @@ function f32(v: unknown): unknown {
 
 for (const [ci, c] of CASES.entries()) {
   const vocabPath = sharedData(c.vocabFile);
-  test(`llama.cpp agrees with the reference backend: ${c.name}`, { skip: vocabPath ? false : `needs ../shared/data/${c.vocabFile}` }, async (t) => {
+  test(`llama.cpp agrees with both backends: ${c.name}`, { skip: vocabPath ? false : `needs ../shared/data/${c.vocabFile}` }, async (t) => {
     const llama = await llamaCpp();
     if (!llama) return t.skip('node-llama-cpp is not installed');
     const dir = mkdtempSync(join(tmpdir(), 'kvmerger-arch-'));
@@ -146,10 +148,10 @@ for (const [ci, c] of CASES.entries()) {
         const rng = new Rng(300 + ci);
         const prompts = [1, 5, 17, 40, 64, 150].map((n) => Array.from({ length: n }, () => rng.int(config.vocabSize)));
         const theirs = await llamaCppNextLogits(llama, path, prompts, CONTEXT);
-        const ours = new ReferenceBackend(weights);
+        const ort = await createOrtBackend(weights, { threads: 1, chunk: 64 });
         let worstProb = 0;
         let worstLogit = 0;
-        for (const [pi, prompt] of prompts.entries()) {
+        for (const [pi, prompt] of prompts.entries()) for (const ours of [new ReferenceBackend(weights), ort]) {
           assert.equal(theirs[pi]!.length, read.vocabSize, 'llama.cpp returned every logit');
           const cache = new KVCache(read.blockCount, read.headCountKv, read.headDim);
           // odd prompts: a chunk, then the last three tokens one call each
@@ -162,13 +164,14 @@ for (const [ci, c] of CASES.entries()) {
           }
           const pt = softmax(theirs[pi]!);
           const pm = softmax(mine!);
-          assert.deepEqual(topK(pm, 5), topK(pt, 5), `top-5 for a ${prompt.length}-token prompt`);
+          assert.deepEqual(topK(pm, 5), topK(pt, 5), `${ours.name}: top-5 for a ${prompt.length}-token prompt`);
           for (let i = 0; i < pm.length; i++) {
             worstProb = Math.max(worstProb, Math.abs(pm[i]! - pt[i]!));
             worstLogit = Math.max(worstLogit, Math.abs(mine![i]! - theirs[pi]![i]!));
           }
         }
-        t.diagnostic(`max |Δp| = ${worstProb.toExponential(2)}, max |Δlogit| = ${worstLogit.toExponential(2)} over ${prompts.length} prompts`);
+        await ort.dispose();
+        t.diagnostic(`max |Δp| = ${worstProb.toExponential(2)}, max |Δlogit| = ${worstLogit.toExponential(2)} over ${prompts.length} prompts, both backends`);
         assert.ok(worstProb < 1e-3, `probabilities differ by ${worstProb}`);
       } finally {
         weights.close();
