@@ -14,20 +14,33 @@ import { createPrefillCompressor, type PrefillCompressor } from './prefill-compr
  */
 export type PlanOptions<M extends string> = readonly string[] | (M extends keyof MethodOptions ? Readonly<Partial<MethodOptions[M]>> : Readonly<Record<string, OptionValue>>);
 
-/** What the session asks for. */
-export interface CompressionPlan<M extends string = string> {
+/**
+ * The one way to ask for compression: a method, its options and a budget. The session's form
+ * (`CompressionChoice`, generate/compression-hook.ts) adds what a session does around it; a plan adds the prompt's
+ * length once it is known.
+ */
+export interface CompressionRequest<M extends string = string> {
   /** A registered method name (`kvmerger methods`). */
   method: M;
   /** `key=value` strings (`--method-option`) or an object of values; missing options take their defaults. */
   options?: PlanOptions<M>;
-  /** Undefined: keep everything (budget 1). */
-  budget?: BudgetSpec;
-  /** Prompt tokens T (the slots of every head right after prefill). */
-  promptLength: number;
+  /** A share of the prompt's slots in (0, 1], or a budget spec. Undefined: keep everything (budget 1). */
+  budget?: number | BudgetSpec;
   /** Seed of CaM's gate and of `random` (default 0). */
   seed?: number;
+}
+
+/** A request for one prompt. */
+export interface CompressionPlan<M extends string = string> extends CompressionRequest<M> {
+  /** Prompt tokens T (the slots of every head right after prefill). */
+  promptLength: number;
   /** Extra capacity left in every compacted head for decoding (e.g. max new tokens); default 0. */
   reserveSlots?: number;
+}
+
+/** A budget as a spec (a number is a share of the prompt's slots); undefined stays undefined. */
+export function budgetSpecOf(budget: number | BudgetSpec | undefined): BudgetSpec | undefined {
+  return typeof budget === 'number' ? { ratio: budget } : budget;
 }
 
 /** What compression did, measured on the cache (`--json`'s `"cache"` object). */
@@ -95,13 +108,14 @@ export interface PreparedCompression {
 }
 
 /** Validate a plan and prepare it. Throws KvError for an unknown method, a bad option or a bad budget. */
-export function prepareCompression<M extends string>(plan: CompressionPlan<M>): PreparedCompression {
-  const method = getMethod(plan.method);
+export function prepareCompression<M extends string>(request: CompressionPlan<M>): PreparedCompression {
+  const method = getMethod(request.method);
   // the typed object form is checked again here, against the same declaration (the library may pass anything)
-  const options = method.schema.parse(method.name, plan.options as readonly string[] | Readonly<Record<string, OptionValue>> | undefined);
+  const options = method.schema.parse(method.name, request.options as readonly string[] | Readonly<Record<string, OptionValue>> | undefined);
+  const plan = { ...request, budget: budgetSpecOf(request.budget) };
   if (plan.budget) validateBudget(plan.budget, plan.promptLength);
   const noop = !plan.budget || ('ratio' in plan.budget && plan.budget.ratio >= 1) || ('tokens' in plan.budget && (plan.budget.per ?? 'layer') === 'layer' && plan.budget.tokens >= plan.promptLength);
-  const gqaReduce = (typeof options['gqaReduce'] === 'string' ? options['gqaReduce'] : 'mean') as GqaReduce;
+  const gqaReduce = gqaReduceOf(options);
   const seed = plan.seed ?? 0;
   const reserveSlots = plan.reserveSlots ?? 0;
   const statsRequest = noop ? NO_STATS : method.statsRequest(options);
@@ -237,6 +251,12 @@ export function prepareCompression<M extends string>(plan: CompressionPlan<M>): 
       return reduceLayers(stats.columnSums, cache.layers.map((l) => l.kvHeads), gqaReduce).map((layer) => layer.map((a) => Array.from(a)));
     },
   };
+}
+
+/** The method's `gqaReduce` option ('mean' for methods without one). */
+function gqaReduceOf(options: ResolvedOptions): GqaReduce {
+  const g = options['gqaReduce'];
+  return g === 'max' || g === 'sum' ? g : 'mean';
 }
 
 /** One-call form: prepare the plan and compress the cache after prefill. */

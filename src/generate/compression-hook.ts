@@ -1,18 +1,14 @@
 import type { KVCache } from '../cache/kv-cache.js';
 import type { AttentionStats } from '../cache/attention-stats.js';
-import { prepareCompression, type BudgetSpec, type CompressionReport } from '../compress/index.js';
+import { prepareCompression, type CompressionReport, type CompressionRequest } from '../compress/index.js';
 import { KvError } from '../util/errors.js';
 import type { GenerateOptions } from './session.js';
 
-/** Which method compresses the cache after prefill (and during decoding, where its options ask for it). */
-export interface CompressionChoice {
-  method: string;
-  /** `key=value` strings (as on the command line) or an object of option values. */
-  options?: string[] | Record<string, string | number>;
-  /** A share of the prompt's slots in (0, 1], or a token budget. Absent: keep everything. */
-  budget?: number | BudgetSpec;
-  /** Seed of the method's random choices (CaM's gate, random). */
-  seed?: number;
+/**
+ * Which method compresses the cache after prefill (and during decoding, where its options ask for it): a
+ * compression request (method, options typed by the method, budget, seed) plus what the session does around it.
+ */
+export interface CompressionChoice<M extends string = string> extends CompressionRequest<M> {
   /** Called right after compression, with the cache before (only when `keepBefore`), after, and the report. */
   onCompressed?: (after: KVCache, report: CompressionReport, before?: KVCache, aggregatedAttention?: number[][][]) => void;
   /** Keep a copy of the cache before compression for `onCompressed` (costs a full copy of the cache). */
@@ -31,22 +27,14 @@ export interface CompressionChoice {
  *
  *   generate(model, { prompt, maxTokens: 50, prepareCompression: compressionHook({ method: 'kvmerger', budget: 0.35 }) })
  */
-export function compressionHook(choice: CompressionChoice, reserveSlots = 0): NonNullable<GenerateOptions['prepareCompression']> {
-  const budget: BudgetSpec | undefined = typeof choice.budget === 'number' ? { ratio: choice.budget } : choice.budget;
-  const check = prepareCompression({ method: choice.method, options: choice.options ?? [], budget: undefined, promptLength: 1 });
+export function compressionHook<M extends string>(choice: CompressionChoice<M>, reserveSlots = 0): NonNullable<GenerateOptions['prepareCompression']> {
+  const check = prepareCompression({ method: choice.method, options: choice.options, budget: undefined, promptLength: 1 });
   if (choice.duringPrefill) {
     if (choice.keepBefore) throw new KvError('--compress-during-prefill: the full cache never exists, so --dump-cache cannot show it before compression; drop one of the two');
     check.prefillCompressor(); // KvError when the method or its options cannot
   }
   return (promptLength: number) => {
-    const prep = prepareCompression({
-      method: choice.method,
-      options: choice.options ?? [],
-      budget,
-      promptLength,
-      seed: choice.seed,
-      reserveSlots,
-    });
+    const prep = prepareCompression({ ...choice, promptLength, reserveSlots });
     // A dump shows the aggregated attention whatever the method reads, so it asks the prefill for column sums too;
     // the method itself still sees only the statistics it declared, so the extra numbers cannot change its choice.
     const methodAsked = prep.stats.columnSums;
