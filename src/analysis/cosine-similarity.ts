@@ -1,7 +1,7 @@
 /**
  * Cosine similarity between the rows of a flat matrix of vectors (a head's keys or values, [n, dim]): the full
  * n × n map for the figures (the analysis may build it; compression never does), and the cosines at one token
- * offset. A zero vector has cosine 0 with everything (the convention of compress/merging-sets.ts).
+ * offset. A zero vector has cosine 0 with everything (the convention of compress/methods/kvmerger/merging-sets.ts).
  */
 import { rowNorms } from '../compress/row-norms.js';
 
