@@ -1,4 +1,5 @@
 import { KvError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 import type { CompressionMethod } from './compression-method.js';
 import { camMethod, type CaMOptions } from './methods/cam.js';
 import { fullMethod } from './methods/full.js';
@@ -41,6 +42,6 @@ export function methodNames(): string[] {
 /** The method called `name`; throws KvError listing the methods otherwise. */
 export function getMethod(name: string): CompressionMethod {
   const m = METHODS.get(name);
-  if (!m) throw new KvError(`unknown method '${name}'; methods: ${methodNames().join(', ')}`);
+  if (!m) throw new KvError(`unknown method '${name}'${didYouMean(name, methodNames())}; methods: ${methodNames().join(', ')}`);
   return m;
 }

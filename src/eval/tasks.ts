@@ -3,6 +3,7 @@
  * `longbench-<LongBench dataset>`.
  */
 import { KvError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 import { createFidelityTask } from './fidelity-task.js';
 import { DATASET_METRIC } from './longbench-metrics.js';
 import { createLongBenchTask } from './longbench-task.js';
@@ -37,7 +38,7 @@ export function listTasks(): Task[] {
 export function getTask(name: string): Task {
   registry ??= build();
   const t = registry.get(name);
-  if (!t) throw new KvError(`unknown task '${name}'; tasks: ${[...registry.keys()].join(', ')}`);
+  if (!t) throw new KvError(`unknown task '${name}'${didYouMean(name, [...registry.keys()])}; tasks: ${[...registry.keys()].join(', ')}`);
   return t;
 }
 
