@@ -35,6 +35,8 @@ export async function chunkedPrefill(
   reserve: number,
   chunkSize: number,
   afterChunk?: AfterChunk,
+  /** Checked before each chunk: an aborted signal throws its reason. */
+  signal?: AbortSignal,
 ): Promise<ChunkedPrefill> {
   const { config, backend } = model;
   const T = ids.length;
@@ -47,6 +49,7 @@ export async function chunkedPrefill(
   let lastLogits: Float32Array | undefined;
   const t0 = performance.now();
   for (let off = 0; off < T; off += chunkSize) {
+    signal?.throwIfAborted();
     const r = await backend.forward(tokens.subarray(off, Math.min(T, off + chunkSize)), cache, {
       logits: 'last',
       ...(want ? { stats: request } : {}),

@@ -8,6 +8,8 @@ export interface SamplerOptions {
   topK?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches p; 1 (default) keeps all. */
   topP?: number;
+  /** Min-p: keep only tokens whose probability is at least minP times the most likely one's; 0 (default) is off. */
+  minP?: number;
   /** CTRL / llama.cpp repetition penalty over the last `repeatLastN` tokens; 1 (default) is off. */
   repeatPenalty?: number;
   /** How many of the most recent tokens the penalty looks at (default 64; 0 means none). */
@@ -23,7 +25,7 @@ export interface Candidates {
 }
 
 /**
- * Picks the next token from logits. The order is: repetition penalty → temperature → top-k → top-p → draw
+ * Picks the next token from logits. The order is: repetition penalty → temperature → min-p → top-k → top-p → draw
  * (the order of Hugging Face's and llama2.c's samplers). With temperature 0 the penalty still applies, then argmax
  * (ties go to the lowest id).
  */
@@ -31,6 +33,7 @@ export class Sampler {
   readonly temperature: number;
   readonly topK: number;
   readonly topP: number;
+  readonly minP: number;
   readonly repeatPenalty: number;
   readonly repeatLastN: number;
   private readonly rng: Rng;
@@ -39,11 +42,13 @@ export class Sampler {
     this.temperature = options.temperature ?? 0;
     this.topK = options.topK ?? 0;
     this.topP = options.topP ?? 1;
+    this.minP = options.minP ?? 0;
     this.repeatPenalty = options.repeatPenalty ?? 1;
     this.repeatLastN = options.repeatLastN ?? 64;
     if (!(this.temperature >= 0) || !Number.isFinite(this.temperature)) throw new KvError(`--temperature must be a number ≥ 0 (got ${options.temperature})`);
     if (!Number.isInteger(this.topK) || this.topK < 0) throw new KvError(`--top-k must be an integer ≥ 0 (got ${options.topK}); 0 turns it off`);
     if (!(this.topP > 0 && this.topP <= 1)) throw new KvError(`--top-p must be in (0, 1] (got ${options.topP}); 1 turns it off`);
+    if (!(this.minP >= 0 && this.minP <= 1)) throw new KvError(`--min-p must be in [0, 1] (got ${options.minP}); 0 turns it off`);
     if (!(this.repeatPenalty > 0) || !Number.isFinite(this.repeatPenalty)) throw new KvError(`--repeat-penalty must be a number > 0 (got ${options.repeatPenalty}); 1 turns it off`);
     if (!Number.isInteger(this.repeatLastN) || this.repeatLastN < 0) throw new KvError(`repeatLastN must be an integer ≥ 0 (got ${options.repeatLastN})`);
     this.rng = new Rng(options.seed ?? 0);
@@ -102,7 +107,8 @@ export class Sampler {
     for (let i = 0; i < n; i++) p[i]! /= sum;
     // A token whose probability is below (1 − topP)/(n − 1) cannot be in the nucleus (the tokens above it would
     // otherwise fall short of topP), so sort only the tokens above that line, as llama2.c does.
-    const floor = this.topP < 1 && this.topK === 0 ? (1 - this.topP) / Math.max(1, n - 1) : 0;
+    // Min-p (before top-k and top-p) drops every token below minP · p_max, where p_max = 1/sum (the max logit's exp(0)).
+    const floor = Math.max(this.topP < 1 && this.topK === 0 ? (1 - this.topP) / Math.max(1, n - 1) : 0, this.minP / sum);
     let idx: number[] = [];
     for (let i = 0; i < n; i++) if (p[i]! >= floor) idx.push(i);
     idx.sort((a, b) => p[b]! - p[a]! || a - b);

@@ -9,6 +9,8 @@ import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 import { chunkedPrefill } from './chunked-prefill.js';
 import { StopStringMatcher } from './stop-strings.js';
+import { tokenLogprobs, type TokenLogprobs } from './logprobs.js';
+import { dropOutsideWindow, globalLayerIndices, layersView, selectStatsLayers } from '../cache/sliding-window.js';
 
 /** What a session needs from a loaded model (loadModel's result satisfies it). */
 export interface SessionModel {
@@ -61,12 +63,31 @@ export interface GenerateOptions {
   stopAtEos?: boolean;
   /** Prompt tokens per forward call in the prefill (default 512). */
   chunkSize?: number;
+  /**
+   * Models with sliding-window layers (gemma2, gemma3): let the compression method and the decode policy work on
+   * the sliding layers too (default false: they see only the global layers, and the sliding layers keep their
+   * window, which already bounds them). Either way, slots a sliding layer can no longer see are dropped after the
+   * prefill and, in batches of 64, while decoding.
+   */
+  compressSlidingLayers?: boolean;
   /** What to do with a prompt that does not fit in the context (default 'none': an error). */
   truncate?: TruncateMode;
   /** Streamed text, as soon as it is complete UTF-8 and cannot be part of a stop string. */
   onText?: (text: string) => void;
-  /** Each generated token id, as it is sampled. */
-  onToken?: (id: number) => void;
+  /** Each generated token id, as it is sampled (with its log-probabilities when `logprobs` is set). */
+  onToken?: (id: number, logprobs?: TokenLogprobs) => void;
+  /**
+   * Report each generated token's log-probability under the model (log-softmax of the raw logits, before the
+   * sampler's penalty, temperature and filters) and this many most likely alternatives (0..20), to `onToken`.
+   */
+  logprobs?: number;
+  /**
+   * Stops generation at the next forward pass. Aborted before the first token is sampled (during tokenisation or
+   * the prefill), `generate` throws `signal.reason`; later, it returns what was generated with `aborted: true`.
+   */
+  signal?: AbortSignal;
+  /** Awaited before each decode forward pass (a server lets other sessions take their turn there). */
+  beforeStep?: () => void | Promise<void>;
   compression?: PrefillCompression;
   decodePolicy?: DecodePolicy;
   /**
@@ -87,6 +108,8 @@ export interface GenerateResult {
   stopReason: StopReason;
   /** Prompt tokens before truncation, when the prompt was truncated. */
   truncatedFrom?: number;
+  /** Present when `signal` stopped the decode loop (stopReason is then 'length'). */
+  aborted?: true;
   timings: {
     prefillMs: number;
     compressMs: number;
@@ -120,6 +143,12 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const chunkSize = options.chunkSize ?? 512;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KvError(`chunk size must be an integer ≥ 1 (got ${options.chunkSize})`);
   const sampler = new Sampler(options.sampling);
+  const topLogprobs = options.logprobs;
+  if (topLogprobs !== undefined && (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > 20)) {
+    throw new KvError(`logprobs must be an integer in [0, 20] (got ${topLogprobs})`);
+  }
+  const signal = options.signal;
+  signal?.throwIfAborted();
 
   let prompt = tokenizePrompt(model, options);
   const ctx = config.contextLength;
@@ -138,11 +167,16 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
 
   const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
   const compression = options.compression ?? prepared?.compression;
+  // Sliding-window layers: compression sees the global layers only (unless asked), through a view of the cache.
+  const swa = config.slidingWindow;
+  const only = swa && options.compressSlidingLayers !== true ? globalLayerIndices(swa, config.blockCount) : undefined;
+  const view = (c: KVCache): KVCache => (only ? layersView(c, only) : c);
+  const pick = (s: AttentionStats | undefined): AttentionStats | undefined => (only ? selectStatsLayers(s, only) : s);
   // Prefill, chunk by chunk, with the statistics the compression asks for.
   // Compressing during the prefill: each chunk's statistics go to the hook, which keeps the cache within budget + chunk.
   const during = compression?.duringPrefill;
   const prefilled = during
-    ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(c, s, next))
+    ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(view(c), pick(s), next))
     : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
   const { cache } = prefilled;
   let logits = prefilled.lastLogits;
@@ -152,10 +186,11 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   let compressionReport: unknown;
   if (compression) {
     const c0 = performance.now();
-    compressionReport = await compression.compress(cache, prefilled.stats, T);
+    compressionReport = await compression.compress(view(cache), pick(prefilled.stats), T);
     // During the prefill, compressMs is the part of prefillMs spent compressing (plus the report).
     compressMs = performance.now() - c0 + (during?.ms ?? 0);
   }
+  if (swa) dropOutsideWindow(cache, swa);
   cache.reserve(maxTokens); // decoding appends without reallocating
 
   // Decode.
@@ -171,6 +206,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const ps = policy?.stats;
   const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
   let stopReason: StopReason = 'length';
+  let aborted = false;
   let decodeForwards = 0;
   const d0 = performance.now();
   while (generated.length < maxTokens) {
@@ -182,7 +218,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     }
     generated.push(next);
     history.push(next);
-    options.onToken?.(next);
+    options.onToken?.(next, topLogprobs !== undefined ? tokenLogprobs(logits, next, topLogprobs) : undefined);
     emit(stops.push(decoder.push(next)));
     if (stops.stopped) {
       stopReason = 'stop';
@@ -193,13 +229,19 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
       stopReason = 'context';
       break;
     }
+    if (options.beforeStep) await options.beforeStep();
+    if (signal?.aborted) {
+      aborted = true;
+      break;
+    }
     const r = await backend.forward(Int32Array.of(next), cache, {
       logits: 'last',
       ...(policyStats ? { stats: policyStats } : {}),
     });
     decodeForwards++;
     logits = r.logits;
-    policy?.afterDecodeStep(cache, r.stats);
+    policy?.afterDecodeStep(view(cache), pick(r.stats));
+    if (swa) dropOutsideWindow(cache, swa, 64);
   }
   if (!stops.stopped) emit(stops.push(decoder.flush()) + stops.flush());
   const decodeMs = performance.now() - d0;
@@ -210,6 +252,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     tokens: generated,
     stopReason,
     ...(truncatedFrom !== undefined ? { truncatedFrom } : {}),
+    ...(aborted ? { aborted: true as const } : {}),
     timings: {
       prefillMs,
       compressMs,
@@ -228,7 +271,8 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   };
 }
 
-function tokenizePrompt(model: SessionModel, options: GenerateOptions): number[] {
+/** The prompt's token ids as `generate` makes them from `prompt` / `promptTokens` / `chat` (before the context check). */
+export function tokenizePrompt(model: SessionModel, options: Pick<GenerateOptions, 'prompt' | 'promptTokens' | 'chat'>): number[] {
   const { tokenizer } = model;
   if (options.promptTokens) {
     const ids = Array.from(options.promptTokens);
