@@ -1,4 +1,5 @@
 import { KvError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 
 /**
  * Method options, declared once per method. A declaration (`defineOptions({ name: option.enum(...), ... })`) gives
@@ -170,7 +171,7 @@ export function parseMethodOptions(
     const spec = specs.find((s) => s.name === name);
     if (!spec) {
       const names = specs.map((s) => s.name);
-      throw new KvError(`unknown option '${name}' for method ${method}; options: ${names.length ? names.join(', ') : '(none)'}`);
+      throw new KvError(`unknown option '${name}' for method ${method}${didYouMean(name, names)}; options: ${names.length ? names.join(', ') : '(none)'}`);
     }
     if (given.has(name)) throw new KvError(`option ${name} given twice for method ${method}; give it once`);
     given.add(name);

@@ -76,7 +76,8 @@ test('typed options: one declaration gives the listing, the defaults and the err
   const typed: { mode: 'a' | 'b'; k: number; sigma: 'auto' | number } = o;
   assert.deepEqual(typed, { k: 4, sigma: 2.5, mode: 'a' });
   const kv = (fn: () => unknown, message: string) => assert.throws(fn, (e: unknown) => e instanceof KvError && e.message === message);
-  kv(() => schema.parse('m', ['q=1']), "unknown option 'q' for method m; options: mode, k, sigma");
+  kv(() => schema.parse('m', ['zzz=1']), "unknown option 'zzz' for method m; options: mode, k, sigma");
+  kv(() => schema.parse('m', ['sigm=1']), "unknown option 'sigm' for method m (did you mean sigma?); options: mode, k, sigma");
   kv(() => schema.parse('m', ['k=10']), "option k expects an integer ≥ 1 and ≤ 9; got '10'");
   kv(() => schema.parse('m', { sigma: 0 }), "option sigma expects auto or a positive number; got '0'");
 });
