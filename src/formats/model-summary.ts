@@ -3,7 +3,7 @@
  * Works on files kvmerger cannot run (other architectures, vocabulary-only GGUFs): the shape then comes straight from
  * the `{arch}.*` metadata keys that are present, and `problem` says why the model cannot run.
  */
-import type { RopeScaling } from '../core/model-config.js';
+import { isSlidingLayer, type ModelConfig, type RopeScaling } from '../core/model-config.js';
 import type { GGUFValue } from './gguf-types.js';
 import type { ModelFile } from './model-file.js';
 
@@ -51,8 +51,48 @@ export interface ModelSummary {
   vocabSize: number | null;
   /** Stored tensor types with the number of tensors of each. */
   tensorTypes: Record<string, number>;
+  /** The quantisation mix: per stored type, its tensors, weights (elements) and stored bytes; most weights first. */
+  quantization: { type: string; tensors: number; parameters: number; bytes: number }[];
+  /** The file carries `tokenizer.chat_template`. */
+  chatTemplate: boolean;
+  /**
+   * Attention per layer (runnable architectures): `layers[l]` 'global' or 'sliding'; `window` the sliding layers'
+   * window in tokens (null when every layer is global). Null when the architecture is not one kvmerger reads.
+   */
+  attention: { layers: ('global' | 'sliding')[]; window: number | null } | null;
+  /** What the architecture adds to the llama block (q/k norms, soft-capping, ...), as short phrases. */
+  features: string[];
   /** K and V bytes per token across all layers at F32, when the shape is known. */
   kvBytesPerTokenF32: number | null;
+  /**
+   * K and V bytes per token per layer type and storage (null when the shape is unknown): a global layer holds
+   * `perLayerF32` (or F16) for every token; a sliding layer the same per token but for at most `window` tokens
+   * (llama.cpp's bounded SWA cache), so at context N the full cache is globalLayers·N + slidingLayers·min(N, window)
+   * tokens' worth.
+   */
+  kvBytes: { perLayerF32: number; perLayerF16: number; globalLayers: number; slidingLayers: number; window: number | null; atContextF16: number | null } | null;
+}
+
+/** The attention kinds of a config's layers and the extra steps of its architecture. */
+function attentionOf(c: ModelConfig): { attention: NonNullable<ModelSummary['attention']>; features: string[] } {
+  const layers = Array.from({ length: c.blockCount }, (_, l) => (isSlidingLayer(c, l) ? ('sliding' as const) : ('global' as const)));
+  const features: string[] = [];
+  if (c.qkNorm) features.push('q/k RMSNorm per head');
+  if (c.embeddingScale !== undefined) features.push(`embeddings × ${+c.embeddingScale.toFixed(4)}`);
+  if (c.ffnActivation === 'gelu') features.push('GeGLU feed-forward (GELU tanh)');
+  if (c.postNorms) features.push('post-attention and post-FFN norms');
+  if (c.attentionScale !== undefined) features.push(`attention scale ${+c.attentionScale.toFixed(6)}`);
+  if (c.attnLogitSoftcap !== undefined) features.push(`attention soft-cap ${c.attnLogitSoftcap}`);
+  if (c.finalLogitSoftcap !== undefined) features.push(`final logit soft-cap ${c.finalLogitSoftcap}`);
+  if (c.ropeLocal) features.push(`sliding layers' RoPE base ${c.ropeLocal.freqBase}${c.ropeLocal.scaling.type === 'none' ? '' : ` (${c.ropeLocal.scaling.type} scaling)`}`);
+  return { attention: { layers, window: c.slidingWindow?.size ?? null }, features };
+}
+
+function kvBytesOf(layers: number, kvHeads: number, headDim: number, sliding: number, window: number | null, context: number | null): NonNullable<ModelSummary['kvBytes']> {
+  const perLayerF32 = kvHeads * headDim * 2 * 4;
+  const global = layers - sliding;
+  const atContextF16 = context === null ? null : (perLayerF32 / 2) * (global * context + sliding * Math.min(context, window ?? context));
+  return { perLayerF32, perLayerF16: perLayerF32 / 2, globalLayers: global, slidingLayers: sliding, window, atContextF16 };
 }
 
 function numOrNull(v: GGUFValue | undefined): number | null {
@@ -64,10 +104,17 @@ export function summarizeModel(file: ModelFile): ModelSummary {
   const meta = file.metadata ?? new Map<string, GGUFValue>();
   const names = file.tensorNames();
   const tensorTypes: Record<string, number> = {};
+  const mix = new Map<string, { type: string; tensors: number; parameters: number; bytes: number }>();
   for (const n of names) {
     const t = file.typeOf(n);
     tensorTypes[t] = (tensorTypes[t] ?? 0) + 1;
+    const m = mix.get(t) ?? { type: t, tensors: 0, parameters: 0, bytes: 0 };
+    m.tensors++;
+    m.parameters += file.shapeOf(n).reduce((a, b) => a * b, 1);
+    m.bytes += file.byteSizeOf(n);
+    mix.set(t, m);
   }
+  const quantization = [...mix.values()].sort((a, b) => b.parameters - a.parameters || a.type.localeCompare(b.type));
   const tokens = meta.get('tokenizer.ggml.tokens');
   const tokModel = meta.get('tokenizer.ggml.model');
   const tokPre = meta.get('tokenizer.ggml.pre');
@@ -90,12 +137,16 @@ export function summarizeModel(file: ModelFile): ModelSummary {
     parameterCount: file.parameterCount(),
     tokenizer,
     tensorTypes,
+    quantization,
+    chatTemplate: typeof meta.get('tokenizer.chat_template') === 'string',
   };
   const freqFactorsTensor = file.has('rope_freqs.weight');
   const noWeights = names.length === 0 ? 'no weights (vocabulary-only file)' : null;
 
   if (file.configError === undefined) {
     const c = file.config;
+    const { attention, features } = attentionOf(c);
+    const sliding = attention.layers.filter((k) => k === 'sliding').length;
     return {
       ...base,
       architecture: c.architecture,
@@ -114,7 +165,10 @@ export function summarizeModel(file: ModelFile): ModelSummary {
       tiedEmbeddings: noWeights ? null : c.tiedEmbeddings,
       attentionBias: c.attentionBias,
       vocabSize: c.vocabSize,
+      attention,
+      features,
       kvBytesPerTokenF32: c.blockCount * c.headCountKv * c.headDim * 2 * 4,
+      kvBytes: kvBytesOf(c.blockCount, c.headCountKv, c.headDim, sliding, attention.window, c.contextLength),
     };
   }
 
@@ -154,6 +208,9 @@ export function summarizeModel(file: ModelFile): ModelSummary {
     tiedEmbeddings: null,
     attentionBias: null,
     vocabSize: k('vocab_size') ?? (tokenizer ? tokenizer.vocabSize : null),
+    attention: null,
+    features: [],
     kvBytesPerTokenF32: layers !== null && kvHeads !== null && headDim !== null && Number.isInteger(headDim) ? layers * kvHeads * headDim * 2 * 4 : null,
+    kvBytes: layers !== null && kvHeads !== null && headDim !== null && Number.isInteger(headDim) ? kvBytesOf(layers, kvHeads, headDim, 0, null, k('context_length')) : null,
   };
 }

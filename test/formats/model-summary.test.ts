@@ -75,6 +75,48 @@ test('summary of a written qwen2 model: shape, RoPE, tokenizer, tensor types, KV
   assert.equal(s.kvBytesPerTokenF32, 2 * 2 * 8 * 2 * 4);
 });
 
+test('summary of a gemma3 model: layer kinds and window, block features, quantisation mix, chat template, KV bytes per layer type', () => {
+  const path = join(dir, 'gemma3.gguf');
+  const E = 32;
+  writeGGUF(path, {
+    metadata: {
+      'general.architecture': 'gemma3',
+      'gemma3.block_count': gguf.u32(6),
+      'gemma3.embedding_length': gguf.u32(E),
+      'gemma3.feed_forward_length': gguf.u32(64),
+      'gemma3.attention.head_count': gguf.u32(4),
+      'gemma3.attention.head_count_kv': gguf.u32(1),
+      'gemma3.attention.key_length': gguf.u32(16),
+      'gemma3.attention.value_length': gguf.u32(16),
+      'gemma3.attention.sliding_window': gguf.u32(512),
+      'gemma3.context_length': gguf.u32(8192),
+      'gemma3.attention.layer_norm_rms_epsilon': gguf.f32(1e-6),
+      'tokenizer.ggml.model': 'llama',
+      'tokenizer.ggml.tokens': gguf.strArr(['a', 'b', 'c', 'd']),
+      'tokenizer.chat_template': '{{ messages }}',
+    },
+    tensors: [
+      { name: 'token_embd.weight', dims: [E, 4], type: 'F16', data: new Float32Array(E * 4) },
+      { name: 'blk.0.attn_q.weight', dims: [E, 64], type: 'Q8_0', data: new Float32Array(E * 64) },
+      { name: 'blk.0.attn_q_norm.weight', dims: [16], type: 'F32', data: new Float32Array(16) },
+    ],
+  });
+  const s = summary(path);
+  assert.equal(s.architecture, 'gemma3');
+  assert.deepEqual(s.attention, { layers: ['sliding', 'sliding', 'sliding', 'sliding', 'sliding', 'global'], window: 512 });
+  assert.ok(s.features.includes('q/k RMSNorm per head') && s.features.includes('GeGLU feed-forward (GELU tanh)'), s.features.join('; '));
+  assert.equal(s.chatTemplate, true);
+  assert.deepEqual(s.quantization.map((q) => [q.type, q.tensors, q.parameters]), [['Q8_0', 1, E * 64], ['F16', 1, E * 4], ['F32', 1, 16]]);
+  assert.equal(s.quantization[0]!.bytes, (E * 64 / 32) * 34);
+  assert.deepEqual(s.kvBytes, { perLayerF32: 1 * 16 * 2 * 4, perLayerF16: 64, globalLayers: 1, slidingLayers: 5, window: 512, atContextF16: 64 * (8192 + 5 * 512) });
+  const out = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'info', '--model', path], { encoding: 'utf8', cwd: repoRoot });
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stdout, /layers +6 \(5 sliding-window of 512 tokens, 1 global: layer 5\)/);
+  assert.match(out.stdout, /chat template +yes/);
+  assert.match(out.stdout, /quantisation +Q8_0 /);
+  assert.match(out.stdout, /sliding layers \(5\) stop at 512 tokens/);
+});
+
 const stories = sharedData('models/stories260K.bin');
 test('summary of stories260K.bin', { skip: stories ? false : 'no ../shared/data/models/stories260K.bin' }, () => {
   const s = summary(stories!);

@@ -7,10 +7,12 @@ export const summary = 'describe a model file (GGUF or llama2.c checkpoint): sha
 
 export const help = `Usage: kvmerger info [-m FILE] [--json]
 
-Describe a model file: architecture, parameter count, layers / heads / KV heads / head dim, context
-length, RoPE settings, tokenizer family and vocabulary size, tensor types with counts, file size,
-and the KV-cache bytes per token at F32. Works on any GGUF (also vocabulary-only files and
-architectures kvmerger cannot run) and on llama2.c checkpoints.
+Describe a model file: architecture, parameter count, layers (global / sliding-window and the
+window) / heads / KV heads / head dim, context length, RoPE settings, what the block adds (q/k
+norms, soft-capping, ...), tokenizer family and vocabulary size, tensor types and the quantisation
+mix, chat template (present or not), file size, and the KV-cache bytes per token at F32 and F16
+per layer type. Works on any GGUF (also vocabulary-only files and architectures kvmerger cannot
+run) and on llama2.c checkpoints.
 
   -m, --model FILE   a .gguf file or a llama2.c .bin checkpoint (default: the built-in model)
   --json             print exactly one JSON object instead of text
@@ -53,10 +55,23 @@ function scaling(s: RopeScaling | null): string {
       return `linear scaling ×${s.factor}`;
     case 'llama3':
       return `llama3 scaling ×${s.factor} (low ${s.lowFreqFactor}, high ${s.highFreqFactor}, original context ${s.originalContextLength})`;
+    case 'longrope':
+      return `LongRoPE factors (attention factor ${+s.attnFactor.toFixed(4)}, original context ${s.originalContextLength})`;
   }
 }
 
 const show = (v: number | null | undefined) => (v === null || v === undefined ? '?' : String(v));
+
+/** "26 (13 sliding-window of 4096 tokens, 13 global: layers 1, 3, …)" or the count when every layer is global. */
+function layerKinds(s: ModelSummary): string {
+  const a = s.attention;
+  if (!a || a.window === null) return show(s.blockCount) + (a ? ' (all global attention)' : '');
+  const sliding = a.layers.flatMap((k, l) => (k === 'sliding' ? [l] : []));
+  const global = a.layers.length - sliding.length;
+  const globals = a.layers.flatMap((k, l) => (k === 'global' ? [l] : []));
+  const list = (xs: number[]) => (xs.length <= 8 ? xs.join(', ') : `${xs.slice(0, 6).join(', ')}, … ${xs[xs.length - 1]}`);
+  return `${a.layers.length} (${sliding.length} sliding-window of ${a.window} tokens, ${global} global${global > 0 ? `: layer${global === 1 ? '' : 's'} ${list(globals)}` : ''})`;
+}
 
 function text(s: ModelSummary): string {
   const rows: [string, string][] = [];
@@ -66,7 +81,7 @@ function text(s: ModelSummary): string {
   rows.push(['architecture', `${s.architecture ?? '?'}${s.name ? `  (${s.name})` : ''}`]);
   if (s.problem) rows.push([s.runnable ? 'note' : 'runnable', s.runnable ? s.problem : `no: ${s.problem}`]);
   rows.push(['parameters', s.tensorCount === 0 ? 'no weights (vocabulary-only file)' : `${count(s.parameterCount)} in ${s.tensorCount} tensors`]);
-  rows.push(['layers', show(s.blockCount)]);
+  rows.push(['layers', layerKinds(s)]);
   const gqa = s.headCount && s.headCountKv && s.headCount !== s.headCountKv ? ` (grouped-query, ${s.headCount / s.headCountKv} per KV head)` : '';
   rows.push(['heads', `${show(s.headCount)} query, ${show(s.headCountKv)} KV${gqa}, head dim ${show(s.headDim)}`]);
   rows.push(['widths', `embedding ${show(s.embeddingLength)}, feed-forward ${show(s.feedForwardLength)}`]);
@@ -79,6 +94,7 @@ function text(s: ModelSummary): string {
   if (s.rmsNormEps !== null) rows.push(['norm eps', String(s.rmsNormEps)]);
   if (s.tiedEmbeddings !== null) rows.push(['output', s.tiedEmbeddings ? 'tied to the token embedding' : 'own output.weight']);
   if (s.attentionBias) rows.push(['biases', 'q/k/v projections']);
+  if (s.features.length > 0) rows.push(['block', s.features.join('; ')]);
   if (s.tokenizer) {
     const t = s.tokenizer;
     rows.push(['tokenizer', `${t.model}${t.pre ? ` (pre-tokenizer ${t.pre})` : ''}, ${t.vocabSize} tokens, BOS ${show(t.bosTokenId)}, EOS ${show(t.eosTokenId)}`]);
@@ -91,12 +107,25 @@ function text(s: ModelSummary): string {
     .map(([t, n]) => `${t} ×${n}`)
     .join(', ');
   rows.push(['tensor types', types || 'none']);
+  if (s.quantization.length > 0) {
+    const total = s.quantization.reduce((a, q) => a + q.parameters, 0);
+    rows.push(['quantisation', s.quantization.map((q) => `${q.type} ${((100 * q.parameters) / total).toFixed(1)}%`).join(', ') + ' of the weights']);
+  }
+  if (s.format === 'gguf') rows.push(['chat template', s.chatTemplate ? 'yes (tokenizer.chat_template)' : 'none in the file']);
   rows.push([
     'KV cache',
     s.kvBytesPerTokenF32 === null
       ? '?'
-      : `${s.kvBytesPerTokenF32.toLocaleString('en-US')} bytes per token at F32 (${s.blockCount} layers × ${s.headCountKv} KV heads × ${s.headDim} dims × K,V × 4 bytes)`,
+      : `${s.kvBytesPerTokenF32.toLocaleString('en-US')} bytes per token at F32 (${s.blockCount} layers × ${s.headCountKv} KV heads × ${s.headDim} dims × K,V × 4 bytes), half at F16`,
   ]);
+  const kv = s.kvBytes;
+  if (kv && kv.slidingLayers > 0 && kv.window !== null) {
+    rows.push([
+      '',
+      `per layer ${kv.perLayerF32.toLocaleString('en-US')} bytes per token at F32 (${kv.perLayerF16.toLocaleString('en-US')} at F16); global layers (${kv.globalLayers}) grow with the context, sliding layers (${kv.slidingLayers}) stop at ${kv.window} tokens`,
+    ]);
+  }
+  if (kv && kv.atContextF16 !== null && s.contextLength !== null) rows.push(['', `${bytes(kv.atContextF16)} at F16 for the full ${s.contextLength}-token context`]);
   return rows.map(([k, v]) => `${k.padEnd(13)} ${v}`).join('\n');
 }
 
