@@ -4,6 +4,10 @@
  * `run(argv: string[]): Promise<number>` and `help: string`. User errors (KvError) print one line and exit 1;
  * `--verbose` adds the stack trace.
  */
+import { spawn } from 'node:child_process';
+import { closeSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { Writable } from 'node:stream';
 import { KvError } from '../util/errors.js';
 import { didYouMean, wrapText } from './options.js';
 
@@ -98,7 +102,53 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(2);
 });
 
-main(process.argv.slice(2)).then(
+/**
+ * onnxruntime reads the process's command line (/proc/self/cmdline) when it starts and walks it recursively: a command
+ * line over about 26 KB (a long `--prompt`) overflows the stack and kills the process with SIGSEGV. A long command
+ * line is therefore handed to a child process through a pipe (fd 3) instead of argv; the child runs the command
+ * with the same stdin, stdout and stderr, and its exit status is this process's.
+ */
+const ARGV_LIMIT_BYTES = 8192;
+const ARGV_FD_ENV = 'KVMERGER_ARGV_FD';
+
+function argvFromPipe(): string[] | undefined {
+  if (process.env[ARGV_FD_ENV] === undefined) return undefined;
+  const fd = Number(process.env[ARGV_FD_ENV]);
+  delete process.env[ARGV_FD_ENV];
+  const args = JSON.parse(readFileSync(fd, 'utf8')) as unknown;
+  closeSync(fd);
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new Error('argument pipe: not a list of strings');
+  return args as string[];
+}
+
+function relaunchWithShortArgv(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, [ARGV_FD_ENV]: '3' },
+  });
+  (child.stdio[3] as Writable).end(JSON.stringify(args));
+  // Ctrl-C reaches the child too (same process group); this process waits for it and reports what it did.
+  const forward = (sig: NodeJS.Signals) => () => void child.kill(sig);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise((resolveCode) => {
+    child.on('error', (err) => {
+      process.stderr.write(`kvmerger: cannot start the command: ${err.message}\n`);
+      resolveCode(2);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolveCode(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 2));
+    });
+  });
+}
+
+const args = argvFromPipe() ?? process.argv.slice(2);
+const long = Buffer.byteLength(process.argv.join('\0')) > ARGV_LIMIT_BYTES && process.argv[1] !== undefined;
+(long ? relaunchWithShortArgv(args) : main(args)).then(
   (code) => {
     process.exitCode = code;
   },
