@@ -101,3 +101,49 @@ for (const [si, s] of SHAPES.entries()) {
     }
   });
 }
+
+test('ort matches the reference on a Q8_0 phi3 file: fused attn_qkv and gate/up sliced by rows from the stored blocks', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeGGUF, gguf } = await import('../../src/formats/gguf-writer.js');
+  const { openModelFile } = await import('../../src/formats/open-model-file.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-phi3q-'));
+  try {
+    const config = smallConfig({ architecture: 'phi3', embeddingLength: 64, headCount: 4, headCountKv: 2, feedForwardLength: 64, vocabSize: 64 });
+    const w = randomWeightSource(config, 77, { fusedQkv: true, fusedGateUp: true });
+    const names = ['token_embd.weight', 'output_norm.weight', 'output.weight'];
+    for (let b = 0; b < config.blockCount; b++) for (const p of ['attn_norm', 'attn_qkv', 'attn_output', 'ffn_norm', 'ffn_up', 'ffn_down']) names.push(`blk.${b}.${p}.weight`);
+    const path = join(dir, 'phi3.gguf');
+    const a = 'phi3';
+    writeGGUF(path, {
+      metadata: {
+        'general.architecture': a,
+        [`${a}.context_length`]: gguf.u32(256),
+        [`${a}.embedding_length`]: gguf.u32(64),
+        [`${a}.block_count`]: gguf.u32(config.blockCount),
+        [`${a}.feed_forward_length`]: gguf.u32(64),
+        [`${a}.attention.head_count`]: gguf.u32(4),
+        [`${a}.attention.head_count_kv`]: gguf.u32(2),
+        [`${a}.attention.layer_norm_rms_epsilon`]: gguf.f32(1e-5),
+        [`${a}.vocab_size`]: gguf.u32(64),
+      },
+      tensors: names.map((name) => ({ name, dims: [...w.shapeOf(name)].reverse(), type: w.shapeOf(name).length === 2 ? 'Q8_0' : 'F32', data: w.get(name) })),
+    });
+    const file = openModelFile(path);
+    try {
+      const ref = new ReferenceBackend(file);
+      const fast = await createOrtBackend(file, { threads: 1, precision: 'fp32' });
+      open.push(fast);
+      const toks = Int32Array.from({ length: 12 }, (_, i) => (i * 5 + 3) % 64);
+      const mk = () => new KVCache(config.blockCount, config.headCountKv, config.headDim);
+      const x = await ref.forward(toks, mk(), { logits: 'all' });
+      const y = await fast.forward(toks, mk(), { logits: 'all' });
+      assertClose(x.logits, y.logits, 1e-4, 'Q8_0 phi3 logits');
+    } finally {
+      file.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
