@@ -3,6 +3,7 @@ import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { StatsAccumulator } from './stats-accumulator.js';
+import { dropOutsideWindow } from '../cache/sliding-window.js';
 
 export interface ChunkedPrefill {
   cache: KVCache;
@@ -27,6 +28,11 @@ export type AfterChunk = (cache: KVCache, chunkStats: AttentionStats | undefined
  * With `afterChunk` (compression during the prefill) nothing is accumulated: each chunk's statistics go to
  * `afterChunk` (`request` must not ask for a window), the result's `stats` is undefined, and the cache starts with
  * room for one chunk only (it grows if `afterChunk` does not shrink it).
+ *
+ * Sliding-window layers, when no statistics are asked for: each sliding layer's heads are allocated for
+ * window + chunk slots only and the slots out of the window are dropped after every chunk, so the prefill never
+ * holds more than that in those layers (with statistics the whole prompt stays until the session has used them:
+ * the chunks' statistics are added up by slot index).
  */
 export async function chunkedPrefill(
   model: { readonly config: ModelConfig; readonly backend: ForwardBackend },
@@ -42,7 +48,15 @@ export async function chunkedPrefill(
   const T = ids.length;
   const want = request !== undefined && (request.columnSums || request.window > 0 || request.lastRow);
   if (afterChunk && want && request.window > 0) throw new Error('chunkedPrefill: a window statistic cannot be given chunk by chunk');
-  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, afterChunk ? Math.min(T, chunkSize) + reserve : T + reserve, backend.kvType);
+  const capacity = afterChunk ? Math.min(T, chunkSize) + reserve : T + reserve;
+  const swa = !want ? config.slidingWindow : undefined;
+  const cache = new KVCache(config.blockCount, config.headCountKv, config.headDim, swa ? 1 : capacity, backend.kvType);
+  if (swa) {
+    cache.layers.forEach((layer, l) => {
+      const cap = swa.layers[l] ? Math.min(capacity, swa.size + chunkSize + reserve) : capacity;
+      for (const h of layer.heads) h.reserve(cap);
+    });
+  }
   const acc = want && !afterChunk ? new StatsAccumulator(request) : undefined;
   const windowStart = want && request.window > 0 ? Math.max(0, T - request.window) : undefined;
   const tokens = Int32Array.from(ids);
@@ -58,6 +72,7 @@ export async function chunkedPrefill(
     acc?.add(r.stats);
     lastLogits = r.logits;
     if (afterChunk) await afterChunk(cache, r.stats, Math.max(0, Math.min(chunkSize, T - off - chunkSize)));
+    if (swa) dropOutsideWindow(cache, swa, Math.min(chunkSize, T));
   }
   return { cache, stats: acc?.result(), lastLogits, ms: performance.now() - t0 };
 }

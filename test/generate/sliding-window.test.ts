@@ -11,6 +11,7 @@ import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { generate, type SessionModel } from '../../src/generate/session.js';
 import { argmax } from '../../src/generate/sampler.js';
 import { prepareCompression } from '../../src/compress/index.js';
+import { chunkedPrefill } from '../../src/generate/chunked-prefill.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
 import { letterTokenizer } from '../helpers/letter-tokenizer.js';
 
@@ -81,4 +82,24 @@ test('compression sees the global layers only by default; compressSlidingLayers 
   const lengths = all.kvCache.layers.map((l) => l.heads[0]!.length);
   assert.equal(lengths[1], 4);
   for (const l of [0, 2]) assert.ok(lengths[l]! <= 4, `sliding layer ${l} compressed to ${lengths[l]}`);
+});
+
+test('a prefill without statistics keeps sliding layers within window + chunk, allocated and held, with the same logits', async () => {
+  const m = gemmaLike();
+  const ids = Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % m.config.vocabSize);
+  const p = await chunkedPrefill(m, ids, undefined, 0, 8);
+  const plain = new KVCache(3, m.config.headCountKv, m.config.headDim);
+  const want = (await m.backend.forward(Int32Array.from(ids), plain, { logits: 'last' })).logits;
+  assert.deepEqual(Array.from(p.lastLogits!).map((v) => +v.toFixed(4)), Array.from(want).map((v) => +v.toFixed(4)));
+  for (const l of [0, 2]) {
+    for (const h of p.cache.layers[l]!.heads) {
+      assert.ok(h.length <= W + 8, `sliding layer ${l} holds ${h.length}`);
+      assert.ok(h.capacity <= W + 8 + 8, `sliding layer ${l} allocated ${h.capacity}`);
+    }
+  }
+  assert.equal(p.cache.layers[1]!.heads[0]!.length, 40);
+  // with statistics asked for, every slot stays (they are added up by slot index)
+  const s = await chunkedPrefill(m, ids, { columnSums: true, window: 0, lastRow: false }, 0, 8);
+  assert.equal(s.cache.layers[0]!.heads[0]!.length, 40);
+  assert.equal(s.stats!.columnSums![0]![0]!.length, 40);
 });
