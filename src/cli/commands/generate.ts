@@ -69,6 +69,8 @@ Compression (kvmerger methods lists the methods and their options):
                             so the cache never holds more than budget + one chunk (--chunk-size);
                             the full cache never exists. Not for snapkv, pyramidkv, scores=window,
                             kvmerger budgetMode=faithful or --dump-cache
+  --compress-sliding-layers models with sliding-window layers (gemma2/3): compress those too
+                            (default: only the global layers; a sliding layer keeps its window)
 
 Output:
   --json                    print exactly one JSON object: {"text", "tokens": {"prompt",
@@ -104,6 +106,7 @@ const OPTIONS = {
   'method-option': { type: 'string', multiple: true },
   'dump-cache': { type: 'string' },
   'compress-during-prefill': { type: 'boolean' },
+  'compress-sliding-layers': { type: 'boolean' },
   ...OUTPUT_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -186,9 +189,10 @@ export async function run(argv: string[]): Promise<number> {
 
   const budget = parseBudgetFlags(values.budget, values['budget-tokens'], values['budget-tokens-per']);
   const methodName = values.method;
-  if (!methodName && (budget || values['method-option'] || values['dump-cache'] || values['compress-during-prefill'])) {
-    throw new KvError('--budget, --budget-tokens, --method-option, --dump-cache and --compress-during-prefill need --method NAME (kvmerger methods lists them)');
+  if (!methodName && (budget || values['method-option'] || values['dump-cache'] || values['compress-during-prefill'] || values['compress-sliding-layers'])) {
+    throw new KvError('--budget, --budget-tokens, --method-option, --dump-cache, --compress-during-prefill and --compress-sliding-layers need --method NAME (kvmerger methods lists them)');
   }
+  if (values['compress-sliding-layers']) options.compressSlidingLayers = true;
   if (methodName && methodName !== 'full' && !budget && methodNames().includes(methodName)) {
     // Without a budget a method keeps every slot: the run would look compressed and be the full cache.
     throw new KvError(
