@@ -47,7 +47,22 @@ interface Slot {
   elements: number;
 }
 
-/** Tensor layout of a checkpoint by canonical GGUF name, and the total bytes the file must have. */
+/**
+ * The bytes a checkpoint with this header must have, by arithmetic alone (no allocation), so that a header claiming
+ * 2^30 layers is compared with the file's size before any table is built.
+ */
+export function llama2cTotalBytes(h: Llama2cHeader): number {
+  const headSize = h.dim / h.nHeads;
+  const kvDim = h.nKvHeads * headSize;
+  const perLayer = 2 * h.dim + 2 * h.dim * h.dim + 2 * kvDim * h.dim + 3 * h.hiddenDim * h.dim;
+  const floats = h.vocabSize * h.dim + h.nLayers * perLayer + h.dim + h.seqLen * headSize + (h.sharedClassifier ? 0 : h.vocabSize * h.dim);
+  return LLAMA2C_HEADER_BYTES + floats * 4;
+}
+
+/**
+ * Tensor layout of a checkpoint by canonical GGUF name, and the total bytes the file must have. Callers check
+ * `llama2cTotalBytes` against the file first: the table has one entry per tensor of every layer.
+ */
 export function llama2cLayout(h: Llama2cHeader): { tensors: Map<string, Slot>; totalBytes: number } {
   const headSize = h.dim / h.nHeads;
   const kvDim = h.nKvHeads * headSize;
@@ -192,14 +207,14 @@ export function openLlama2cCheckpoint(path: string, fd?: number): ModelFile {
     const n = size >= LLAMA2C_HEADER_BYTES ? readSync(f, head, 0, LLAMA2C_HEADER_BYTES, 0) : 0;
     const h = n === LLAMA2C_HEADER_BYTES ? parseLlama2cHeader(head) : undefined;
     if (!h) throw new KvError(`${path}: not a llama2.c checkpoint (its first 28 bytes are not a valid header)`);
-    const { tensors, totalBytes } = llama2cLayout(h);
+    const totalBytes = llama2cTotalBytes(h);
     if (size !== totalBytes) {
       const what = size < totalBytes ? 'truncated' : 'longer than its header says';
       throw new KvError(
         `${path}: llama2.c checkpoint ${what}: the header (dim ${h.dim}, ${h.nLayers} layers, vocab ${h.vocabSize}) needs ${totalBytes} bytes but the file has ${size}${size < totalBytes ? '; the download may be incomplete' : ''}`,
       );
     }
-    return new Llama2cCheckpoint(f, path, size, h, tensors);
+    return new Llama2cCheckpoint(f, path, size, h, llama2cLayout(h).tensors);
   } catch (err) {
     closeSync(f);
     throw err;

@@ -7,7 +7,7 @@ import { KvError } from '../util/errors.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './gguf-reader.js';
 import type { GGUFValue } from './gguf-types.js';
-import { LLAMA2C_HEADER_BYTES, llama2cLayout, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';
+import { LLAMA2C_HEADER_BYTES, llama2cTotalBytes, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';
 import { describeModel, type TensorDirectory } from './model-description.js';
 import type { ModelFile } from './model-file.js';
 import { openReadableFile } from './open-readable-file.js';
@@ -116,7 +116,7 @@ export function openModelFile(path: string): ModelFile {
   }
   const h = parseLlama2cHeader(head);
   if (h) {
-    const need = llama2cLayout(h).totalBytes;
+    const need = llama2cTotalBytes(h);
     if (need === size) return openLlama2cCheckpoint(path, fd);
     closeSync(fd);
     throw new KvError(

@@ -78,7 +78,8 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
     let tokenizer: Tokenizer;
     if (options.tokenizerPath !== undefined) {
       if (!existsSync(options.tokenizerPath)) throw new KvError(`--tokenizer ${options.tokenizerPath}: no such file; check the path`);
-      tokenizer = loadTokenizer(options.tokenizerPath);
+      // llama2.c's run.c reads exactly vocab_size tokens from a tokenizer.bin; fewer is a truncated or foreign file.
+      tokenizer = loadTokenizer(options.tokenizerPath, file.format === 'llama2c' ? { vocabSize: config.vocabSize } : {});
     } else {
       try {
         tokenizer = loadTokenizer(path);

@@ -7,6 +7,7 @@
  */
 import { KvError } from '../util/errors.js';
 import { BpeTokenizer } from './bpe-tokenizer.js';
+import { byteChar } from './byte-unicode.js';
 import { BYTE_LEVEL_REGEX, type PreTokenizerStep, type SplitBehavior } from './pre-tokenizer.js';
 import { TokenType, type Tokenizer } from './tokenizer.js';
 
@@ -26,6 +27,18 @@ function escapeRegex(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
+/** A value as a short JSON text for a message (a type name, a bad entry). */
+function shortJson(v: unknown): string {
+  const t = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  return t.length > 40 ? `${t.slice(0, 40)}…` : t;
+}
+
+/**
+ * Ids beyond this many past the number of entries are not a vocabulary but a broken file (an id of 2e9 would
+ * otherwise allocate tables of 2e9 entries). Real files are dense: ids 0..n-1.
+ */
+const ID_SLACK = 1 << 16;
+
 const BEHAVIORS: Record<string, SplitBehavior> = {
   Isolated: 'isolated',
   Removed: 'removed',
@@ -41,7 +54,8 @@ function preTokenizerSteps(pt: unknown, where: string): { steps: PreTokenizerSte
     if (!isObj(p)) throw new KvError(`${where}: pre_tokenizer is malformed`);
     switch (p.type) {
       case 'Sequence':
-        for (const q of (p.pretokenizers as unknown[]) ?? []) visit(q);
+        if (!Array.isArray(p.pretokenizers)) throw new KvError(`${where}: pre_tokenizer Sequence has no "pretokenizers" list`);
+        for (const q of p.pretokenizers as unknown[]) visit(q);
         return;
       case 'ByteLevel':
         byteLevel = true;
@@ -66,7 +80,7 @@ function preTokenizerSteps(pt: unknown, where: string): { steps: PreTokenizerSte
       }
       default:
         throw new KvError(
-          `${where}: pre-tokenizer ${String(p.type)} is not supported; supported: ByteLevel, Digits, Split, Sequence (byte-level BPE)`,
+          `${where}: pre-tokenizer ${shortJson(p.type)} is not supported; supported: ByteLevel, Digits, Split, Sequence (byte-level BPE)`,
         );
     }
   };
@@ -79,9 +93,11 @@ function normalizer(n: unknown, where: string): ((s: string) => string) | undefi
   const forms: string[] = [];
   const visit = (x: unknown): void => {
     if (!isObj(x)) throw new KvError(`${where}: normalizer is malformed`);
-    if (x.type === 'Sequence') for (const y of (x.normalizers as unknown[]) ?? []) visit(y);
-    else if (x.type === 'NFC' || x.type === 'NFD' || x.type === 'NFKC' || x.type === 'NFKD') forms.push(x.type);
-    else throw new KvError(`${where}: normalizer ${String(x.type)} is not supported; supported: NFC, NFD, NFKC, NFKD`);
+    if (x.type === 'Sequence') {
+      if (!Array.isArray(x.normalizers)) throw new KvError(`${where}: normalizer Sequence has no "normalizers" list`);
+      for (const y of x.normalizers as unknown[]) visit(y);
+    } else if (x.type === 'NFC' || x.type === 'NFD' || x.type === 'NFKC' || x.type === 'NFKD') forms.push(x.type);
+    else throw new KvError(`${where}: normalizer ${shortJson(x.type)} is not supported; supported: NFC, NFD, NFKC, NFKD`);
   };
   visit(n);
   if (forms.length === 0) return undefined;
@@ -109,22 +125,48 @@ export function tokenizerFromHFJson(json: unknown, where = 'tokenizer.json', hin
         'for SentencePiece-style models use the GGUF or a llama2.c tokenizer.bin',
     );
   }
-  if (!isObj(model.vocab)) throw new KvError(`${where}: model.vocab is missing`);
+  if (!isObj(model.vocab)) throw new KvError(`${where}: model.vocab is missing (it must be an object of token → id)`);
   const vocab = model.vocab as Record<string, unknown>;
-  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
+  const entries = Object.entries(vocab);
+  if (entries.length === 0) throw new KvError(`${where}: model.vocab is empty; the file is not a usable tokenizer (re-download it)`);
+  if (json.added_tokens !== undefined && json.added_tokens !== null && !Array.isArray(json.added_tokens)) {
+    throw new KvError(`${where}: added_tokens must be a list`);
+  }
+  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as unknown[]) : [];
+  const isId = (id: unknown): id is number => typeof id === 'number' && Number.isInteger(id) && id >= 0;
+  const limit = entries.length + added.length + ID_SLACK;
   let n = 0;
-  for (const id of Object.values(vocab)) if (typeof id === 'number') n = Math.max(n, id + 1);
-  for (const a of added) if (typeof a.id === 'number') n = Math.max(n, a.id + 1);
+  for (const [s, id] of entries) {
+    if (!isId(id)) throw new KvError(`${where}: model.vocab has a bad id ${shortJson(id)} for ${shortJson(s)} (ids are integers ≥ 0)`);
+    if (id >= limit) {
+      throw new KvError(`${where}: model.vocab gives ${shortJson(s)} the id ${id}, far beyond its ${entries.length} entries; the file is corrupt`);
+    }
+    n = Math.max(n, id + 1);
+  }
+  added.forEach((a, i) => {
+    if (!isObj(a) || !isId(a.id) || typeof a.content !== 'string' || a.content === '') {
+      throw new KvError(`${where}: added_tokens[${i}] is malformed (${shortJson(a)}); each entry needs an integer "id" and a non-empty "content"`);
+    }
+    if (a.id >= limit) throw new KvError(`${where}: added_tokens[${i}] has the id ${a.id}, far beyond the vocabulary's ${entries.length} entries; the file is corrupt`);
+    n = Math.max(n, a.id + 1);
+  });
   const tokens = new Array<string>(n).fill('');
   const types = new Uint8Array(n).fill(TokenType.Unused);
-  for (const [s, id] of Object.entries(vocab)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new KvError(`${where}: model.vocab has a bad id for '${s}'`);
-    tokens[id] = s;
-    types[id] = TokenType.Normal;
+  for (const [s, id] of entries) {
+    tokens[id as number] = s;
+    types[id as number] = TokenType.Normal;
+  }
+  // Byte-level BPE holds a symbol for every byte; real files may leave out bytes that never occur in UTF-8 text or
+  // rare control bytes, but never printable ASCII: without those, plain text encodes to nothing.
+  const missing = Array.from({ length: 0x7f - 0x20 }, (_, i) => byteChar(0x20 + i)).filter((c) => !Object.hasOwn(vocab, c));
+  if (missing.length > 0) {
+    throw new KvError(
+      `${where}: model.vocab lacks ${missing.length} of the 95 printable ASCII byte-level symbols (e.g. ${shortJson(missing[0])}), so text with those bytes would be lost; the file is incomplete`,
+    );
   }
   const lstrip: number[] = [];
   const rstrip: number[] = [];
-  for (const a of added) {
+  for (const a of added as Json[]) {
     if (typeof a.id !== 'number' || typeof a.content !== 'string') throw new KvError(`${where}: added_tokens has a malformed entry`);
     tokens[a.id] = a.content;
     types[a.id] = a.special === true ? TokenType.Control : TokenType.UserDefined;
@@ -132,7 +174,13 @@ export function tokenizerFromHFJson(json: unknown, where = 'tokenizer.json', hin
     if (a.rstrip === true) rstrip.push(a.id);
   }
   const merges = model.merges;
-  if (!Array.isArray(merges)) throw new KvError(`${where}: model.merges is missing`);
+  if (!Array.isArray(merges)) throw new KvError(`${where}: model.merges is missing (it must be a list)`);
+  merges.forEach((m: unknown, i) => {
+    const ok =
+      (typeof m === 'string' && m.indexOf(' ', 1) > 0) ||
+      (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string' && m[0] !== '' && m[1] !== '');
+    if (!ok) throw new KvError(`${where}: model.merges[${i}] is malformed (${shortJson(m)}); each merge is "a b" or ["a", "b"]`);
+  });
 
   // BOS/EOS: the post-processor's template says what encode adds; hints (config files) name the ids.
   const idOf = (v: number | string | undefined): number | undefined =>

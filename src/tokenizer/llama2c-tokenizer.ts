@@ -54,8 +54,17 @@ export function parseLlama2cTokenizer(buf: Uint8Array, path: string, vocabSize?:
     scores.push(score);
     o += len;
   }
-  if (vocabSize !== undefined && tokens.length < vocabSize) throw bad(`${tokens.length} tokens, expected ${vocabSize}`);
+  if (vocabSize !== undefined && tokens.length < vocabSize) {
+    throw bad(`${tokens.length} tokens but the model's vocabulary has ${vocabSize}: the file is truncated or belongs to another model`);
+  }
   if (tokens.length < 3) throw bad(`only ${tokens.length} tokens`);
+  // tokenizer.py writes max_token_length as the longest token's byte length: a file read to its end whose longest
+  // token is shorter has lost its tail (a download cut at a token boundary).
+  let longest = 0;
+  for (const t of tokens) longest = Math.max(longest, utf8.encode(t).length);
+  if (vocabSize === undefined && longest < maxTokenLength) {
+    throw bad(`its header says the longest token has ${maxTokenLength} bytes but the longest of its ${tokens.length} tokens has ${longest}: the file is truncated`);
+  }
   return { maxTokenLength, tokens, scores: Float32Array.from(scores) };
 }
 

@@ -57,8 +57,13 @@ function hfHints(path: string): HFTokenizerHints {
   return hints;
 }
 
+export interface LoadTokenizerOptions {
+  /** The model's vocabulary size, when known: a llama2.c tokenizer.bin is read for exactly this many tokens. */
+  vocabSize?: number;
+}
+
 /** Loads the tokenizer in `path`; throws KvError naming the file and the problem. */
-export function loadTokenizer(path: string): Tokenizer {
+export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}): Tokenizer {
   let size: number;
   try {
     const st = statSync(path);
@@ -94,17 +99,27 @@ export function loadTokenizer(path: string): Tokenizer {
     }
     return tokenizerFromHFJson(json, path, hfHints(path));
   }
-  if (size >= 4) {
-    try {
-      return new Llama2cTokenizer(parseLlama2cTokenizer(readFileSync(path), path));
-    } catch (err) {
-      if (!(err instanceof KvError)) throw err;
-    }
-  }
   if (looksLikeLlama2cCheckpoint(h)) {
     throw new KvError(`${path}: ${NOT_FOUND} (this looks like a llama2.c checkpoint, which holds no vocabulary; pass its tokenizer.bin)`);
   }
+  if (size >= 4) {
+    try {
+      return new Llama2cTokenizer(parseLlama2cTokenizer(readFileSync(path), path, options.vocabSize));
+    } catch (err) {
+      if (!(err instanceof KvError)) throw err;
+      // A plausible max_token_length and a first token that parses: meant as a tokenizer.bin, so say what is wrong.
+      if (looksLikeLlama2cTokenizer(h)) throw err;
+    }
+  }
   throw new KvError(`${path}: ${NOT_FOUND}`);
+}
+
+/** The start of a llama2.c tokenizer.bin: max_token_length in 1..64 Ki, then the first token's finite score. */
+function looksLikeLlama2cTokenizer(h: Uint8Array): boolean {
+  if (h.length < 8) return false;
+  const dv = new DataView(h.buffer, h.byteOffset, 8);
+  const max = dv.getInt32(0, true);
+  return max > 0 && max <= 1 << 16 && Number.isFinite(dv.getFloat32(4, true));
 }
 
 /** A llama2.c checkpoint header: 7 positive int32s (dim, hidden, layers, heads, kv heads, ±vocab, seq_len). */

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer.js';
 import { tokenizerFromHFJson } from '../../src/tokenizer/hf-tokenizer.js';
+import { byteChar } from '../../src/tokenizer/byte-unicode.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { sharedData } from '../helpers/shared-data.js';
 
@@ -80,18 +81,22 @@ test('tokenizer.json errors name the file and the problem', () => {
     () => tokenizerFromHFJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] }, pre_tokenizer: { type: 'Metaspace' } }, 'c.json'),
     /c\.json: pre-tokenizer Metaspace is not supported/,
   );
-  // a minimal valid byte-level file: tokens for a, b and the merge "a b"
+  // a minimal valid byte-level file: the 256 byte symbols, "ab" and the merge "a b"
+  const vocab: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) vocab[byteChar(b)] = b;
+  vocab.ab = 256;
   const t = tokenizerFromHFJson(
     {
-      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2, 'Ġ': 3 }, merges: [['a', 'b']] },
+      model: { type: 'BPE', vocab, merges: [['a', 'b']] },
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: true },
-      added_tokens: [{ id: 4, content: '<eos>', special: true }],
+      added_tokens: [{ id: 257, content: '<eos>', special: true }],
       decoder: { type: 'ByteLevel' },
     },
     'd.json',
   );
   // "ab" → [ab]; " ab" → Ġ a b → [Ġ, ab] ("Ġab" is not a token); <eos> split out
-  assert.deepEqual(t.encode('ab ab<eos>'), [2, 3, 2, 4]);
-  assert.deepEqual(t.encode('ab'), [2]);
+  assert.deepEqual(t.encode('ab ab<eos>'), [256, vocab['Ġ'], 256, 257]);
+  assert.deepEqual(t.encode('ab'), [256]);
   assert.equal(t.decode(t.encode('ab ab<eos>')), 'ab ab');
 });
+
