@@ -9,12 +9,14 @@ import { closeSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { KvError } from '../util/errors.js';
-import { didYouMean, wrapText } from './options.js';
+import { UnknownOptionError, didYouMean, wrapText, type OptionTable } from './options.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
   help: string;
   summary: string;
+  /** The option table (commands parsed with src/cli/options.ts). */
+  options?: OptionTable;
 }
 
 /** Subcommands, loaded lazily so that `kvmerger info` does not load onnxruntime. */
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   demo: () => import('./commands/demo.js'),
   analyze: () => import('./commands/analyze.js'),
   bench: () => import('./commands/bench.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 async function mainHelp(): Promise<string> {
@@ -78,12 +81,14 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     return await mod.run(rest);
-  } catch (err) {
+  } catch (thrown) {
+    let err: unknown = thrown;
+    if (err instanceof UnknownOptionError && err.hint === '' && err.flag.startsWith('--')) err = await otherCommandsHint(err);
     const parseError = err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (err instanceof KvError || parseError) {
       // node's parseArgs messages span several lines and name no fix: one line, pointing at the command's --help.
       const message = parseError
-        ? `${err.message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; run 'kvmerger ${name ?? ''} --help' for its options`
+        ? `${(err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; run 'kvmerger ${name ?? ''} --help' for its options`
         : (err as Error).message;
       process.stderr.write(`kvmerger: ${message}\n`);
       if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
@@ -93,6 +98,20 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return 2;
   }
+}
+
+/** "--data: eval, demo, reproduce and analyze take it, generate does not": an option of other commands. */
+async function otherCommandsHint(err: UnknownOptionError): Promise<KvError> {
+  const name = err.flag.slice(2);
+  const takers: string[] = [];
+  for (const [command, load] of Object.entries(COMMANDS)) {
+    if (command === err.command) continue;
+    const table = (await load()).options;
+    if (table && Object.entries(table).some(([n, spec]) => n === name || (spec.aliases ?? []).includes(name))) takers.push(command);
+  }
+  if (takers.length === 0) return err;
+  const list = takers.length === 1 ? takers[0] : `${takers.slice(0, -1).join(', ')} and ${takers[takers.length - 1]}`;
+  return new KvError(`unknown option '${err.flag}' (${list} take${takers.length === 1 ? 's' : ''} it, ${err.command} does not); run 'kvmerger ${err.command} --help' for its options`);
 }
 
 // A reader that goes away early (`kvmerger tokenize ... | head`) is not an error: stop quietly, no stack trace.

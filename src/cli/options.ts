@@ -109,6 +109,17 @@ function lookupTable(table: OptionTable): Map<string, Lookup> {
   return byFlag;
 }
 
+/** An option the command does not take; `flag` as typed (`--data`), `hint` the did-you-mean part ('' when none). */
+export class UnknownOptionError extends KvError {
+  constructor(
+    readonly command: string,
+    readonly flag: string,
+    readonly hint: string,
+  ) {
+    super(`unknown option '${flag}'${hint}; run 'kvmerger ${command} --help' for its options`);
+  }
+}
+
 export interface ParseSettings {
   /** How many positional arguments the command takes: a number (at most that many) or 'any'. Default 0. */
   positionals?: number | 'any';
@@ -141,7 +152,7 @@ export function parseOptions<T extends OptionTable>(command: string, argv: reado
       const all = [...byFlag.keys()].filter((f) => f.startsWith('--'));
       // suggest the shown names first; an alias only when it is the only close one
       const hint = didYouMean(flag, visible) || didYouMean(flag, all);
-      throw new KvError(`unknown option '${flag}'${hint}; ${helpHint}`);
+      throw new UnknownOptionError(command, flag, hint);
     }
     const { name, spec } = found;
     let value: string | boolean;

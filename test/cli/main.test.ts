@@ -21,6 +21,8 @@ test("option errors: one line on stderr, the command's --help named, exit 1, no 
   assert.equal(unknown.stderr, "kvmerger: unknown option '--bogus'; run 'kvmerger info --help' for its options\n");
   const typo = spawnSync(process.execPath, [...cli, 'generate', '--max-token', '5'], { cwd: root, encoding: 'utf8' });
   assert.equal(typo.stderr, "kvmerger: unknown option '--max-token' (did you mean --max-tokens?); run 'kvmerger generate --help' for its options\n");
+  const elsewhere = spawnSync(process.execPath, [...cli, 'generate', '--data', 'x'], { cwd: root, encoding: 'utf8' });
+  assert.match(elsewhere.stderr, /^kvmerger: unknown option '--data' \(eval, .*analyze take it, generate does not\); run 'kvmerger generate --help'/);
   const command = spawnSync(process.execPath, [...cli, 'genrate'], { cwd: root, encoding: 'utf8' });
   assert.equal(command.status, 1);
   assert.equal(command.stderr, "kvmerger: unknown command 'genrate' (did you mean generate?); run 'kvmerger --help' for the list of commands\n");
