@@ -184,3 +184,42 @@ test('every vocabulary-only GGUF in tokenizer-tests opens; supported architectur
     }
   }
 });
+
+test("the newer architectures' defaults are llama.cpp's", () => {
+  const of = (arch: string, extra: Record<string, GGUFValue> = {}, tensors?: TensorDirectory) =>
+    describeModel(meta(arch, { [`${arch}.vocab_size`]: 10, ...extra }), tensors, 'm.gguf');
+  // gemma2 with no optional keys: window 4096 on even layers, soft-caps 50 and 30, local RoPE = global, 1/sqrt(head_dim)
+  const g2 = of('gemma2', { 'gemma2.rope.freq_base': 20000 });
+  assert.equal(g2.slidingWindow!.size, 4096);
+  assert.deepEqual(g2.slidingWindow!.layers.slice(0, 4), [true, false, true, false]);
+  assert.deepEqual([g2.attnLogitSoftcap, g2.finalLogitSoftcap], [50, 30]);
+  assert.deepEqual(g2.ropeLocal, { freqBase: 20000, scaling: { type: 'none' } });
+  assert.equal(g2.attentionScale, 1 / Math.sqrt(64));
+  assert.equal(g2.embeddingScale, Math.sqrt(576));
+  assert.equal(g2.ropeStyle, 'neox');
+  // the 27B shape (46 layers): queries scaled by 1/sqrt(n_embd / n_head) instead of 1/sqrt(head_dim)
+  const big = of('gemma2', { 'gemma2.block_count': 46, 'gemma2.embedding_length': 4608, 'gemma2.attention.head_count': 32, 'gemma2.attention.key_length': 128, 'gemma2.attention.value_length': 128 });
+  assert.equal(big.attentionScale, 1 / Math.sqrt(4608 / 32));
+  // gemma3: no sliding_window key → every layer global; with it, 5 local : 1 global and local base 10000
+  const g3 = of('gemma3');
+  assert.equal(g3.slidingWindow, undefined);
+  assert.equal(g3.finalLogitSoftcap, undefined);
+  assert.equal(g3.attnLogitSoftcap, undefined);
+  assert.equal(g3.qkNorm, true);
+  const g3w = of('gemma3', { 'gemma3.attention.sliding_window': 512, 'gemma3.rope.scaling.type': 'linear', 'gemma3.rope.scaling.factor': 8 });
+  assert.deepEqual(g3w.slidingWindow!.layers.slice(0, 7), [true, true, true, true, true, false, true]);
+  assert.deepEqual(g3w.ropeLocal, { freqBase: 10000, scaling: { type: 'none' } });
+  assert.deepEqual(g3w.ropeScaling, { type: 'linear', factor: 8 });
+  // pattern 0: every layer local (llama.cpp's set_swa_pattern)
+  assert.ok(of('gemma3', { 'gemma3.attention.sliding_window': 512, 'gemma3.attention.sliding_window_pattern': 0 }).slidingWindow!.layers.every((b) => b));
+  // qwen3: q/k norms, neox, explicit head dim; no biases unless the file has them
+  const q3 = of('qwen3', { 'qwen3.attention.key_length': 128, 'qwen3.attention.value_length': 128 });
+  assert.deepEqual([q3.qkNorm, q3.headDim, q3.ropeStyle, q3.attentionBias], [true, 128, 'neox', false]);
+  // phi3: the sliding window is read and ignored; LongRoPE from the factor tensors
+  const p3 = of('phi3', { 'phi3.attention.sliding_window': 2047, 'phi3.rope.scaling.attn_factor': 1.19, 'phi3.rope.scaling.original_context_length': 4096 }, tensorsOf({ 'token_embd.weight': [576, 10], 'rope_factors_long.weight': [32], 'rope_factors_short.weight': [32] }));
+  assert.equal(p3.slidingWindow, undefined);
+  assert.deepEqual(p3.ropeScaling, { type: 'longrope', attnFactor: 1.19, originalContextLength: 4096 });
+  assert.throws(() => of('phi3', {}, tensorsOf({ 'rope_factors_long.weight': [32] })), /only one of rope_factors_long\.weight and rope_factors_short\.weight/);
+  // llama (Mistral): llama.attention.sliding_window is ignored, as llama.cpp does
+  assert.equal(of('llama', { 'llama.attention.sliding_window': 4096 }).slidingWindow, undefined);
+});
