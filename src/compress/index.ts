@@ -58,6 +58,7 @@ export type { MergeOptions, SigmaMode } from './methods/kvmerger/gaussian-merge.
 export { gaussianMerge, kernelWeights } from './methods/kvmerger/gaussian-merge.js';
 export { pivotOf } from './methods/kvmerger/pivot.js';
 export type { KVMergerOptions } from './methods/kvmerger/options.js';
+export type { KVMergerDetails } from './methods/kvmerger/index.js';
 export { kvmergerMethod, compressKVMerger, faithfulShares } from './methods/kvmerger/index.js';
 export type { H2OOptions } from './methods/h2o.js';
 export { h2oMethod, h2oKeep } from './methods/h2o.js';

@@ -10,8 +10,11 @@ import { mergingUnits } from './merging-units.js';
 import { KVMERGER_OPTIONS, type KVMergerOptions } from './options.js';
 import { reservedShares, resolveShares } from './reserved-tokens.js';
 
+/** The report's `details`: the reserved shares used, and per layer the deciding threshold, reservation and sets. */
+export type KVMergerDetails = { recentRatio: number; attnRatio: number; thresholdCosine: (number | null)[]; reservedPerHead: number[]; mergingSets: number[] };
+
 /** Per layer and KV head: cut the slots into merging sets of similar adjacent keys, merge each set into its pivot. */
-export function compressKVMerger({ cache, options, layerBudgets, stats, reserveSlots }: MethodInput<KVMergerOptions>): Record<string, unknown> {
+export function compressKVMerger({ cache, options, layerBudgets, stats, reserveSlots }: MethodInput<KVMergerOptions>): KVMergerDetails {
   const attention = pickScores(stats, options, 'kvmerger'); // aggregated attention a_j
   const shares = reservedShares(options); // recent and high-attention tokens are never merged
   const units = mergingUnits(cache, attention, options, shares); // adjacent key cosines + reservation order
