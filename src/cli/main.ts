@@ -61,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
   const args = argv.filter((a) => a !== '--verbose');
   const [name, ...rest] = args;
   try {
+    if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]]) {
+      process.stdout.write(wrapText((await COMMANDS[rest[0]]!()).help) + '\n');
+      return 0;
+    }
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write((await mainHelp()) + '\n');
       return 0;

@@ -2,6 +2,9 @@
 // numbers, did-you-mean, and help texts that list exactly the options a command takes, in at most 100 columns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { closest, editDistance, parseOptions, wrapText, type OptionTable } from '../../src/cli/options.js';
 
 const TABLE = {
@@ -50,12 +53,22 @@ test('wrapText: long lines wrap at spaces, continuations under the description c
   assert.equal(wrapText('short'), 'short');
 });
 
-const COMMANDS = ['info', 'tokenize', 'generate', 'methods', 'report', 'eval', 'reproduce', 'demo', 'analyze'];
+// every command that parses with the shared layer (it exports its option table); bench keeps its own parser
+const commandsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'commands');
+const COMMANDS: string[] = [];
+for (const f of readdirSync(commandsDir).filter((x) => x.endsWith('.ts')).sort()) {
+  const name = f.replace(/\.ts$/, '');
+  if ('options' in ((await import(`../../src/cli/commands/${name}.js`)) as object)) COMMANDS.push(name);
+}
 const RUNS_A_MODEL = ['generate', 'eval', 'reproduce', 'demo', 'analyze'];
 
 async function load(name: string): Promise<{ help: string; options: OptionTable }> {
   return (await import(`../../src/cli/commands/${name}.js`)) as { help: string; options: OptionTable };
 }
+
+test('the shared layer covers every command but bench', () => {
+  for (const c of ['info', 'tokenize', 'generate', 'methods', 'report', 'eval', 'reproduce', 'demo', 'analyze']) assert.ok(COMMANDS.includes(c), c);
+});
 
 test('every help text: at most 100 columns, every option shown, only options that exist', async () => {
   const all = new Set<string>(['--help', '--verbose', '--version']);
