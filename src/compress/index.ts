@@ -32,6 +32,16 @@
  * A method sees only the cache, the statistics it declared (reduced from query heads to KV heads with its
  * `gqaReduce`) and the budget; it compacts heads physically (HeadCache.retain / removeAt) and never renumbers
  * positions. The session never needs to know a method's internals.
+ *
+ * ## How a method is written (docs/methods.md, "How to add a new method")
+ *
+ * - options: one declaration, `defineOptions({ name: option.enum | number | integer | enumOrNumber })`, gives the
+ *   listing, the parser with its errors, and the type the method reads (`OptionsOf`);
+ * - selection: `compressByScore(input, { sinks?, recent?, scores, keep? })` (keep-by-score.ts) does the layer →
+ *   head loop, budgets, reserved slots, the top-k and the compaction; a method only scores;
+ * - decoding: `evictionPolicy(layerBudgets, { stats, begin?, victim })` (eviction-policy.ts) evicts and counts;
+ * - what else differs is a capability on `CompressionMethod` (`layerBudgets`, `resolveOptions`, `prefillRefusal`,
+ *   `repeatedRoundOptions`), never a test of the method's name in shared code.
  */
 export type { BudgetSpec, Budget } from './budget.js';
 export { resolveBudget, validateBudget, parseBudgetFlags, floorSlots, ceilSlots } from './budget.js';

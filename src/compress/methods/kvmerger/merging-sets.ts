@@ -1,7 +1,8 @@
 /**
- * KVMerger's merging-set identification (spec §2.2, the paper's Algorithm 1), in the cut formulation: the sequence of slots is
- * cut between i and i+1 wherever the adjacent key cosine is ≤ ε or either slot is reserved; the merging sets are the
- * maximal runs between cuts. Only adjacent pairs are compared: T − 1 dot products per head, never a T × T matrix.
+ * KVMerger's merging-set identification (spec §2.2, the paper's Algorithm 1), in the cut formulation: the sequence
+ * of slots is cut between i and i+1 wherever the adjacent key cosine is ≤ ε or either slot is reserved; the merging
+ * sets are the maximal runs between cuts. Only adjacent pairs are compared: T − 1 dot products per head, never a
+ * T × T matrix.
  */
 import { rowNorms } from '../../row-norms.js';
 
