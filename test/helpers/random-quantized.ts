@@ -15,10 +15,13 @@ const HALF_FIELDS: Record<string, number[]> = {
   Q2_K: [80, 82], Q3_K: [108], Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208],
 };
 
-/** Typical magnitude of d for each type so that weights come out near ±0.1 (codes span very different ranges). */
+/**
+ * Magnitude of the super-scale d of each type so that the largest weights of a block come out near ±0.1 to ±0.2, as
+ * in real files (codes and sub-scales span very different ranges: Q6_K's d·sc·q reaches 127 · 32 · d).
+ */
 const D_SIZE: Record<string, number> = {
-  Q4_0: 0.02, Q4_1: 0.02, Q5_0: 0.01, Q5_1: 0.01, Q8_0: 0.001,
-  Q2_K: 0.01, Q3_K: 0.001, Q4_K: 0.001, Q5_K: 0.0005, Q6_K: 0.0005,
+  Q4_0: 0.02, Q4_1: 0.02, Q5_0: 0.01, Q5_1: 0.005, Q8_0: 0.001,
+  Q2_K: 0.003, Q3_K: 0.001, Q4_K: 0.0002, Q5_K: 0.0001, Q6_K: 0.00004,
 };
 
 /** `elements` weights of `type` as random valid blocks. */
