@@ -172,3 +172,37 @@ test('our Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 bytes equal native llama-quantize --pu
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--engines: the three names; llama.cpp alone is ambiguous now; --full widens the defaults', async () => {
+  const { parseEngines, BENCH_DEFAULTS } = await import('../../src/cli/commands/bench.js');
+  assert.deepEqual(parseEngines('kvmerger,llama.cpp-native,node-llama-cpp'), ['kvmerger', 'llama.cpp-native', 'node-llama-cpp']);
+  assert.throws(() => parseEngines('kvmerger,llama.cpp'), (e: unknown) => e instanceof KvError && /ambiguous; use llama\.cpp-native \(llama-bench\) or node-llama-cpp/.test((e as Error).message));
+  assert.throws(() => parseEngines('vllm'), (e: unknown) => e instanceof KvError && /unknown engine 'vllm'/.test((e as Error).message));
+  assert.deepEqual(BENCH_DEFAULTS.plain.lengths.split(','), ['512', '2048']);
+  assert.ok(BENCH_DEFAULTS.full.weights.includes('q4_k_m') && BENCH_DEFAULTS.full.lengths.includes('8192'));
+});
+
+test('the GGUF writer makes a lazily given tensor when it writes it (random models are written one tensor at a time)', async () => {
+  const { writeGGUF } = await import('../../src/formats/gguf-writer.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-lazy-'));
+  try {
+    const made: string[] = [];
+    const lazy = (name: string, v: number) => () => {
+      made.push(name);
+      return new Float32Array(64).fill(v);
+    };
+    const path = join(dir, 'lazy.gguf');
+    writeGGUF(path, { metadata: { 'general.architecture': 'llama' }, tensors: [{ name: 'a', dims: [64], type: 'F32', data: lazy('a', 1) }, { name: 'b', dims: [64], type: 'Q4_0', data: lazy('b', 2) }] });
+    assert.deepEqual(made, ['a', 'b']);
+    const g = openGGUF(path);
+    try {
+      assert.deepEqual([g.tensor('a')!.typeName, g.tensor('b')!.typeName], ['F32', 'Q4_0']);
+    } finally {
+      g.close();
+    }
+    // a lazily made tensor of the wrong size is the same KvError as an eager one
+    assert.throws(() => writeGGUF(join(dir, 'bad.gguf'), { metadata: {}, tensors: [{ name: 'c', dims: [64], type: 'F32', data: () => new Float32Array(3) }] }), (e: unknown) => e instanceof KvError && /'c': 3 values/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
