@@ -28,9 +28,9 @@ test('--json prints exactly one JSON object with the documented fields', { skip 
   assert.equal(typeof j.text, 'string');
   assert.deepEqual(j.tokens, { prompt: 5, generated: 12 });
   for (const k of ['prefillMs', 'decodeMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond']) assert.equal(typeof j.timings[k], 'number', k);
-  // 5 layers × 4 KV heads × (5 + 11) slots × 8 dims × 2 × 4 bytes
+  // 5 layers × 4 KV heads × (5 + 11) slots × 8 dims × K,V × 2 bytes (--kv-type f16, the default)
   assert.equal(j.cache.slots, 5 * 4 * 16);
-  assert.equal(j.cache.bytes, 5 * 4 * 16 * 8 * 2 * 4);
+  assert.equal(j.cache.bytes, 5 * 4 * 16 * 8 * 2 * 2);
 });
 
 test('streams the text to stdout, and --method compresses with the report in --json', { skip }, async () => {
