@@ -22,7 +22,11 @@ test('kvmerger bench --json: the rows of both engines on a tiny random GGUF, wit
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { rows: Record<string, unknown>[] };
     assert.deepEqual(Object.keys(out), ['rows']);
-    for (const row of out.rows) assert.deepEqual(Object.keys(row).sort(), [...FIELDS, ...(row.engine === 'llama.cpp-native' ? ['native'] : [])].sort());
+    // plus "native" on llama.cpp-native rows, "error" on the rows of an engine that failed
+    for (const row of out.rows) {
+      const extra = [...(row.engine === 'llama.cpp-native' && row.error === undefined ? ['native'] : []), ...(row.error !== undefined ? ['error'] : [])];
+      assert.deepEqual(Object.keys(row).sort(), [...FIELDS, ...extra].sort());
+    }
     const ours = out.rows.filter((x) => x.engine === 'kvmerger');
     assert.deepEqual(ours.map((x) => [x.promptTokens, x.method, x.budget]), [[8, null, null], [16, null, null], [16, 'h2o', 0.5], [16, 'cam', 0.5]]);
     for (const x of ours) {
