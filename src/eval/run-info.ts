@@ -3,10 +3,12 @@
  * result folder says how to regenerate it. A resumed run rewrites it and keeps the earlier invocations' dates and
  * commands under `previous`.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { KvError } from '../util/errors.js';
 import { version } from '../version.js';
+import { ioReason, makeOutDir } from './out-dir.js';
 
 export interface RunInfo {
   command: string[];
@@ -32,7 +34,7 @@ export function machineInfo(): Record<string, unknown> {
 }
 
 export function writeRunInfo(dir: string, info: RunInfo): string {
-  mkdirSync(dir, { recursive: true });
+  makeOutDir(dir);
   const path = join(dir, 'run.json');
   let previous: unknown[] = [];
   if (existsSync(path)) {
@@ -45,7 +47,16 @@ export function writeRunInfo(dir: string, info: RunInfo): string {
   }
   const body = { ...info, version, date: new Date().toISOString(), machine: machineInfo(), ...(previous.length ? { previous } : {}) };
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not there
+    }
+    throw new KvError(`--out ${dir}: cannot write ${path} (${ioReason(err)}); choose a writable folder with free space`);
+  }
   return path;
 }

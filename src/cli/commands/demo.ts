@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { drawnSeedNote, parseSeed } from '../seed.js';
 import {
   CHUNK_OPTION,
   DATA_OPTION,
@@ -46,7 +47,7 @@ Options:
   --methods LIST            default: every method
   --budgets LIST            default 0.5,0.35
   --method-option [M.]K=V   a method's option (repeatable), as in kvmerger eval
-  -s, --seed S              seeds the prompts and the methods' random choices (default 0)
+  -s, --seed S              seeds the prompts and the methods' random choices (default 0; -1: random, printed)
   --data DIR                the offline data folder (default ../shared/data, or
                             KVMERGER_SHARED_DATA; without it the built-in excerpts)
   -o, --out DIR             keep the result rows there (default: a temporary folder, removed
@@ -134,7 +135,8 @@ export async function run(argv: string[]): Promise<number> {
   const budgets = parseNumberList('--budgets', values.budgets) ?? [0.5, 0.35];
   const { methodNames } = await import('../../compress/registry.js');
   const methods = values.methods ? parseNameList(values.methods) : ['full', ...methodNames().filter((m) => m !== 'full')];
-  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const { seed, random: randomSeed } = parseSeed(values.seed, 0);
+  if (randomSeed) process.stderr.write(drawnSeedNote('demo', seed));
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
 
   const { model, modelPath } = await loadModelFromArgs(modelArgs);

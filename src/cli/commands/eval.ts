@@ -3,6 +3,7 @@ import { KvError } from '../../util/errors.js';
 import { describeTasks, parseTaskList } from '../../eval/tasks.js';
 import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList, taskOptionsBy } from '../grid-args.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { drawnSeedNote, parseSeed } from '../seed.js';
 import {
   CHUNK_OPTION,
   DATA_OPTION,
@@ -44,7 +45,8 @@ Grid:
   --samples N               samples per length (× depth), default 1; file-backed tasks: first N rows
   --lengths LIST            prompt lengths in tokens (default: each task's; docs/eval-tasks.md)
   --depths LIST             needle depths in percent (needle tasks)
-  -s, --seed S              seeds the samples, CaM's gate and 'random' (default 0, so a run resumes)
+  -s, --seed S              seeds the samples, CaM's gate and 'random' (default 0, so a run resumes; -1: a
+                            random seed, printed)
   --method-option [M.]K=V   a method's option (repeatable), e.g. kvmerger.budgetMode=faithful,
                             h2o.recentShare=0.5; K=V alone applies to the one method that has K.
                             KVMerger runs in budgetMode=exact (equal kept slots) unless this says so
@@ -105,7 +107,8 @@ export async function run(argv: string[]): Promise<number> {
   const count = parseIntFlag('--samples', values.samples, 1, 1);
   const lengths = parseNumberList('--lengths', values.lengths, true);
   const depths = parseNumberList('--depths', values.depths);
-  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const { seed, random: randomSeed } = parseSeed(values.seed, 0);
+  if (randomSeed) process.stderr.write(drawnSeedNote('eval', seed));
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
   const taskOptions = taskOptionsBy(tasks, values['task-option'] ?? []);
   const chatArg = values['chat-template'] ?? 'auto';
@@ -114,7 +117,18 @@ export async function run(argv: string[]): Promise<number> {
   }
   const chatTemplate: 'auto' | 'none' = chatArg;
 
-  const { model, modelPath } = await loadModelFromArgs(modelArgs);
+  // The folder is made and locked before the model loads: a second run on it refuses at once.
+  const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');
+  makeOutDir(values.out);
+  const unlock = lockOutDir(values.out);
+  let model: Awaited<ReturnType<typeof loadModelFromArgs>>['model'];
+  let modelPath: string;
+  try {
+    ({ model, modelPath } = await loadModelFromArgs(modelArgs));
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   try {
     const { planGrid, runGrid } = await import('../../eval/run-grid.js');
     const { createProgress } = await import('../../eval/progress.js');
@@ -163,6 +177,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    unlock();
     await model.close();
   }
 }

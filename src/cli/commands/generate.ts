@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { KvError } from '../../util/errors.js';
 import { loadModel } from '../../model/load-model.js';
 import { generate, type GenerateOptions, type GenerateResult, type StopReason } from '../../generate/session.js';
@@ -7,6 +6,7 @@ import { parseBudgetFlags, type CompressionReport } from '../../compress/index.j
 import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
 import { parseModelArgs } from '../model-args.js';
+import { parseSeed } from '../seed.js';
 import {
   CHUNK_OPTION,
   MODEL_OPTIONS,
@@ -119,8 +119,7 @@ const num = (name: string, value: string | undefined, fallback: number, o: Param
 
 /** The seed: the given one, or (absent or -1) a random one, as llama.cpp does. */
 export function resolveSeed(value: string | undefined): number {
-  const s = numberOption('seed', value, { integer: true, min: -1, max: 2 ** 32 - 1 });
-  return s === undefined || s === -1 ? randomInt(0, 2 ** 32 - 1) : s;
+  return parseSeed(value, 'random').seed;
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { drawnSeedNote, parseSeed } from '../seed.js';
 import {
   CHUNK_OPTION,
   DATA_OPTION,
@@ -45,7 +46,7 @@ Options:
   --methods LIST            override the methods
   --budgets LIST            override the budgets
   --method-option [M.]K=V   a method's option (repeatable), as in kvmerger eval
-  -s, --seed S              default 0
+  -s, --seed S              default 0; -1: a random seed, printed
   --data DIR                the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
   --no-analysis             skip step 2
   -o, --out DIR             the folder for everything (required)
@@ -77,13 +78,25 @@ export async function run(argv: string[]): Promise<number> {
   const modelArgs = parseModelArgs(values);
   const backend = modelArgs.backend;
   const samples = values.samples !== undefined ? parseIntFlag('--samples', values.samples, 1, 1) : undefined;
-  const seed = parseIntFlag('--seed', values.seed, 0, 0);
+  const { seed, random: randomSeed } = parseSeed(values.seed, 0);
+  if (randomSeed) process.stderr.write(drawnSeedNote('reproduce', seed));
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
   const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/reproduce-grid.js');
   const methods = values.methods ? parseNameList(values.methods) : REPRODUCE_METHODS;
   const budgets = parseNumberList('--budgets', values.budgets) ?? REPRODUCE_BUDGETS;
 
-  const { model, modelPath } = await loadModelFromArgs(modelArgs);
+  // The folder is made and locked before the model loads: a second run on it refuses at once.
+  const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');
+  makeOutDir(out);
+  const unlock = lockOutDir(out);
+  let model: Awaited<ReturnType<typeof loadModelFromArgs>>['model'];
+  let modelPath: string;
+  try {
+    ({ model, modelPath } = await loadModelFromArgs(modelArgs));
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const t0 = performance.now();
   const say = (s: string) => {
     if (!quiet) process.stderr.write(`${s}\n`);
@@ -173,6 +186,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   } finally {
+    unlock();
     await model.close();
   }
 }
