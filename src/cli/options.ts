@@ -241,35 +241,61 @@ export function promptText(values: { prompt?: string; 'prompt-file'?: string }):
 /** Help text and messages fit this many columns. */
 export const HELP_WIDTH = 100;
 
+/** `  --model FILE    description`: the column where the description starts, or undefined. */
+function descriptionColumn(line: string, width: number): number | undefined {
+  const m = /^(\s*\S.*?\s{2,})\S/.exec(line);
+  return m && m[1]!.length <= width / 2 ? m[1]!.length : undefined;
+}
+
+const indentOf = (line: string) => /^\s*/.exec(line)![0].length;
+
+/** Words of `text` in lines of at most `width`: the first line starts with `first`, the others with `hang` spaces. */
+function fill(first: string, text: string, hang: number, width: number): string[] {
+  const out: string[] = [];
+  let line = first;
+  let empty = true;
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (!empty && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = ' '.repeat(hang) + word;
+    } else {
+      line += (empty ? '' : ' ') + word;
+    }
+    empty = false;
+  }
+  out.push(line);
+  return out;
+}
+
 /**
- * Wraps lines longer than `width` at spaces. A continuation is indented to the line's description column (the text
- * after the first run of two or more spaces, as in `  --model FILE    description`), else to the line's indent.
+ * Fits text to `width` columns. A block that has a line longer than that is refilled at spaces: an option entry
+ * (`  --model FILE    description`, with its continuation lines under the description) keeps its description
+ * column, a paragraph (lines of one indent) its indent. Other blocks, and lines ending in a backslash (shell
+ * examples), are left as they are.
  */
 export function wrapText(text: string, width = HELP_WIDTH): string {
+  const lines = text.split('\n');
   const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length <= width) {
-      out.push(line);
-      continue;
-    }
-    const lead = /^\s*/.exec(line)![0].length;
-    const col = /^(\s*\S.*?\s{2,})\S/.exec(line);
-    const hang = col && col[1]!.length <= width / 2 ? col[1]!.length : lead;
-    let rest = line;
-    let first = true;
-    while (rest.length > width) {
-      const min = first ? Math.max(lead, hang) : hang;
-      let cut = rest.lastIndexOf(' ', width);
-      while (cut > min && rest[cut - 1] === ' ') cut--;
-      if (cut <= min) {
-        cut = rest.indexOf(' ', width);
-        if (cut < 0) break;
+  for (let i = 0; i < lines.length; ) {
+    const line = lines[i]!;
+    const col = line.trim() === '' ? undefined : descriptionColumn(line, width);
+    const hang = col ?? indentOf(line);
+    let j = i + 1;
+    if (line.trim() !== '' && !line.endsWith('\\')) {
+      // continuation lines: same indent as the description (entry) or the paragraph, not a new entry
+      while (j < lines.length && lines[j]!.trim() !== '' && indentOf(lines[j]!) === hang && !lines[j]!.endsWith('\\')) {
+        if (col === undefined && descriptionColumn(lines[j]!, width) !== undefined) break;
+        j++;
       }
-      out.push(rest.slice(0, cut).trimEnd());
-      rest = ' '.repeat(hang) + rest.slice(cut).trimStart();
-      first = false;
     }
-    out.push(rest);
+    const block = lines.slice(i, j);
+    if (block.every((l) => l.length <= width) || block.some((l) => l.endsWith('\\'))) out.push(...block);
+    else {
+      const head = col !== undefined ? line.slice(0, col) : ' '.repeat(hang);
+      const body = [col !== undefined ? line.slice(col) : line, ...block.slice(1)].join(' ');
+      out.push(...fill(head, body, hang, width));
+    }
+    i = j;
   }
   return out.join('\n');
 }

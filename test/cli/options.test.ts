@@ -51,6 +51,12 @@ test('wrapText: long lines wrap at spaces, continuations under the description c
   for (const l of out) assert.ok(l.length <= 60, l);
   for (const l of out.slice(1)) assert.match(l, /^ {20}word/);
   assert.equal(wrapText('short'), 'short');
+  // a paragraph is refilled as a whole; a shell line ending in a backslash is left alone
+  const para = `${'aaaa '.repeat(14).trim()}\n${'bbbb '.repeat(5).trim()}`;
+  assert.deepEqual(wrapText(para, 40).split('\n'), [...wrapText(`${'aaaa '.repeat(14)}${'bbbb '.repeat(5).trim()}`, 40).split('\n')]);
+  assert.ok(wrapText(para, 40).split('\n').every((l) => l.length <= 40));
+  const shell = `  kvmerger generate ${'--x '.repeat(30)}\\`;
+  assert.equal(wrapText(shell, 40), shell);
 });
 
 // every command that parses with the shared layer (it exports its option table); bench keeps its own parser
