@@ -66,7 +66,9 @@ export async function createServer(opts: ServerOptions): Promise<KvServer> {
 
   // A body of any content type is read as JSON (curl -d sends application/x-www-form-urlencoded), with fastify's
   // own parser and its prototype-poisoning checks.
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, json);
 
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toApiError(err);
@@ -130,6 +132,7 @@ export async function createServer(opts: ServerOptions): Promise<KvServer> {
     const ctx: Ctx = { id, created: Math.floor(Date.now() / 1000), model, req };
     try {
       const outcome = req.stream ? await streamJob(reply, ctx, job, signal) : await plainJob(reply, ctx, job, signal);
+      if (!outcome && gone.signal.aborted) log(`${request.method} ${request.url} client closed the connection after ${round(performance.now() - t0)} ms; generation stopped`);
       if (outcome) {
         log(
           `${request.method} ${request.url} 200 ${outcome.promptTokens}+${outcome.completionTokens} tokens, ${round(performance.now() - t0)} ms, ` +
