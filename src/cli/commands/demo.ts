@@ -47,7 +47,8 @@ Options:
   --methods LIST            default: every method
   --budgets LIST            default 0.5,0.35
   --method-option [M.]K=V   a method's option (repeatable), as in kvmerger eval
-  -s, --seed S              seeds the prompts and the methods' random choices (default 0; -1: random, printed)
+  -s, --seed S              seeds the prompts and the methods' random choices (default 0; -1: a
+                            random seed, printed)
   --data DIR                the offline data folder (default ../shared/data, or
                             KVMERGER_SHARED_DATA; without it the built-in excerpts)
   -o, --out DIR             keep the result rows there (default: a temporary folder, removed

@@ -45,8 +45,8 @@ Grid:
   --samples N               samples per length (× depth), default 1; file-backed tasks: first N rows
   --lengths LIST            prompt lengths in tokens (default: each task's; docs/eval-tasks.md)
   --depths LIST             needle depths in percent (needle tasks)
-  -s, --seed S              seeds the samples, CaM's gate and 'random' (default 0, so a run resumes; -1: a
-                            random seed, printed)
+  -s, --seed S              seeds the samples, CaM's gate and 'random' (default 0, so a run
+                            resumes; -1: a random seed, printed)
   --method-option [M.]K=V   a method's option (repeatable), e.g. kvmerger.budgetMode=faithful,
                             h2o.recentShare=0.5; K=V alone applies to the one method that has K.
                             KVMerger runs in budgetMode=exact (equal kept slots) unless this says so
