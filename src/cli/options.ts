@@ -32,6 +32,8 @@ export interface OptionSpec {
   readonly aliases?: readonly string[];
   /** Repeatable; the values come as an array in the order given. */
   readonly multiple?: boolean;
+  /** Internal (e.g. bench's --worker): not in --help, not suggested. */
+  readonly hidden?: boolean;
 }
 
 export type OptionTable = Record<string, OptionSpec>;
@@ -134,7 +136,9 @@ export function parseOptions<T extends OptionTable>(command: string, argv: reado
   const positionals: string[] = [];
   const helpHint = `run 'kvmerger ${command} --help' for its options`;
   const isOption = (arg: string) => byFlag.has(arg.includes('=') && arg.startsWith('--') ? arg.slice(0, arg.indexOf('=')) : arg);
-  const visible = Object.keys(table).map((n) => `--${n}`);
+  const visible = Object.entries(table)
+    .filter(([, spec]) => !spec.hidden)
+    .map(([n]) => `--${n}`);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -149,7 +153,7 @@ export function parseOptions<T extends OptionTable>(command: string, argv: reado
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const found = byFlag.get(flag);
     if (!found) {
-      const all = [...byFlag.keys()].filter((f) => f.startsWith('--'));
+      const all = [...byFlag.entries()].filter(([f, l]) => f.startsWith('--') && !l.spec.hidden).map(([f]) => f);
       // suggest the shown names first; an alias only when it is the only close one
       const hint = didYouMean(flag, visible) || didYouMean(flag, all);
       throw new UnknownOptionError(command, flag, hint);

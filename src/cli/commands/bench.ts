@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { BENCH_WEIGHT_TYPES, type BenchWeightType } from '../../bench/bench-models.js';
 import { BENCH_ENGINES, type BenchEngine } from '../../bench/bench-row.js';
 import { runBench } from '../../bench/bench-runner.js';
@@ -10,6 +9,7 @@ import { prepareCompression } from '../../compress/compress-cache.js';
 import { parseMethodOptions } from '../../compress/method-options.js';
 import { prefillUnsupported } from '../../compress/prefill-compressor.js';
 import { KvError } from '../../util/errors.js';
+import { CHUNK_OPTION, MODEL_OPTIONS, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = 'speed and memory of kvmerger vs native llama.cpp (and node-llama-cpp) on the same GGUF files, and what each compression method costs';
 
@@ -40,10 +40,11 @@ goes first, and reports medians with the kvmerger / native ratio. Rows print as 
                        'none' for none)
   --budgets LIST       budgets of the methods (default: 0.5,0.35)
   --compress-lengths   lengths at which methods are measured (default: those of --lengths that are 4096 or 8192)
-  --threads N          threads of every engine (default: the machine's cores)
+  -t, --threads N      threads of every engine (default: the machine's cores)
   --repeats N          runs of each engine per file, alternating order; rows are medians (default: 1)
   --decode N           decoded tokens per measurement (default: 32)
-  --chunk N            prompt tokens per forward call, every engine (llama-bench -b and -ub) (default: 512)
+  -b, --chunk-size N   prompt tokens per forward call, every engine (llama-bench -b and -ub) (default: 512;
+                       also --chunk)
   --engines LIST       kvmerger,llama.cpp-native,node-llama-cpp (default: all three)
   --native-kv TYPE     KV cache type of the native rows: f16 (llama.cpp's default; llama-bench takes no f32), bf16,
                        q8_0 (default: f16; ours and node-llama-cpp's are F32)
@@ -66,6 +67,28 @@ Method rows: prefillTokensPerSecond is the prefill that also computed the statis
 after compressing a copy of that cache, compressMs the compression itself.
 Example: kvmerger bench --models default --lengths 512 --threads 1
          kvmerger bench --models llama2-7b --weights q4_0 --lengths 512 --threads 2`;
+
+const OPTIONS = {
+  models: { type: 'string', multiple: true },
+  weights: { type: 'string' },
+  lengths: { type: 'string' },
+  methods: { type: 'string' },
+  budgets: { type: 'string' },
+  'compress-lengths': { type: 'string' },
+  threads: MODEL_OPTIONS.threads,
+  repeats: { type: 'string' },
+  decode: { type: 'string' },
+  ...CHUNK_OPTION,
+  engines: { type: 'string' },
+  'native-kv': { type: 'string' },
+  full: { type: 'boolean' },
+  'compress-during-prefill': { type: 'boolean' },
+  json: { type: 'boolean' },
+  worker: { type: 'string', hidden: true },
+} as const satisfies OptionTable;
+
+/** The option table (parsed by src/cli/options.ts), for the help consistency test. */
+export const options: OptionTable = OPTIONS;
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 
@@ -97,29 +120,8 @@ export function parseEngines(s: string): BenchEngine[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      models: { type: 'string', multiple: true },
-      weights: { type: 'string' },
-      lengths: { type: 'string' },
-      methods: { type: 'string' },
-      budgets: { type: 'string', default: '0.5,0.35' },
-      'compress-lengths': { type: 'string' },
-      threads: { type: 'string' },
-      repeats: { type: 'string', default: '1' },
-      decode: { type: 'string', default: '32' },
-      chunk: { type: 'string', default: '512' },
-      engines: { type: 'string', default: BENCH_ENGINES.join(',') },
-      'native-kv': { type: 'string', default: 'f16' },
-      full: { type: 'boolean', default: false },
-      'compress-during-prefill': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      worker: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
+  const { values: given } = parseOptions('bench', argv, OPTIONS);
+  const values = { budgets: '0.5,0.35', repeats: '1', decode: '32', 'chunk-size': '512', engines: BENCH_ENGINES.join(','), 'native-kv': 'f16', ...given };
   if (values.worker !== undefined) return runWorkerProcess(values.worker);
 
   const d = values.full ? BENCH_DEFAULTS.full : BENCH_DEFAULTS.plain;
@@ -163,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
     threads: values.threads ? int(values.threads, 'threads', 1) : availableParallelism(),
     repeats: int(values.repeats, 'repeats', 1),
     decodeTokens: int(values.decode, 'decode', 1),
-    chunk: int(values.chunk, 'chunk', 1),
+    chunk: int(values['chunk-size'], 'chunk-size', 1),
     engines,
     nativeKvType: nativeKv,
     duringPrefill: values['compress-during-prefill'],
