@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   analyze: () => import('./commands/analyze.js'),
   bench: () => import('./commands/bench.js'),
   serve: () => import('./commands/serve.js'),
+  chat: () => import('./commands/chat.js'),
 };
 
 async function mainHelp(): Promise<string> {
