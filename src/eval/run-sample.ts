@@ -25,6 +25,7 @@ import type { ModelConfig } from '../core/model-config.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { forcedLogits } from './forced-logits.js';
+import { checkLogits } from '../generate/finite-logits.js';
 import type { GridCell } from './grid-cell.js';
 import { argmax, FidelityAccumulator } from './logit-metrics.js';
 import { encodeContent, type Sample, type TaskScore } from './task.js';
@@ -252,6 +253,7 @@ async function streamWithBudget(
   const want = policy.stats.columnSums || policy.stats.window > 0 || policy.stats.lastRow;
   for (let i = 0; i < cont.length; i++) {
     const r = await model.backend.forward(Int32Array.of(cont[i]!), cache, { logits: 'last', ...(want ? { stats: policy.stats } : {}) });
+    checkLogits(r.logits, cache.nextPosition - 1);
     onLogits(i, r.logits);
     const perHead = Math.max(1, floorSlots(budget * cache.nextPosition));
     layerBudgets.length = 0;
@@ -297,6 +299,7 @@ async function greedyDecode(
     }
     const r = await backend.forward(Int32Array.of(next), cache, { logits: 'last', ...(policyStats ? { stats: policyStats } : {}) });
     logits = r.logits;
+    checkLogits(logits, cache.nextPosition - 1);
     policy?.afterDecodeStep(cache, r.stats);
   }
   if (!stops.stopped) {

@@ -16,6 +16,7 @@ import {
   type GGUFValue,
 } from './gguf-types.js';
 import { dequantize } from './dequantize.js';
+import { assertFiniteStored } from './finite-check.js';
 import { openReadableFile } from './open-readable-file.js';
 
 export type { GGUFValue, GGUFType, GGUFScalarType } from './gguf-types.js';
@@ -56,6 +57,8 @@ export interface GGUFFile {
    * others go through a small reused buffer, piece by piece, so reading a model allocates nothing large.
    */
   readTensorF32Into(name: string, dest: Float32Array): void;
+  /** When true, reading a tensor that holds NaN or Inf (a value or a block scale) throws a KvError naming it. */
+  checkFinite: boolean;
   close(): void;
 }
 
@@ -282,6 +285,9 @@ class GGUFFileImpl implements GGUFFile {
     this.byName = new Map(tensors.map((t) => [t.name, t]));
   }
 
+  /** Reject tensors holding NaN or Inf as they are read (set by the model loader; off for raw reads). */
+  checkFinite = false;
+
   tensor(name: string): GGUFTensorInfo | undefined {
     return this.byName.get(name);
   }
@@ -300,7 +306,11 @@ class GGUFFileImpl implements GGUFFile {
     return out;
   }
 
-  /** Fill `into` with the tensor's stored bytes from byte `from` of its data. */
+  /**
+   * Fill `into` with the tensor's stored bytes from byte `from` of its data (whole values or blocks). With
+   * `checkFinite`, a NaN or Inf among them (a value, or a quantised block's scale) is a KvError naming the tensor,
+   * found on the bytes just read.
+   */
   private readRange(t: GGUFTensorInfo, into: Uint8Array, from: number): void {
     let got = 0;
     while (got < into.length) {
@@ -310,6 +320,7 @@ class GGUFFileImpl implements GGUFFile {
       }
       got += r;
     }
+    if (this.checkFinite) assertFiniteStored(into, t.typeName, from, this.path, t.name);
   }
 
   readTensorF32Into(name: string, dest: Float32Array): void {

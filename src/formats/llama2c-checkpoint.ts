@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { KvError } from '../util/errors.js';
 import type { ModelConfig } from '../core/model-config.js';
 import type { ModelFile } from './model-file.js';
+import { assertFiniteStored } from './finite-check.js';
 
 export interface Llama2cHeader {
   dim: number;
@@ -175,6 +176,7 @@ class Llama2cCheckpoint implements ModelFile {
       if (r === 0) throw new KvError(`${this.path}: truncated while reading '${name}'; the download may be incomplete`);
       got += r;
     }
+    assertFiniteStored(bytes, 'F32', 0, this.path, name);
   }
   tensorNames(): string[] {
     return [...this.tensors.keys()];

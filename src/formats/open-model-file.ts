@@ -21,6 +21,8 @@ class GGUFModelFile implements ModelFile {
   private cfgError: KvError | undefined;
 
   constructor(readonly gguf: GGUFFile) {
+    // Weights read for a model are checked for NaN / Inf as their bytes come in (the tensor is named).
+    gguf.checkFinite = true;
     const dir: TensorDirectory = {
       has: (n) => gguf.tensor(n) !== undefined,
       dims: (n) => gguf.tensor(n)?.dims,

@@ -3,6 +3,7 @@ import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { StatsAccumulator } from './stats-accumulator.js';
+import { checkLogits } from './finite-logits.js';
 import { dropOutsideWindow } from '../cache/sliding-window.js';
 
 export interface ChunkedPrefill {
@@ -71,6 +72,7 @@ export async function chunkedPrefill(
     });
     acc?.add(r.stats);
     lastLogits = r.logits;
+    checkLogits(lastLogits, Math.min(T, off + chunkSize) - 1);
     if (afterChunk) await afterChunk(cache, r.stats, Math.max(0, Math.min(chunkSize, T - off - chunkSize)));
     if (swa) dropOutsideWindow(cache, swa, Math.min(chunkSize, T));
   }

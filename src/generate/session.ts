@@ -8,6 +8,7 @@ import { KvError } from '../util/errors.js';
 import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 import { chunkedPrefill } from './chunked-prefill.js';
+import { checkLogits } from './finite-logits.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { tokenLogprobs, type TokenLogprobs } from './logprobs.js';
 import { dropOutsideWindow, globalLayerIndices, layersView, selectStatsLayers } from '../cache/sliding-window.js';
@@ -177,7 +178,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   const during = compression?.duringPrefill;
   const prefilled = during
     ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(view(c), pick(s), next))
-    : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : maxTokens, chunkSize);
+    : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : Math.min(maxTokens, Math.max(0, ctx - T)), chunkSize);
   const { cache } = prefilled;
   let logits = prefilled.lastLogits;
   const prefillMs = prefilled.ms;
@@ -191,7 +192,8 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     compressMs = performance.now() - c0 + (during?.ms ?? 0);
   }
   if (swa) dropOutsideWindow(cache, swa);
-  cache.reserve(maxTokens); // decoding appends without reallocating
+  // Decoding appends without reallocating; it stops at the context, so a --max-tokens beyond it reserves no more.
+  cache.reserve(Math.min(maxTokens, Math.max(0, ctx - cache.nextPosition)));
 
   // Decode.
   const generated: number[] = [];
@@ -240,6 +242,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     });
     decodeForwards++;
     logits = r.logits;
+    checkLogits(logits, cache.nextPosition - 1);
     policy?.afterDecodeStep(view(cache), pick(r.stats));
     if (swa) dropOutsideWindow(cache, swa, 64);
   }

@@ -199,29 +199,29 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   let report: CompressionReport | undefined;
+  let compressionChoice: Parameters<typeof compressionHook>[0] | undefined;
   if (methodName) {
     const dumpFile = values['dump-cache'];
-    // Validates the method and options at once, before the model loads.
-    options.prepareCompression = compressionHook(
-      {
-        method: methodName,
-        options: methodOptionsFor(methodName, values['method-option'] ?? []),
-        budget,
-        seed,
-        keepBefore: dumpFile !== undefined,
-        duringPrefill: values['compress-during-prefill'] ?? false,
-        onCompressed: (after, r, before, aggregated) => {
-          report = r;
-          if (!dumpFile) return;
-          try {
-            writeCompressionDump(dumpFile, before!, after, aggregated);
-          } catch (err) {
-            throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-          }
-        },
+    // Validates the method and options at once, before the model loads; made again once the context is known, so
+    // that the slots reserved for decoding stop at the context however large --max-tokens is.
+    compressionChoice = {
+      method: methodName,
+      options: methodOptionsFor(methodName, values['method-option'] ?? []),
+      budget,
+      seed,
+      keepBefore: dumpFile !== undefined,
+      duringPrefill: values['compress-during-prefill'] ?? false,
+      onCompressed: (after, r, before, aggregated) => {
+        report = r;
+        if (!dumpFile) return;
+        try {
+          writeCompressionDump(dumpFile, before!, after, aggregated);
+        } catch (err) {
+          throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
       },
-      options.maxTokens,
-    );
+    };
+    options.prepareCompression = compressionHook(compressionChoice, 0);
   }
 
   const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads, precision: modelArgs.precision, kvType: modelArgs.kvType });
@@ -231,6 +231,7 @@ export async function run(argv: string[]): Promise<number> {
       throw new KvError(`--ctx-size ${ctxSize} is above the model's context of ${modelContext} tokens; use at most ${modelContext}`);
     }
     const context = ctxSize ?? modelContext;
+    if (compressionChoice) options.prepareCompression = compressionHook(compressionChoice, Math.min(options.maxTokens!, context));
     const session = ctxSize === undefined ? model : { config: { ...model.config, contextLength: ctxSize }, tokenizer: model.tokenizer, backend: model.backend, ...(model.chatTemplate !== undefined ? { chatTemplate: model.chatTemplate } : {}) };
     const json = values.json ?? false;
     if (!json) options.onText = (s) => process.stdout.write(s);

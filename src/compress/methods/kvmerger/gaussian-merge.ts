@@ -36,9 +36,15 @@ export function kernelWeights(keys: Float32Array, headDim: number, start: number
     weights.fill(1 / size);
     return { weights, sigma };
   }
+  // Relative to the nearest key (the pivot, at distance 0), which keeps weight 1: the sum is ≥ 1, and a σ whose
+  // square underflows (1e-300) gives its limit (all weight on the nearest keys), one whose square overflows the mean.
+  let nearest = Infinity;
+  for (let i = 0; i < size; i++) nearest = Math.min(nearest, dist2[i]!);
+  const twoSigma2 = 2 * sigma * sigma;
   let total = 0;
   for (let i = 0; i < size; i++) {
-    weights[i] = Math.exp(-dist2[i]! / (2 * sigma * sigma));
+    const e = dist2[i]! - nearest;
+    weights[i] = e === 0 ? 1 : Math.exp(-e / twoSigma2);
     total += weights[i]!;
   }
   for (let i = 0; i < size; i++) weights[i] = weights[i]! / total;
