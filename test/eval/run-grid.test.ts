@@ -32,6 +32,7 @@ async function model(): Promise<GridModel> {
   const inner = loaded.backend;
   const counting: ForwardBackend = {
     name: inner.name,
+    kvType: inner.kvType,
     forward: (tokens, cache, options) => {
       forwards++;
       return inner.forward(tokens, cache, options);
