@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNeedleTask } from '../../src/eval/needle-task.js';
 import { loadNiahDefaults, linspaceRounded } from '../../src/eval/niah-defaults.js';
 import { PARAPHRASED_NEEDLES } from '../../src/eval/paraphrased-needles.js';
@@ -96,7 +98,7 @@ test('needle tasks: bad lengths and options are KvErrors', () => {
   const task = createNeedleTask('passkey');
   assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, lengths: [20], depths: [50], dataRoot, options: essays }), KvError);
   assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { colour: 'red' } }), /no option 'colour'/);
-  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { haystack: 'web' } }), /not one of gutenberg, essays/);
+  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { haystack: 'web' } }), /not one of gutenberg, builtin, essays/);
 });
 
 test('linspaceRounded reproduces np.round(np.linspace)', () => {
@@ -123,4 +125,20 @@ test('passkey on the real Gutenberg haystack and the standard grid (shared data)
   }
   const [e] = createNeedleTask('niah').samples({ seed: 1, tokenizer: tok, lengths: [1000], depths: [50], dataRoot: root, options: { haystack: 'essays' } });
   assert.ok(e!.prompt.startsWith('July 2010What hard liquor'), e!.prompt.slice(0, 40)); // the essays from the start
+});
+
+test('without a data folder the gutenberg haystack falls back to the built-in excerpts, and says so in the sample', () => {
+  const saved = process.env.KVMERGER_SHARED_DATA;
+  process.env.KVMERGER_SHARED_DATA = join(tmpdir(), 'kvmerger-no-such-data-folder');
+  try {
+    const [s] = createNeedleTask('passkey').samples({ seed: 0, tokenizer: charTokenizer, lengths: [3000], depths: [50] });
+    assert.equal(s!.meta?.haystack, 'builtin');
+    assert.ok(s!.prompt.includes('The pass key is'), 'the needle is in the prompt');
+    assert.ok(s!.prompt.length > 2000, 'the haystack filled the prompt');
+    // An explicit data folder that does not exist is still an error, not a silent fallback.
+    assert.throws(() => createNeedleTask('passkey').samples({ seed: 0, tokenizer: charTokenizer, dataRoot: join(tmpdir(), 'kvmerger-nope'), lengths: [300], depths: [50] }), /does not exist/);
+  } finally {
+    if (saved === undefined) delete process.env.KVMERGER_SHARED_DATA;
+    else process.env.KVMERGER_SHARED_DATA = saved;
+  }
 });

@@ -2,6 +2,7 @@
  * The grid runner on stories260K (context 512, 5 layers, 4 KV heads): a 2 tasks × 2 methods × 2 budgets grid plus
  * the full cache, run in-process with a forward-call counter.
  */
+import { kvTypeBytes } from '../../src/cache/head-cache.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,8 +91,10 @@ test('grid: one row per cell, budgets measured independently, full = budget 1, r
     assert.equal(r.slotsPerLayer.length, L);
     // Achieved budget, recomputed from the kept slots alone.
     assert.ok(Math.abs(r.budgetAchieved - kept / (T * L * H)) < 1e-12);
-    assert.equal(r.kvBytes, kept * headDim * 2 * 4);
-    assert.equal(r.kvBytesFull, T * L * H * headDim * 2 * 4);
+    // Bytes a stored value takes in the model's KV cache (loadModel's default: f16).
+    const vb = kvTypeBytes(loaded!.backend.kvType);
+    assert.equal(r.kvBytes, kept * headDim * 2 * vb);
+    assert.equal(r.kvBytesFull, T * L * H * headDim * 2 * vb);
     if (r.method === 'full') {
       assert.equal(r.budgetRequested, 1);
       assert.equal(r.budgetAchieved, 1);
