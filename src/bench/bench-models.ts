@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { openGGUF } from '../formats/gguf-reader.js';
 import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput, type MetadataInput } from '../formats/gguf-writer.js';
 import { quantize } from '../formats/quantize.js';
-import type { ModelConfig } from '../core/model-config.js';
+import type { Architecture, ModelConfig } from '../core/model-config.js';
 import { KvError } from '../util/errors.js';
 
 /**
@@ -83,8 +83,16 @@ export function modelConfigsDir(): string {
   return join(sharedDataRoot(), 'models/configs');
 }
 
-/** Hugging Face `model_type`s whose random GGUF the bench writes and our engine runs (Mistral is a Llama in GGUF). */
-const SUPPORTED_MODEL_TYPES: Record<string, 'llama' | 'qwen2'> = { llama: 'llama', mistral: 'llama', qwen2: 'qwen2' };
+/** Hugging Face `model_type`s whose random GGUF the bench writes, and their GGUF architecture (Mistral is a Llama in GGUF). */
+const SUPPORTED_MODEL_TYPES: Record<string, Architecture> = {
+  llama: 'llama',
+  mistral: 'llama',
+  qwen2: 'qwen2',
+  qwen3: 'qwen3',
+  gemma3: 'gemma3',
+  gemma3_text: 'gemma3',
+  phi3: 'phi3',
+};
 
 /** A bench model name and where its shape comes from. */
 export interface BenchShapeEntry {
@@ -103,7 +111,7 @@ export function benchShapes(): BenchShapeEntry[] {
     const j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const type = String(j.model_type ?? '?');
     if (!(type in SUPPORTED_MODEL_TYPES)) {
-      return { name, source: path, unsupported: `not supported yet: model_type '${type}' (kvmerger runs llama, mistral and qwen2 shapes today)` };
+      return { name, source: path, unsupported: `not supported yet: model_type '${type}' (the bench writes llama, mistral, qwen2, qwen3, gemma3 and phi3 shapes)` };
     }
     return { name, source: path, config: configFromHf(j, name, path) };
   };
@@ -204,26 +212,13 @@ export function writeRandomGGUF(path: string, config: ModelConfig, weights: Writ
     [`${arch}.rope.freq_base`, gguf.f32(c.ropeFreqBase)],
     [`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(c.rmsNormEps)],
   ]);
-  if (c.headDim * c.headCount !== c.embeddingLength) {
+  if (c.headDim * c.headCount !== c.embeddingLength || arch === 'qwen3' || arch === 'gemma3') {
     meta.set(`${arch}.attention.key_length`, gguf.u32(c.headDim));
     meta.set(`${arch}.attention.value_length`, gguf.u32(c.headDim));
   }
+  if (arch === 'gemma3' && c.slidingWindow) meta.set('gemma3.attention.sliding_window', gguf.u32(c.slidingWindow.size));
   for (const [k, v] of vocabularyMetadata(c.vocabSize)) meta.set(k, v);
-
-  const E = c.embeddingLength;
-  const F = c.feedForwardLength;
-  const q = c.headCount * c.headDim;
-  const kv = c.headCountKv * c.headDim;
-  // [name, row-major shape [out, in]]
-  const shapes: [string, number[]][] = [['token_embd.weight', [c.vocabSize, E]], ['output_norm.weight', [E]]];
-  if (!c.tiedEmbeddings) shapes.push(['output.weight', [c.vocabSize, E]]);
-  for (let b = 0; b < c.blockCount; b++) {
-    const p = `blk.${b}.`;
-    shapes.push([p + 'attn_norm.weight', [E]], [p + 'attn_q.weight', [q, E]], [p + 'attn_k.weight', [kv, E]], [p + 'attn_v.weight', [kv, E]]);
-    if (c.attentionBias) shapes.push([p + 'attn_q.bias', [q]], [p + 'attn_k.bias', [kv]], [p + 'attn_v.bias', [kv]]);
-    shapes.push([p + 'attn_output.weight', [E, q]], [p + 'ffn_norm.weight', [E]]);
-    shapes.push([p + 'ffn_gate.weight', [F, E]], [p + 'ffn_up.weight', [F, E]], [p + 'ffn_down.weight', [E, F]]);
-  }
+  const shapes = tensorShapes(c);
   const type = weights.toUpperCase();
   // Each tensor's values are made when the writer gets to it (seeded by its index), so memory holds one tensor at a time.
   const tensors: GGUFTensorInput[] = shapes.map(([name, shape], index) => {
@@ -232,6 +227,36 @@ export function writeRandomGGUF(path: string, config: ModelConfig, weights: Writ
     return { name, dims: [...shape].reverse(), type: t, data: () => randomTensor(name, shape, index, t) };
   });
   writeGGUF(path, { metadata: meta, tensors });
+}
+
+/**
+ * The tensors of a model of `c`'s architecture as llama.cpp names them: [name, row-major shape [out, in]].
+ * qwen3 and gemma3 add per-head q/k norms, gemma3 the post-attention and post-FFN norms; phi3 stores q/k/v fused in
+ * attn_qkv and gate/up fused in ffn_up (as its GGUF files do).
+ */
+export function tensorShapes(c: ModelConfig): [string, number[]][] {
+  const E = c.embeddingLength;
+  const F = c.feedForwardLength;
+  const q = c.headCount * c.headDim;
+  const kv = c.headCountKv * c.headDim;
+  const shapes: [string, number[]][] = [['token_embd.weight', [c.vocabSize, E]], ['output_norm.weight', [E]]];
+  if (!c.tiedEmbeddings) shapes.push(['output.weight', [c.vocabSize, E]]);
+  for (let b = 0; b < c.blockCount; b++) {
+    const p = `blk.${b}.`;
+    shapes.push([p + 'attn_norm.weight', [E]]);
+    if (c.architecture === 'phi3') shapes.push([p + 'attn_qkv.weight', [q + 2 * kv, E]]);
+    else shapes.push([p + 'attn_q.weight', [q, E]], [p + 'attn_k.weight', [kv, E]], [p + 'attn_v.weight', [kv, E]]);
+    if (c.attentionBias) shapes.push([p + 'attn_q.bias', [q]], [p + 'attn_k.bias', [kv]], [p + 'attn_v.bias', [kv]]);
+    if (c.qkNorm) shapes.push([p + 'attn_q_norm.weight', [c.headDim]], [p + 'attn_k_norm.weight', [c.headDim]]);
+    shapes.push([p + 'attn_output.weight', [E, q]]);
+    if (c.postNorms) shapes.push([p + 'post_attention_norm.weight', [E]]);
+    shapes.push([p + 'ffn_norm.weight', [E]]);
+    if (c.architecture === 'phi3') shapes.push([p + 'ffn_up.weight', [2 * F, E]]);
+    else shapes.push([p + 'ffn_gate.weight', [F, E]], [p + 'ffn_up.weight', [F, E]]);
+    shapes.push([p + 'ffn_down.weight', [E, F]]);
+    if (c.postNorms) shapes.push([p + 'post_ffw_norm.weight', [E]]);
+  }
+  return shapes;
 }
 
 /** Random values of one tensor (uniform, std 1/sqrt(fan-in); norms 1; biases small), encoded as `type`. */
@@ -255,7 +280,7 @@ function randomTensor(name: string, shape: number[], index: number, type: string
 
 function vocabularyMetadata(size: number): Map<string, MetadataInput> {
   const dir = join(sharedDataRoot(), 'tokenizer-tests');
-  for (const name of ['ggml-vocab-starcoder.gguf', 'ggml-vocab-gpt-2.gguf', 'ggml-vocab-llama-spm.gguf']) {
+  for (const name of ['ggml-vocab-starcoder.gguf', 'ggml-vocab-gpt-2.gguf', 'ggml-vocab-llama-spm.gguf', 'ggml-vocab-phi-3.gguf']) {
     const p = join(dir, name);
     if (!existsSync(p)) continue;
     const vocab = openGGUF(p);
@@ -268,10 +293,11 @@ function vocabularyMetadata(size: number): Map<string, MetadataInput> {
       vocab.close();
     }
   }
-  // Synthetic SentencePiece vocabulary: <unk> <s> </s>, the 256 byte tokens llama.cpp looks up, then fillers.
+  // Synthetic SentencePiece vocabulary: <unk> <s> </s> <|endoftext|> (llama.cpp looks that one up in files named
+  // phi-3), the 256 byte tokens llama.cpp looks up, then fillers.
   if (size < 300) throw new KvError(`bench: a vocabulary of ${size} tokens is too small for a synthetic one (need ≥ 300)`);
-  const tokens: string[] = ['<unk>', '<s>', '</s>'];
-  const types: number[] = [2, 3, 3];
+  const tokens: string[] = ['<unk>', '<s>', '</s>', '<|endoftext|>'];
+  const types: number[] = [2, 3, 3, 3];
   for (let b = 0; b < 256; b++) {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(6);
@@ -292,8 +318,10 @@ function vocabularyMetadata(size: number): Map<string, MetadataInput> {
 }
 
 /**
- * The fields of a Hugging Face Llama/Mistral/Qwen2 config.json the forward pass needs. RoPE scaling (Llama 3.2's
- * llama3 rope_scaling) is left out: random-weight speed does not depend on it.
+ * The fields of a Hugging Face config.json (Llama, Mistral, Qwen2, Qwen3, Gemma 3, Phi-3) the forward pass and the
+ * random GGUF need. RoPE scaling (Llama 3.2's llama3 rope_scaling) is left out: random-weight speed does not depend on
+ * it. Gemma 3's sliding window becomes `slidingWindow` with llama.cpp's default pattern (5 local : 1 global); Phi-3's
+ * is dropped, as llama.cpp drops it.
  */
 export function configFromHf(j: Record<string, unknown>, name: string, where: string): ModelConfig {
   const num = (k: string, d?: number): number => {
@@ -305,23 +333,31 @@ export function configFromHf(j: Record<string, unknown>, name: string, where: st
   const E = num('hidden_size');
   const H = num('num_attention_heads');
   const D = num('head_dim', E / H);
-  return {
+  const L = num('num_hidden_layers');
+  const config: ModelConfig = {
     architecture,
     name,
     vocabSize: num('vocab_size'),
     embeddingLength: E,
     feedForwardLength: num('intermediate_size'),
-    blockCount: num('num_hidden_layers'),
+    blockCount: L,
     headCount: H,
     headCountKv: num('num_key_value_heads', H),
     headDim: D,
     contextLength: num('max_position_embeddings'),
     ropeFreqBase: num('rope_theta', 10000),
-    ropeStyle: architecture === 'qwen2' ? 'neox' : 'normal',
+    ropeStyle: architecture === 'llama' ? 'normal' : 'neox',
     ropeDimensionCount: D,
     ropeScaling: { type: 'none' },
     rmsNormEps: num('rms_norm_eps', 1e-6),
     tiedEmbeddings: j.tie_word_embeddings === true,
     attentionBias: architecture === 'qwen2' || j.attention_bias === true,
   };
+  if (architecture === 'qwen3' || architecture === 'gemma3') config.qkNorm = true;
+  if (architecture === 'gemma3') {
+    config.postNorms = true;
+    const w = j.sliding_window;
+    if (typeof w === 'number' && w > 0) config.slidingWindow = { size: w, layers: Array.from({ length: L }, (_, l) => (l + 1) % 6 !== 0) };
+  }
+  return config;
 }

@@ -361,7 +361,7 @@ function runChild(spec: WorkerSpec, log: (line: string) => void, maxRss: number,
     const child = spawn(process.execPath, workerArgv(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let lastErr = '';
+    const errLines: string[] = [];
     let guard: string | undefined;
     // The memory guard: a model that does not fit must not push the shared machine into the OOM killer.
     const timer = setInterval(() => {
@@ -385,7 +385,8 @@ function runChild(spec: WorkerSpec, log: (line: string) => void, maxRss: number,
       let nl: number;
       while ((nl = err.indexOf('\n')) >= 0) {
         const line = err.slice(0, nl);
-        if (line.trim()) lastErr = line.trim();
+        if (line.trim()) errLines.push(line.trim());
+        if (errLines.length > 200) errLines.shift();
         log(`  ${line}`);
         err = err.slice(nl + 1);
       }
@@ -397,10 +398,22 @@ function runChild(spec: WorkerSpec, log: (line: string) => void, maxRss: number,
     child.on('close', (code, signal) => {
       clearInterval(timer);
       if (code === 0) return resolvePromise();
-      const why = guard ?? (err.trim() || lastErr || `worker exited with ${signal ?? `code ${code}`}`);
+      if (err.trim()) errLines.push(err.trim());
+      const why = guard ?? workerFailure(errLines) ?? `worker exited with ${signal ?? `code ${code}`}`;
       reject(new Error(why));
     });
   });
+}
+
+/**
+ * The engine's own message in a failed worker's stderr: the CLI's one-line error ("kvmerger: ..."), else the first line
+ * that names an error (not a stack frame), else the last line.
+ */
+export function workerFailure(lines: string[]): string | undefined {
+  const cli = lines.find((l) => /^kvmerger: /.test(l));
+  if (cli) return cli.replace(/^kvmerger: /, '');
+  const error = lines.find((l) => !/^at /.test(l) && /error|failed|cannot|exception/i.test(l));
+  return error ?? lines.at(-1);
 }
 
 const median = (xs: number[]): number => {

@@ -292,10 +292,17 @@ export function runNative(bin: string, args: string[], maxRssBytes?: number): Pr
     child.on('close', (code, signal) => {
       clearInterval(timer);
       if (code === 0) return resolvePromise({ stdout, peakRssBytes: peak });
-      const tail = stderr.trim().split('\n').slice(-4).join(' | ');
-      reject(new KvError(guard ?? `${bin.split('/').at(-1)} exited with ${signal ?? `code ${code}`}${tail ? `: ${tail}` : ''}`));
+      reject(new KvError(guard ?? `${bin.split('/').at(-1)} exited with ${signal ?? `code ${code}`}${nativeFailure(stderr)}`));
     });
   });
+}
+
+/** The reason in a failed native run's stderr: llama.cpp's first error line (e.g. "error loading model: ..."), else its last line. */
+export function nativeFailure(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const error = lines.find((l) => /error|failed|exception|what\(\)/i.test(l));
+  const pick = error ?? lines.at(-1);
+  return pick ? `: ${pick}` : '';
 }
 
 /** Runs one llama-bench test and parses its result. */
@@ -303,7 +310,18 @@ export async function runLlamaBench(native: NativeLlamaCpp, t: LlamaBenchTest, m
   const bin = native.tools['llama-bench'];
   if (!bin) throw new KvError(NATIVE_NOT_BUILT);
   const args = llamaBenchArgs(t);
-  const r = await runNative(bin, args, maxRssBytes);
+  let r: { stdout: string; peakRssBytes: number | null };
+  try {
+    r = await runNative(bin, args, maxRssBytes);
+  } catch (e) {
+    // llama-bench says only "failed to load model" unless verbose: once more with -v, for llama.cpp's own reason
+    if (!/failed to load model/.test((e as Error).message)) throw e;
+    const again = await runNative(bin, [...args, '-v'], maxRssBytes).then(
+      () => undefined,
+      (e2: unknown) => (e2 as Error).message,
+    );
+    throw again ? new KvError(again) : e;
+  }
   const results = parseLlamaBenchOutput(r.stdout);
   if (results.length === 0) throw new KvError(`llama-bench printed no result for ${args.join(' ')}`);
   return { results, peakRssBytes: r.peakRssBytes, command: shellLine('llama-bench', args) };

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBenchShape, writeRandomGGUF } from '../../src/bench/bench-models.js';
-import { medianRows } from '../../src/bench/bench-runner.js';
+import { configFromHf, findBenchShape, tensorShapes, writeRandomGGUF } from '../../src/bench/bench-models.js';
+import { medianRows, workerFailure } from '../../src/bench/bench-runner.js';
 import type { BenchRow } from '../../src/bench/bench-row.js';
 import { benchTable } from '../../src/bench/bench-table.js';
 import {
@@ -15,6 +15,7 @@ import {
   findNativeLlamaCpp,
   llamaBenchArgs,
   llamaQuantizeArgs,
+  nativeFailure,
   parseLlamaBenchOutput,
   runLlamaBench,
   runNative,
@@ -81,14 +82,14 @@ test('the bundle commit comes from the git bundle header; KVMERGER_LLAMA_CPP_DIR
   }
 });
 
-test('bench shapes: names from the config files, loose matches (llama2-7b, mistral-7b), unsupported architectures say so', { skip: findBenchShape('tinyllama-1.1b') ? false : 'no ../shared/data/models/configs' }, () => {
+test('bench shapes: names from the config files, loose matches (llama2-7b, mistral-7b), each model_type its GGUF architecture', { skip: findBenchShape('tinyllama-1.1b') ? false : 'no ../shared/data/models/configs' }, () => {
   assert.equal(findBenchShape('llama2-7b')?.name, 'llama-2-7b');
   assert.equal(findBenchShape('mistral-7b')?.name, 'mistral-7b-v0.2');
   const llama2 = findBenchShape('llama-2-7b')!.config!;
   assert.deepEqual([llama2.blockCount, llama2.embeddingLength, llama2.headCountKv, llama2.feedForwardLength, llama2.tiedEmbeddings], [32, 4096, 32, 11008, false]);
   assert.equal(findBenchShape('mistral-7b')!.config!.architecture, 'llama');
   assert.equal(findBenchShape('qwen2.5-0.5b')!.config!.attentionBias, true);
-  assert.match(findBenchShape('gemma-3-1b')!.unsupported!, /not supported yet: model_type 'gemma3_text'/);
+  assert.deepEqual([findBenchShape('gemma-3-1b')!.config!.architecture, findBenchShape('phi3-mini')!.config!.architecture, findBenchShape('qwen3')!.config!.architecture], ['gemma3', 'phi3', 'qwen3']);
   assert.equal(findBenchShape('llama'), undefined); // several match
 });
 
@@ -202,6 +203,48 @@ test('the GGUF writer makes a lazily given tensor when it writes it (random mode
     }
     // a lazily made tensor of the wrong size is the same KvError as an eager one
     assert.throws(() => writeGGUF(join(dir, 'bad.gguf'), { metadata: {}, tensors: [{ name: 'c', dims: [64], type: 'F32', data: () => new Float32Array(3) }] }), (e: unknown) => e instanceof KvError && /'c': 3 values/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A tiny config.json of each architecture the bench writes. */
+const tinyHf = (model_type: string, extra: Record<string, unknown> = {}) => ({
+  model_type, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 320,
+  max_position_embeddings: 256, tie_word_embeddings: false, ...extra,
+});
+const TINY = {
+  qwen3: tinyHf('qwen3', { head_dim: 32, tie_word_embeddings: true }),
+  gemma3: tinyHf('gemma3_text', { head_dim: 32, num_key_value_heads: 1, sliding_window: 16, tie_word_embeddings: true }),
+  phi3: tinyHf('phi3', { num_key_value_heads: 4 }),
+};
+
+test('random GGUFs of qwen3, gemma3 and phi3 shapes carry their architecture\'s tensors (q/k norms, post-norms, fused qkv and gate/up)', () => {
+  const names = (j: Record<string, unknown>) => tensorShapes(configFromHf(j, 't', 'x')).map(([n, s]) => `${n}:${s.join('x')}`).filter((n) => n.startsWith('blk.0.'));
+  assert.deepEqual(names(TINY.qwen3), ['blk.0.attn_norm.weight:64', 'blk.0.attn_q.weight:128x64', 'blk.0.attn_k.weight:64x64', 'blk.0.attn_v.weight:64x64', 'blk.0.attn_q_norm.weight:32',
+    'blk.0.attn_k_norm.weight:32', 'blk.0.attn_output.weight:64x128', 'blk.0.ffn_norm.weight:64', 'blk.0.ffn_gate.weight:96x64', 'blk.0.ffn_up.weight:96x64', 'blk.0.ffn_down.weight:64x96']);
+  assert.ok(names(TINY.gemma3).includes('blk.0.post_attention_norm.weight:64') && names(TINY.gemma3).includes('blk.0.post_ffw_norm.weight:64'));
+  assert.deepEqual(names(TINY.phi3).filter((n) => /qkv|ffn_up|gate/.test(n)), ['blk.0.attn_qkv.weight:192x64', 'blk.0.ffn_up.weight:192x64']);
+  assert.deepEqual(configFromHf(TINY.gemma3, 't', 'x').slidingWindow, { size: 16, layers: [true, true] });
+});
+
+test('the one-line reason of a failed engine: llama.cpp\'s error line, the CLI\'s "kvmerger: ..." line, not a stack frame', () => {
+  assert.equal(nativeFailure('load: x\nllama_model_load: error loading model: unordered_map::at\nllama_bench: error: failed to load model\n'), ': llama_model_load: error loading model: unordered_map::at');
+  assert.equal(nativeFailure(''), '');
+  assert.equal(workerFailure(['loading', 'kvmerger: a 7B F32 model needs 27 GiB; 18 GiB available', '    at main (x.ts:1)']), 'a 7B F32 model needs 27 GiB; 18 GiB available');
+  assert.equal(workerFailure(['RangeError: Array buffer allocation failed', 'at x (y.ts:1)']), 'RangeError: Array buffer allocation failed');
+});
+
+test('native llama-bench loads the bench\'s random qwen3, gemma3 and phi3 files', { skip: skipNative }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-native-arch-'));
+  try {
+    for (const [arch, j] of Object.entries(TINY)) {
+      const path = join(dir, `${arch}.gguf`);
+      writeRandomGGUF(path, configFromHf(j, `tiny-${arch}`, arch), 'q8_0');
+      const r = await runLlamaBench(native!, { model: path, threads: 1, batch: 16, kvType: 'f16', repetitions: 1, promptTokens: 16, genTokens: 0, depth: 0 });
+      assert.ok(r.results[0]!.avgTs > 0, arch);
+      assert.match(r.results[0]!.modelType, new RegExp(arch === 'gemma3' ? 'gemma3' : arch), arch);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
