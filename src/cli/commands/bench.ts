@@ -18,16 +18,18 @@ export const help = `Usage: kvmerger bench [--models default,smollm2-135m,tinyll
 
 Runs our engine (onnxruntime backend), native llama.cpp (llama-bench, built once by \`npm run build:llama-cpp\`) and
 node-llama-cpp on the same GGUF files with the same thread count, each engine in its own process, alternating which
-goes first, and reports medians with the kvmerger / native ratio. Rows print as each model file is done; progress
-([n/total]) goes to stderr. Without a native build its rows are left out, with a note.
+goes first, and reports medians with the kvmerger / native ratio. The table's rows print as each model file is done;
+each measurement prints on stderr as it is made, with the progress ([n/total]). Without a native build its rows are
+left out, with a note.
 
   --models LIST        default: the built-in model (models/*.gguf; skipped with a note when absent);
                        a model shape: random weights with the shape of a real model's config.json
                        (../shared/data/models/configs/*.json: tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, qwen3-0.6b,
                        gemma-3-1b, phi-3-mini-4k, llama-2-7b, mistral-7b-v0.2; and smollm2-135m), written once into
                        $KVMERGER_BENCH_CACHE (default <tmpdir>/kvmerger-bench-models), tensor by tensor. Names match
-                       without '-', '.' and as a unique prefix: llama2-7b, mistral-7b. Only llama, mistral and qwen2
-                       shapes run today; the others get a 'not supported yet' row;
+                       without '-', '.' and as a unique prefix: llama2-7b, mistral-7b. Each is written in its GGUF
+                       architecture (llama, qwen2, qwen3, gemma3, phi3); an engine that cannot run one
+                       gets rows with its own error; another model_type gets a 'not supported yet' row;
                        default-shape: random weights with the built-in model's shape and a context of 8192;
                        or GGUF paths.
                        (default: default,smollm2-135m; --full: default,smollm2-135m,qwen2.5-0.5b,tinyllama-1.1b,llama-3.2-1b)
