@@ -136,7 +136,8 @@ export function prepareJob(model: SessionModel, req: JobRequest, defaults: JobDe
   }
   const seed = req.seed ?? randomInt(0, 2 ** 32 - 1);
   const sampling: SamplerOptions = { ...defaults.sampling, ...req.sampling, seed };
-  const maxTokens = req.maxTokens ?? defaults.maxTokens;
+  // never more than the context leaves: the session reserves cache room for maxTokens
+  const maxTokens = Math.min(req.maxTokens ?? defaults.maxTokens, ctx - promptTokens.length);
   const compression = req.compression === undefined ? defaults.compression : req.compression;
   const report: PreparedJob['report'] = {};
   const options: GenerateOptions = {

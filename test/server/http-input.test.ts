@@ -9,7 +9,7 @@ let server: TestServer;
 let small: TestServer;
 before(async () => {
   server = await testServer({ bodyLimit: 4096 });
-  small = await testServer({ ctxSize: 32 });
+  small = await testServer({ ctxSize: 32, bodyLimit: 1 << 20 });
 });
 after(async () => {
   await server.close();
@@ -118,6 +118,16 @@ test('a prompt longer than the context: 400 context_length_exceeded', async () =
   }
 });
 
+test('max_tokens far past the context is capped by the context; a deeply nested body is a 400', async () => {
+  const r = await http(`${small.url}/v1/completions`, { json: { prompt: 'Once upon a time', max_tokens: 1e15, temperature: 0, stop: [] } });
+  assert.equal(r.status, 200);
+  assert.ok(r.json().usage.total_tokens <= 32);
+  const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+  const big = await http(`${small.url}/v1/completions`, { method: 'POST', body: `{"prompt": ${deep}}`, headers: { 'content-type': 'application/json' } });
+  assert.equal(big.status, 400);
+  assert.equal((await http(`${small.url}/health`)).status, 200);
+});
+
 test('unknown routes and models: 404; oversized bodies: 413', async () => {
   for (const [method, path] of [['GET', '/v2/nothing'], ['GET', '/v1/chat/completions'], ['DELETE', '/v1/models'], ['POST', '/health']]) {
     const r = await http(`${server.url}${path}`, { method });
@@ -154,4 +164,28 @@ test('a client that sends half a request and hangs up, and garbage on the socket
   const h = await http(`${server.url}/health`);
   assert.equal(h.status, 200);
   assert.equal(h.json().status, 'ok');
+});
+
+test('fuzz: random values in every known field never give a 5xx, and the server keeps answering', async () => {
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const values = (): unknown =>
+    pick<unknown>([null, true, false, 0, -1, 1, 0.5, 1.5, 2, 3, 1e300, -1e300, 2 ** 53, 'x', '', '1', 'none', 'kvmerger', [], [1], ['a'], {}, { method: 'kvmerger' }, { method: 'h2o', budget: 0.5 }, { method: 'kvmerger', budget_tokens: 3, options: { sigma: 2 } }, [{ role: 'user', content: 'hi' }], [{ role: 'user' }], [{ content: 'x' }], { include_usage: true }]);
+  const fields = ['model', 'messages', 'prompt', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repeat_penalty', 'seed', 'stop', 'stream', 'stream_options', 'n', 'logprobs', 'top_logprobs', 'kv_compression', 'echo', 'tools', 'response_format', 'frequency_penalty'];
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 150; i++) {
+    const body: Record<string, unknown> = i % 2 === 0 ? { messages: [{ role: 'user', content: 'hello' }] } : { prompt: 'hello' };
+    for (const f of fields) if (rand() < 0.08) body[f] = values();
+    if (typeof body.max_tokens !== 'number') body.max_tokens = 2;
+    const path = i % 2 === 0 ? '/v1/chat/completions' : '/v1/completions';
+    const r = await http(`${small.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    assert.ok(r.status < 500, `${r.status} for ${JSON.stringify(body)}: ${r.text.slice(0, 300)}`);
+    if (r.status !== 200) assertErrorShape(r.json().error);
+    else if (body.stream === true) assert.ok(r.text.trimEnd().endsWith('data: [DONE]'), r.text.slice(-200));
+    else assert.ok(r.json().kv_cache);
+  }
+  assert.ok((statuses.get(200) ?? 0) > 5, JSON.stringify([...statuses]));
+  assert.ok((statuses.get(400) ?? 0) > 50, JSON.stringify([...statuses]));
 });
