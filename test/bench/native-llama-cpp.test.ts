@@ -249,3 +249,10 @@ test('native llama-bench loads the bench\'s random qwen3, gemma3 and phi3 files'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('scripts/build-llama-cpp.sh is idempotent: a second run finds the build and exits at once', { skip: native && Object.keys(native.tools).length === 4 ? false : 'native llama.cpp is not (fully) built (npm run build:llama-cpp)' }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('bash', ['scripts/build-llama-cpp.sh'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, KVMERGER_LLAMA_CPP_DIR: native!.dir } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /already built in .*bin.*nothing to do/);
+});
