@@ -208,22 +208,54 @@ export function packMatMulNBits(type: string, bytes: Uint8Array, N: number, K: n
   const groupsPerBlock = layout.blockElements / layout.group;
   const groupsPerRow = K / layout.group;
   const rowBytes = packedRowBytes(layout, K);
+  if (type === 'Q4_0' || type === 'Q8_0') return packSymmetric32(type, bytes, dv, N, blocksPerRow, rowBytes, target);
   const u = new Uint8Array(layout.blockElements);
   const s = new Float32Array(groupsPerBlock);
   const off = new Float32Array(groupsPerBlock);
+  const { data, scales, offsets } = target;
   for (let n = 0; n < N; n++) {
     const row = target.rowOffset + n;
     let dst = row * rowBytes;
     for (let b = 0; b < blocksPerRow; b++) {
       decode(bytes, dv, (n * blocksPerRow + b) * layout.blockBytes, u, s, off);
       const g0 = row * groupsPerRow + b * groupsPerBlock;
-      target.scales.set(s, g0);
-      if (layout.offset) target.offsets!.set(off, g0);
+      for (let g = 0; g < groupsPerBlock; g++) scales[g0 + g] = s[g]!;
+      if (offsets && layout.offset) for (let g = 0; g < groupsPerBlock; g++) offsets[g0 + g] = off[g]!;
       if (layout.bits === 8) {
-        target.data.set(u, dst);
+        data.set(u, dst);
         dst += layout.blockElements;
       } else {
-        for (let j = 0; j < layout.blockElements; j += 2) target.data[dst++] = u[j]! | (u[j + 1]! << 4);
+        for (let j = 0; j < layout.blockElements; j += 2) data[dst++] = u[j]! | (u[j + 1]! << 4);
+      }
+    }
+  }
+}
+
+/**
+ * The two most common types without the per-block decoder (load time of a 7B file): Q4_0's nibbles reordered from
+ * GGUF's (j, j + 16) pairs to MatMulNBits' (2i, 2i + 1) pairs, Q8_0's int8 codes offset by 128.
+ */
+function packSymmetric32(type: 'Q4_0' | 'Q8_0', src: Uint8Array, dv: DataView, N: number, blocksPerRow: number, rowBytes: number, target: PackTarget): void {
+  const { data, scales } = target;
+  const blockBytes = type === 'Q4_0' ? 18 : 34;
+  for (let n = 0; n < N; n++) {
+    const row = target.rowOffset + n;
+    let dst = row * rowBytes;
+    let o = n * blocksPerRow * blockBytes;
+    let g = row * blocksPerRow;
+    for (let b = 0; b < blocksPerRow; b++, o += blockBytes) {
+      scales[g++] = HALF_TO_FLOAT[dv.getUint16(o, true)]!;
+      if (type === 'Q8_0') {
+        for (let j = 0; j < 32; j++) data[dst++] = src[o + 2 + j]! ^ 0x80;
+      } else {
+        // Packed byte i holds elements 2i (low) and 2i + 1 (high); element j < 16 is qs[j] & 15, j ≥ 16 is qs[j − 16] >> 4.
+        for (let i = 0; i < 8; i++) {
+          const a = src[o + 2 + 2 * i]!;
+          const c = src[o + 3 + 2 * i]!;
+          data[dst + i] = (a & 15) | ((c & 15) << 4);
+          data[dst + 8 + i] = (a >> 4) | (c & 0xf0);
+        }
+        dst += 16;
       }
     }
   }
