@@ -132,7 +132,11 @@ export async function createServer(opts: ServerOptions): Promise<KvServer> {
     const ctx: Ctx = { id, created: Math.floor(Date.now() / 1000), model, req };
     try {
       const outcome = req.stream ? await streamJob(reply, ctx, job, signal) : await plainJob(reply, ctx, job, signal);
-      if (!outcome && gone.signal.aborted) log(`${request.method} ${request.url} client closed the connection after ${round(performance.now() - t0)} ms; generation stopped`);
+      if (!outcome && gone.signal.aborted) {
+        log(`${request.method} ${request.url} client closed the connection after ${round(performance.now() - t0)} ms; generation stopped`);
+        if (!reply.sent) reply.hijack(); // nothing is sent to a closed connection
+        reply.raw.destroy();
+      }
       if (outcome) {
         log(
           `${request.method} ${request.url} 200 ${outcome.promptTokens}+${outcome.completionTokens} tokens, ${round(performance.now() - t0)} ms, ` +
@@ -143,6 +147,8 @@ export async function createServer(opts: ServerOptions): Promise<KvServer> {
     } catch (err) {
       if (gone.signal.aborted) {
         log(`${request.method} ${request.url} client closed the connection after ${round(performance.now() - t0)} ms; generation stopped`);
+        if (!reply.sent) reply.hijack();
+        reply.raw.destroy();
         return reply;
       }
       if (err instanceof TimeLimit) throw new ApiError(408, `${err.message} before the first token (a long prompt?); shorten the prompt`, 'timeout_error', null, 'request_timeout');

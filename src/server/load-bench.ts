@@ -31,6 +31,8 @@ interface RunStats {
   rssBeforeMiB?: number;
   rssAfterMiB?: number;
   rssPeakMiB?: number;
+  /** RSS after each tenth of the requests: flat when memory does not grow with the number of requests. */
+  rssTrailMiB: number[];
   firstErrors: string[];
 }
 
@@ -100,11 +102,18 @@ async function runLoad(
       if (v !== undefined && v > peak) peak = v;
     });
   }, 500);
+  const trail: number[] = [];
+  let finished = 0;
+  const tenth = Math.max(1, Math.floor(opts.requests / 10));
   const t0 = performance.now();
   const worker = async () => {
     for (;;) {
       const i = next++;
       if (i >= opts.requests || Date.now() > deadline) return;
+      if (finished > 0 && finished % tenth === 0 && trail.length < finished / tenth) {
+        const v = await rss();
+        if (v !== undefined) trail.push(mib(v));
+      }
       const stream = (i * 7919) % 100 < opts.streamShare * 100;
       const body: Record<string, unknown> = { model: 'default', prompt: promptOf(i), max_tokens: opts.maxTokens, temperature: 0.8, seed: i, stream };
       if (method && opts.extension) body.kv_compression = { method, budget: Number(budget) };
@@ -126,8 +135,9 @@ async function runLoad(
         latencies.push(performance.now() - s0);
       } catch (err) {
         errors++;
-        if (firstErrors.length < 5) firstErrors.push((err as Error).message);
+        if (firstErrors.length < 5) firstErrors.push(`${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause: Error }).cause.message})` : ''}`);
       }
+      finished++;
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, worker));
@@ -150,6 +160,7 @@ async function runLoad(
     latencyMs: { p50: Math.round(quantile(sorted, 0.5)), p90: Math.round(quantile(sorted, 0.9)), p99: Math.round(quantile(sorted, 0.99)), max: Math.round(sorted[sorted.length - 1] ?? 0) },
     ...(before !== undefined ? { rssBeforeMiB: mib(before) } : {}),
     ...(after !== undefined ? { rssAfterMiB: mib(after), rssPeakMiB: mib(peak) } : {}),
+    rssTrailMiB: trail,
     firstErrors,
   };
 }
