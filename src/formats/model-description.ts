@@ -19,6 +19,9 @@ import type { GGUFValue } from './gguf-types.js';
 
 export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'];
 
+/** More layers than any model has: a block count beyond it is a damaged header. */
+const MAX_LAYERS = 1 << 12;
+
 /** What the description needs to know about the tensors (names present and their GGUF dims); absent = no tensors. */
 export interface TensorDirectory {
   has(name: string): boolean;
@@ -154,6 +157,10 @@ export function describeModel(meta: Map<string, GGUFValue>, tensors?: TensorDire
   const name = meta.get('general.name');
   const contextLength = posInt(meta, k('context_length'), where);
   const blockCount = posInt(meta, k('block_count'), where);
+  // Per-layer tables are made from this count: a damaged count (2^30) stops here, not in an out-of-memory abort.
+  if (blockCount > MAX_LAYERS) {
+    throw new KvError(`${where}: ${k('block_count')} = ${blockCount} layers, more than any model has (at most ${MAX_LAYERS} read); the file is damaged`);
+  }
   const neox = arch !== 'llama';
   const config: ModelConfig = {
     architecture: arch,

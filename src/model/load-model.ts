@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openModelFile } from '../formats/open-model-file.js';
 import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
+import { checkTensorShapes } from './tensor-shapes.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KvError } from '../util/errors.js';
 import type { ForwardBackend } from './backend.js';
@@ -75,6 +76,7 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
     if (file.tensorNames().length === 0) {
       throw new KvError(`--model ${path}: the file has no weights (a vocabulary-only GGUF); it works with 'kvmerger tokenize' and 'info'; pass a model with weights to run it`);
     }
+    checkTensorShapes(file, config, `--model ${path}`);
     let tokenizer: Tokenizer;
     if (options.tokenizerPath !== undefined) {
       if (!existsSync(options.tokenizerPath)) throw new KvError(`--tokenizer ${options.tokenizerPath}: no such file; check the path`);

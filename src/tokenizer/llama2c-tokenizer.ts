@@ -57,7 +57,12 @@ export function parseLlama2cTokenizer(buf: Uint8Array, path: string, vocabSize?:
   if (vocabSize !== undefined && tokens.length < vocabSize) {
     throw bad(`${tokens.length} tokens but the model's vocabulary has ${vocabSize}: the file is truncated or belongs to another model`);
   }
-  if (tokens.length < 3) throw bad(`only ${tokens.length} tokens`);
+  // run.c's byte fallback is id 3 + byte: the vocabulary starts <unk>, <s>, </s>, then <0x00> .. <0xFF>.
+  if (tokens.length < 259) throw bad(`only ${tokens.length} tokens; a llama2.c vocabulary starts with <unk>, <s>, </s> and the 256 byte tokens`);
+  for (let b = 0; b < 256; b++) {
+    const want = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+    if (tokens[3 + b] !== want) throw bad(`token ${3 + b} should be the byte token ${want}`);
+  }
   // tokenizer.py writes max_token_length as the longest token's byte length: a file read to its end whose longest
   // token is shorter has lost its tail (a download cut at a token boundary).
   let longest = 0;

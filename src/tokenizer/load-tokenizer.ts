@@ -92,7 +92,9 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
     try {
       json = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
-      throw new KvError(`${path}: ${NOT_FOUND} (invalid JSON: ${(err as Error).message})`);
+      // V8's message quotes the text around the error; for a damaged file that is its raw bytes, so drop it.
+      const why = (err as Error).message.replace(/,\s*".*" is not valid JSON$/s, '');
+      throw new KvError(`${path}: ${NOT_FOUND} (invalid JSON: ${why})`);
     }
     if (typeof json !== 'object' || json === null || !('model' in json)) {
       throw new KvError(`${path}: ${NOT_FOUND} (this JSON has no "model"; is it config.json rather than tokenizer.json?)`);
