@@ -16,17 +16,6 @@ export type BenchWeightType = (typeof BENCH_WEIGHT_TYPES)[number];
 /** The types our GGUF writer produces itself. */
 export type WrittenWeightType = Exclude<BenchWeightType, 'q4_k_m'>;
 
-/** A model the bench runs: a file, and what the table calls it. */
-export interface BenchModelFile {
-  /** 'smollm2-135m', 'tinyllama-1.1b', 'default' or the file's name. */
-  model: string;
-  /** 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k_m' ... for random models; the file's main tensor type otherwise. */
-  weights: string;
-  path: string;
-  /** Why a model could not be used (then `path` is empty). */
-  skipped?: string;
-}
-
 /** Qwen2.5-0.5B's shape (its config.json, as the issue states it). */
 export const QWEN25_05B: ModelConfig = {
   architecture: 'qwen2',
