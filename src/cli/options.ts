@@ -17,7 +17,7 @@
  * - `--` ends the options; everything after it is positional.
  * Every error is a KvError of one line, so `kvmerger` prints it without a stack trace.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import { didYouMean } from '../util/suggest.js';
 
@@ -222,14 +222,42 @@ export function choiceOption<C extends string>(flag: string, value: string | und
 
 /** The text of a file option; '-' reads stdin. KvError naming the option when it cannot be read. */
 export function readTextOption(flag: string, path: string): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    // Read in pieces up to a cap: /dev/zero or an endless pipe is one line, not a hang or an out-of-memory abort.
+    const pieces: Buffer[] = [];
+    let total = 0;
+    const piece = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, piece, 0, piece.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); // non-blocking stdin: wait for data
+        continue;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_TEXT_BYTES) {
+        throw new KvError(`--${flag} ${path}: more than ${MAX_TEXT_BYTES >> 20} MiB of text, far more than any context holds; pass a shorter text`);
+      }
+      pieces.push(Buffer.from(piece.subarray(0, n)));
+    }
+    return Buffer.concat(pieces, total).toString('utf8');
   } catch (err) {
+    if (err instanceof KvError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file; check the path' : (code ?? (err as Error).message);
     throw new KvError(`--${flag} ${path}: cannot read it (${why})`);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
 }
+
+/** The most text a --prompt-file (or stdin) may hold: 64 MiB, some 16 million tokens. */
+const MAX_TEXT_BYTES = 64 << 20;
 
 /**
  * --prompt TEXT or --prompt-file FILE ('-': stdin); undefined when neither is given; a KvError when both are.
