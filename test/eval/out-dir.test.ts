@@ -147,4 +147,19 @@ test('--seed -1: accepted by eval as by generate (a random seed, printed); -2 th
   assert.equal(r.stderr, 'kvmerger: --seed must be an integer in [-1, 4294967295] (got -2)\n');
   const g = spawnSync(process.execPath, [...cli, 'generate', '--seed', '-2'], { cwd: root, encoding: 'utf8' });
   assert.equal(g.stderr, r.stderr);
+  for (const cmd of ['reproduce', 'demo', 'analyze']) {
+    const extra = cmd === 'analyze' ? ['neighbours'] : [];
+    const c = spawnSync(process.execPath, [...cli, cmd, ...extra, '--out', join(dir, 'seed'), '--seed', '-2'], { cwd: root, encoding: 'utf8' });
+    assert.equal(c.stderr, r.stderr, cmd);
+  }
+  // -1 in eval: a drawn seed, printed with how to repeat the run, recorded in run.json and the rows
+  const model = join(dir, 'seed.gguf');
+  writeChatModel(model, undefined, { contextLength: 128 });
+  const out = join(dir, 'seeded');
+  const e = spawnSync(process.execPath, [...cli, 'eval', '-m', model, '--backend', 'reference', '--tasks', 'fidelity', '--lengths', '40', '--task-option', 'k=8', '--methods', 'full', '--quiet', '--out', out, '--seed', '-1'], { cwd: root, encoding: 'utf8' });
+  assert.equal(e.status, 0, e.stderr);
+  const m = /^eval: --seed -1 drew the seed (\d+); pass --seed \1 to resume or repeat this run$/m.exec(e.stderr);
+  assert.ok(m, e.stderr);
+  assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).grid.seed, Number(m[1]));
+  assert.equal(JSON.parse(readFileSync(join(out, 'results.jsonl'), 'utf8').split('\n')[0]!).seed, Number(m[1]));
 });

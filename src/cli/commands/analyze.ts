@@ -7,8 +7,9 @@ import { runLayerRatios, runNeighbours, runSimilarity, type RunContext } from '.
 import { fmt, pct, MAX_SIMILARITY_TOKENS, type SimilarityJson } from '../../analysis/similarity-analysis.js';
 import { KvError } from '../../util/errors.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
+import { drawnSeedNote, parseSeed } from '../seed.js';
 import { parseNumberFlag } from '../number-flag.js';
-import { DATA_OPTION, LENGTH_OPTION, MODEL_OPTIONS, OUTPUT_OPTIONS, OUT_OPTION, PROMPT_OPTIONS, SEED_OPTION, didYouMean, parseOptions, type OptionTable } from '../options.js';
+import { DATA_OPTION, LENGTH_OPTION, MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, OUT_OPTION, PROMPT_OPTIONS, SEED_OPTION, didYouMean, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = "the paper's observations on any model: key/value similarity maps, neighbours, per-layer merge ratios";
 
@@ -32,6 +33,7 @@ Model:
   -t, --threads N           onnxruntime threads
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
 
 Text (similarity, neighbours):
   --length N                tokens in the cache, BOS included (default 512; at most the context − 1;
@@ -39,7 +41,7 @@ Text (similarity, neighbours):
   -f, --prompt-file FILE    analyse this text (its first N tokens) instead of held-out Gutenberg
                             prose; - reads stdin
   --samples N               neighbours: Gutenberg passages averaged over (default 4)
-  -s, --seed S              picks the passages and task samples (default 0)
+  -s, --seed S              picks the passages and task samples (default 0; -1: random, printed)
   --data DIR                the offline data folder (default ../shared/data or KVMERGER_SHARED_DATA)
 
 similarity:
@@ -75,6 +77,7 @@ Example:
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   ...LENGTH_OPTION,
   'prompt-file': PROMPT_OPTIONS['prompt-file'],
   samples: { type: 'string' },
@@ -131,7 +134,8 @@ export async function run(argv: string[]): Promise<number> {
   if (values.out === undefined) throw new KvError(`--out DIR is required: the folder for ${which}.json and the charts`);
   const modelArgs = parseModelArgs(values);
   if (values.png) await checkPngSupport();
-  const seed = parseNumberFlag('seed', values.seed, true) ?? 0;
+  const { seed, random: randomSeed } = parseSeed(values.seed, 0);
+  if (randomSeed) process.stderr.write(drawnSeedNote('analyze', seed));
 
   const { model } = await loadModelFromArgs(modelArgs);
   const quiet = values.json === true;
