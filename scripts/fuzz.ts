@@ -234,7 +234,8 @@ async function exercise(format: FuzzFormat, path: string, companion: string): Pr
     JSON.stringify(summarizeModel(f));
     for (const name of f.tensorNames()) {
       const n = f.shapeOf(name).reduce((a, b) => a * b, 1);
-      f.readInto(name, new Float32Array(n));
+      if (f.readInto) f.readInto(name, new Float32Array(n));
+      else f.get(name);
       if (f.readBytes && f.typeOf(name) !== 'F32') f.readBytes(name);
     }
   } finally {

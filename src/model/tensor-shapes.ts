@@ -48,7 +48,7 @@ export function checkTensorShapes(file: ShapeSource, config: ModelConfig, where:
     }
   };
   for (const name of file.tensorNames()) {
-    let want = fixed[name];
+    let want: number[][] | undefined = fixed[name];
     const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(name);
     if (m) {
       const layer = Number(m[1]);

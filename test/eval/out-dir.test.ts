@@ -142,6 +142,32 @@ test('eval --out: a file, /proc/x, a locked folder, a file-size limit: one line 
   assert.ok(!existsSync(join(busy, 'results.jsonl')));
 });
 
+test('two evals started at once on one folder: one runs, the other refuses or finds the cells done; no duplicate rows', async () => {
+  const model = join(dir, 'twice.gguf');
+  writeChatModel(model, undefined, { contextLength: 256 });
+  const out = join(dir, 'twice');
+  const args = [...cli, 'eval', '-m', model, '--backend', 'reference', '--tasks', 'fidelity', '--lengths', '60,80', '--samples', '2', '--task-option', 'k=16', '--methods', 'full,h2o,cam', '--budgets', '0.5,0.35', '--quiet', '--out', out];
+  const runOne = () =>
+    new Promise<{ code: number | null; stderr: string }>((res) => {
+      const c = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('exit', (code) => res({ code, stderr }));
+    });
+  const results = await Promise.all([runOne(), runOne(), runOne()]);
+  for (const r of results) {
+    if (r.code !== 0) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^kvmerger: --out .*twice is in use by another run \(pid \d+ on this host, since [^)]+\); wait for it to finish or pass another folder\n$/);
+    }
+  }
+  assert.ok(results.some((r) => r.code === 0));
+  const keys = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cellKey: string }).cellKey);
+  assert.equal(keys.length, new Set(keys).size);
+  assert.equal(keys.length, 2 * 2 * (1 + 2 * 2));
+  assert.ok(!existsSync(join(out, '.lock')));
+});
+
 test('--seed -1: accepted by eval as by generate (a random seed, printed); -2 the same error in both', () => {
   const r = spawnSync(process.execPath, [...cli, 'eval', '--tasks', 'fidelity', '--out', join(dir, 'seed'), '--seed', '-2'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.stderr, 'kvmerger: --seed must be an integer in [-1, 4294967295] (got -2)\n');
