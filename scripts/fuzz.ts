@@ -1,5 +1,6 @@
 /**
  * Seeded, bounded fuzzing of every file kvmerger reads: mutated GGUF models (header, metadata, tensor table, data),
+ * vocabulary-only GGUFs with a GPT-2 BPE tokenizer,
  * llama2.c checkpoints, llama2.c tokenizer.bin files and Hugging Face tokenizer.json files (bytes and structure).
  * Each case must either load and run correctly (open, read every tensor, load the tokenizer and round-trip a text,
  * load the model and generate a token on the reference backend) or fail with a KvError whose message is one
@@ -7,7 +8,7 @@
  * seed and case number that reproduce it. Run under a memory limit (ulimit -v), a huge allocation shows as a
  * failure too; the test suite runs a short pass of this (test/fuzz/fuzz.test.ts).
  *
- *   npx tsx scripts/fuzz.ts [--cases N] [--seed S] [--formats gguf,llama2c,tokenizer.bin,tokenizer.json]
+ *   npx tsx scripts/fuzz.ts [--cases N] [--seed S] [--formats gguf,gguf-bpe,llama2c,tokenizer.bin,tokenizer.json]
  *                           [--slow-ms MS] [--json] [--keep DIR] [--trace] [--case I]
  *
  * --cases is per format (default 5000); --keep DIR writes each failing file there; --trace names each case on
@@ -31,7 +32,7 @@ import { Rng } from '../src/util/rng.js';
 import { randomWeightSource, smallConfig } from '../test/helpers/random-model.js';
 import { byteLevelTokenizerJson, llama2cCheckpointBytes, llama2cTokenizerBytes } from '../test/helpers/bad-files.js';
 
-export const FORMATS = ['gguf', 'llama2c', 'tokenizer.bin', 'tokenizer.json'] as const;
+export const FORMATS = ['gguf', 'gguf-bpe', 'llama2c', 'tokenizer.bin', 'tokenizer.json'] as const;
 export type FuzzFormat = (typeof FORMATS)[number];
 
 export interface FuzzFailure {
@@ -96,6 +97,28 @@ function baseGGUF(path: string): void {
   }
   const tensors: GGUFTensorInput[] = names.map((name) => ({ name, dims: [...ws.shapeOf(name)].reverse(), type: typeOf(name), data: ws.get(name) }));
   writeGGUF(path, { metadata: meta, tensors });
+}
+
+/** A vocabulary-only GGUF with a GPT-2 byte-level BPE tokenizer (tokens, types, merges, special ids). */
+function baseBpeGGUF(path: string): void {
+  const j = byteLevelTokenizerJson() as { model: { vocab: Record<string, number>; merges: string[] } };
+  const tokens = Object.entries(j.model.vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+  tokens.push('<|endoftext|>', '<|im_start|>');
+  const types = tokens.map((_, i) => (i >= tokens.length - 2 ? 3 : 1));
+  writeGGUF(path, {
+    metadata: new Map<string, MetadataInput>([
+      ['general.architecture', gguf.str('gpt2')],
+      ['tokenizer.ggml.model', gguf.str('gpt2')],
+      ['tokenizer.ggml.pre', gguf.str('qwen2')],
+      ['tokenizer.ggml.tokens', gguf.strArr(tokens)],
+      ['tokenizer.ggml.token_type', gguf.i32Arr(types)],
+      ['tokenizer.ggml.merges', gguf.strArr(j.model.merges)],
+      ['tokenizer.ggml.bos_token_id', gguf.u32(tokens.length - 2)],
+      ['tokenizer.ggml.eos_token_id', gguf.u32(tokens.length - 2)],
+      ['tokenizer.ggml.add_bos_token', gguf.bool(false)],
+    ]),
+    tensors: [],
+  });
 }
 
 // ---- mutations ----
@@ -222,7 +245,7 @@ function mutateJson(base: unknown, rng: Rng): { text: string; what: string } {
 
 /** Everything a user does with a file of this format. Returns normally when the file worked. */
 async function exercise(format: FuzzFormat, path: string, companion: string): Promise<void> {
-  if (format === 'tokenizer.bin' || format === 'tokenizer.json') {
+  if (format === 'tokenizer.bin' || format === 'tokenizer.json' || format === 'gguf-bpe') {
     const t = loadTokenizer(path);
     const ids = t.encode('hello world, 123 ünï ☃');
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= t.vocabSize) throw new Error(`encode gave id ${id} of ${t.vocabSize}`);
@@ -293,11 +316,15 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzSummary> {
     const g = openGGUF(ggufPath);
     const ggufHeader = g.dataOffset;
     g.close();
+    const bpePath = join(dir, 'bpe.gguf');
+    baseBpeGGUF(bpePath);
+    const bpeBytes = new Uint8Array(readFileSync(bpePath));
     const companion = join(dir, 'companion-tokenizer.bin');
     // the checkpoint's 300 tokens: the 259 fixed ones and 41 words
     writeFileSync(companion, llama2cTokenizerBytes(Array.from({ length: 41 }, (_, i) => ` w${i}`)));
     const bases: Record<FuzzFormat, { bytes?: Uint8Array; json?: unknown; hot: number; ext: string }> = {
       gguf: { bytes: ggufBytes, hot: ggufHeader, ext: 'gguf' },
+      'gguf-bpe': { bytes: bpeBytes, hot: bpeBytes.length, ext: 'gguf' },
       llama2c: { bytes: llama2cCheckpointBytes(), hot: 28, ext: 'bin' },
       'tokenizer.bin': { bytes: llama2cTokenizerBytes(), hot: 4 + 3 * 40, ext: 'bin' },
       'tokenizer.json': { json: byteLevelTokenizerJson(), hot: 0, ext: 'json' },
