@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   bench: () => import('./commands/bench.js'),
   serve: () => import('./commands/serve.js'),
   chat: () => import('./commands/chat.js'),
+  convert: () => import('./commands/convert.js'),
 };
 
 async function mainHelp(): Promise<string> {

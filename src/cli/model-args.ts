@@ -5,9 +5,10 @@
 import type { KvType } from '../cache/head-cache.js';
 import type { BackendName, LoadedModel } from '../model/load-model.js';
 import type { ComputePrecision } from '../model/ort/linear-layers.js';
+import { LOAD_QUANT_TYPES, type LoadQuantType } from '../formats/hf-folder.js';
 import { choiceOption, numberOption } from './options.js';
 
-export { MODEL_OPTIONS } from './options.js';
+export { MODEL_OPTIONS, QUANTIZE_OPTION } from './options.js';
 
 /** What the model options ask for, checked; `path` undefined: the built-in model. */
 export interface ModelArgs {
@@ -17,6 +18,8 @@ export interface ModelArgs {
   threads: number | undefined;
   precision: ComputePrecision;
   kvType: KvType;
+  /** --quantize: a Hugging Face folder quantised at load. */
+  quantize?: LoadQuantType;
 }
 
 /** `--backend`: 'ort' (the default) or 'reference'. */
@@ -25,8 +28,10 @@ export function parseBackend(value: string | undefined): BackendName {
 }
 
 /** Checks --backend and --threads (an integer ≥ 1) without loading anything, so bad flags fail fast. */
-export function parseModelArgs(values: { model?: string; tokenizer?: string; backend?: string; threads?: string; precision?: string; 'kv-type'?: string }): ModelArgs {
+export function parseModelArgs(values: { model?: string; tokenizer?: string; backend?: string; threads?: string; precision?: string; 'kv-type'?: string; quantize?: string }): ModelArgs {
+  const quantize = values.quantize === undefined ? undefined : choiceOption('quantize', values.quantize, LOAD_QUANT_TYPES, 'q8_0');
   return {
+    ...(quantize !== undefined ? { quantize } : {}),
     path: values.model,
     tokenizerPath: values.tokenizer,
     backend: parseBackend(values.backend),
@@ -43,6 +48,6 @@ export function parseModelArgs(values: { model?: string; tokenizer?: string; bac
 export async function loadModelFromArgs(args: ModelArgs): Promise<{ model: LoadedModel; modelPath: string }> {
   const { loadModel, defaultModelPath } = await import('../model/load-model.js');
   const modelPath = args.path ?? defaultModelPath();
-  const model = await loadModel(modelPath, { backend: args.backend, tokenizerPath: args.tokenizerPath, threads: args.threads, precision: args.precision, kvType: args.kvType });
+  const model = await loadModel(modelPath, { backend: args.backend, tokenizerPath: args.tokenizerPath, threads: args.threads, precision: args.precision, kvType: args.kvType, ...(args.quantize !== undefined ? { quantize: args.quantize } : {}) });
   return { model, modelPath };
 }

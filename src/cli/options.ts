@@ -55,6 +55,12 @@ export const MODEL_OPTIONS = {
   'kv-type': { type: 'string' },
 } as const satisfies OptionTable;
 
+/**
+ * --quantize q8_0|q4_0|q4_k_m: a Hugging Face folder's matrices quantised as they load (the commands that load a model
+ * through src/cli/model-args.ts: generate, chat, serve, demo, analyze).
+ */
+export const QUANTIZE_OPTION = { quantize: { type: 'string' } } as const satisfies OptionTable;
+
 /** --json (one JSON document on stdout) and --quiet (nothing on stderr but errors): every command. */
 export const OUTPUT_OPTIONS = {
   json: { type: 'boolean' },

@@ -1,5 +1,5 @@
 /**
- * A model file opened for reading (GGUF or llama2.c checkpoint): a WeightSource over its tensors, plus what `info`
+ * A model file opened for reading (GGUF, llama2.c checkpoint or Hugging Face folder): a WeightSource over its tensors, plus what `info`
  * shows about the file. Open one with `openModelFile` (open-model-file.ts).
  */
 import type { ModelConfig } from '../core/model-config.js';
@@ -7,7 +7,8 @@ import type { WeightSource } from '../core/weight-source.js';
 import type { GGUFFile } from './gguf-reader.js';
 import type { GGUFValue } from './gguf-types.js';
 
-export type ModelFileFormat = 'gguf' | 'llama2c';
+/** `hf`: a Hugging Face folder (config.json + safetensors), presented with GGUF's names and metadata keys. */
+export type ModelFileFormat = 'gguf' | 'llama2c' | 'hf';
 
 export interface ModelFile extends WeightSource {
   readonly format: ModelFileFormat;
@@ -20,7 +21,7 @@ export interface ModelFile extends WeightSource {
   readonly config: ModelConfig;
   /** Why `config` would throw, or undefined when it is valid. */
   readonly configError: string | undefined;
-  /** GGUF metadata (undefined for llama2.c checkpoints). */
+  /** GGUF metadata (undefined for llama2.c checkpoints; a Hugging Face folder's as its conversion would write it). */
   readonly metadata: Map<string, GGUFValue> | undefined;
   /** The underlying GGUF reader (GGUF files only). */
   readonly gguf: GGUFFile | undefined;

@@ -9,7 +9,7 @@ import type { ModelFile } from './model-file.js';
 
 export interface ModelSummary {
   path: string;
-  format: 'gguf' | 'llama2c';
+  format: 'gguf' | 'llama2c' | 'hf';
   /** GGUF version (GGUF files only). */
   ggufVersion?: number;
   fileSize: number;

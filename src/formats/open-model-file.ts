@@ -1,10 +1,11 @@
 /**
- * Opens a model file by content: GGUF (magic "GGUF") or a llama2.c checkpoint (a 7-int32 header whose implied size
+ * Opens a model by content: a Hugging Face folder (src/formats/hf-folder.ts), GGUF (magic "GGUF") or a llama2.c checkpoint (a 7-int32 header whose implied size
  * matches the file). Anything else is a KvError naming the file.
  */
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, existsSync, readSync, statSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import type { ModelConfig } from '../core/model-config.js';
+import { isHFFolder, openHFFolder, type HFFolderOptions } from './hf-folder.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './gguf-reader.js';
 import type { GGUFValue } from './gguf-types.js';
 import { LLAMA2C_HEADER_BYTES, llama2cTotalBytes, openLlama2cCheckpoint, parseLlama2cHeader } from './llama2c-checkpoint.js';
@@ -101,8 +102,18 @@ class GGUFModelFile implements ModelFile {
   }
 }
 
-/** Opens a GGUF file or a llama2.c checkpoint. The caller must `close()` it. */
-export function openModelFile(path: string): ModelFile {
+/**
+ * Opens a GGUF file, a llama2.c checkpoint or a Hugging Face folder (a directory with config.json; `options.quantize`
+ * quantises its matrices as they are read). The caller must `close()` it.
+ */
+export function openModelFile(path: string, options: HFFolderOptions = {}): ModelFile {
+  if (isHFFolder(path)) return openHFFolder(path, options);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new KvError(`${path}: is a directory without config.json; pass a GGUF file, a llama2.c checkpoint or a Hugging Face model folder`);
+  }
+  if (options.quantize !== undefined) {
+    throw new KvError(`--quantize ${options.quantize}: quantising at load applies to Hugging Face folders; ${path} is a file, stored in its own types (make another with 'kvmerger convert' or llama-quantize)`);
+  }
   const { fd, size } = openReadableFile(path);
   let head: Uint8Array;
   try {

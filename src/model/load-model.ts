@@ -12,6 +12,7 @@ import { ReferenceBackend } from './reference-backend.js';
 import type { WeightSource } from '../core/weight-source.js';
 import type { ComputePrecision } from './ort/linear-layers.js';
 import type { KvType } from '../cache/head-cache.js';
+import type { LoadQuantType } from '../formats/hf-folder.js';
 
 export type BackendName = 'ort' | 'reference';
 
@@ -29,6 +30,8 @@ export interface LoadModelOptions {
   precision?: ComputePrecision;
   /** How the KV cache stores keys and values: 'f16' (default, as llama.cpp) or 'f32'. */
   kvType?: KvType;
+  /** A Hugging Face folder's matrices quantised as they are read (q8_0, q4_0 or llama.cpp's q4_k_m mix). */
+  quantize?: LoadQuantType;
 }
 
 export interface LoadedModel {
@@ -63,13 +66,13 @@ export function defaultModelPath(): string {
 }
 
 /**
- * Open a model file (GGUF or llama2.c checkpoint), its tokenizer (the file's own vocabulary, or `tokenizerPath`),
- * and a forward backend over its weights. `modelPath` undefined: the built-in model.
+ * Open a model file (GGUF, llama2.c checkpoint or Hugging Face folder), its tokenizer (the file's own vocabulary, a
+ * folder's tokenizer.json, or `tokenizerPath`), and a forward backend over its weights. `modelPath` undefined: the built-in model.
  */
 export async function loadModel(modelPath: string | undefined, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const path = modelPath ?? defaultModelPath();
   if (!existsSync(path)) throw new KvError(`--model ${path}: no such file; check the path`);
-  const file = openModelFile(path);
+  const file = openModelFile(path, options.quantize !== undefined ? { quantize: options.quantize } : {});
   const closeFile = () => file.close();
   try {
     const config = file.config;
@@ -84,7 +87,8 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
       tokenizer = loadTokenizer(options.tokenizerPath, file.format === 'llama2c' ? { vocabSize: config.vocabSize } : {});
     } else {
       try {
-        tokenizer = loadTokenizer(path);
+        // A Hugging Face folder's vocabulary is its tokenizer.json.
+        tokenizer = loadTokenizer(file.format === 'hf' ? join(path, 'tokenizer.json') : path);
       } catch (err) {
         throw new KvError(
           `--model ${path}: the file has no vocabulary of its own (${(err as Error).message}); pass --tokenizer FILE (for a llama2.c checkpoint, its tokenizer.bin)`,

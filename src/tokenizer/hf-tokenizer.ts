@@ -46,7 +46,8 @@ const BEHAVIORS: Record<string, SplitBehavior> = {
   MergedWithNext: 'merged-with-next',
 };
 
-function preTokenizerSteps(pt: unknown, where: string): { steps: PreTokenizerStep[]; byteLevel: boolean } {
+/** The pre-tokenizer steps of a tokenizer.json `pre_tokenizer` (also used to name its GGUF `tokenizer.ggml.pre`). */
+export function preTokenizerSteps(pt: unknown, where: string): { steps: PreTokenizerStep[]; byteLevel: boolean } {
   const steps: PreTokenizerStep[] = [];
   let byteLevel = false;
   const visit = (p: unknown): void => {

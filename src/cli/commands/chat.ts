@@ -3,7 +3,7 @@ import { KvError } from '../../util/errors.js';
 import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
-import { MODEL_OPTIONS, OUTPUT_OPTIONS, SEED_OPTION, numberOption, parseOptions, type OptionTable } from '../options.js';
+import { MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, SEED_OPTION, numberOption, parseOptions, type OptionTable } from '../options.js';
 import { chatTemplateOf, prepareJob, runJob, type EngineModel, type JobDefaults, type JobOutcome } from '../../server/engine.js';
 import { ApiError } from '../../server/errors.js';
 import type { CompressionSpec, JobRequest } from '../../server/request.js';
@@ -38,6 +38,7 @@ Model:
   -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
   --precision int8|fp32     products with quantised weights: int8 (default) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
   -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
 
 Chat:
@@ -69,6 +70,7 @@ Examples:
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   'ctx-size': { type: 'string', short: 'c', aliases: ['context'] },
   system: { type: 'string' },
   ...DEFAULT_OPTIONS,

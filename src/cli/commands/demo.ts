@@ -17,6 +17,7 @@ import {
   GRID_OPTIONS,
   LENGTH_OPTION,
   MODEL_OPTIONS,
+  QUANTIZE_OPTION,
   OUTPUT_OPTIONS,
   OUT_OPTION,
   SEED_OPTION,
@@ -42,6 +43,7 @@ Options:
   -t, --threads N           onnxruntime threads
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
   -b, --chunk-size N        prompt tokens per forward call (default 512)
   --length N                prompt length in tokens (default: the model's context, at most 2048)
   --methods LIST            default: every method
@@ -58,6 +60,7 @@ Options:
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   ...CHUNK_OPTION,
   ...LENGTH_OPTION,
   ...GRID_OPTIONS,

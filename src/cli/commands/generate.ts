@@ -10,6 +10,7 @@ import { parseSeed } from '../seed.js';
 import {
   CHUNK_OPTION,
   MODEL_OPTIONS,
+  QUANTIZE_OPTION,
   OUTPUT_OPTIONS,
   PROMPT_OPTIONS,
   SEED_OPTION,
@@ -35,6 +36,7 @@ Model:
   -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
   -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
 
 Prompt:
@@ -87,6 +89,7 @@ Examples:
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   'ctx-size': { type: 'string', short: 'c', aliases: ['context'] },
   ...PROMPT_OPTIONS,
   chat: { type: 'boolean' },
@@ -224,7 +227,7 @@ export async function run(argv: string[]): Promise<number> {
     options.prepareCompression = compressionHook(compressionChoice, 0);
   }
 
-  const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads, precision: modelArgs.precision, kvType: modelArgs.kvType });
+  const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads, precision: modelArgs.precision, kvType: modelArgs.kvType, ...(modelArgs.quantize !== undefined ? { quantize: modelArgs.quantize } : {}) });
   try {
     const modelContext = model.config.contextLength;
     if (ctxSize !== undefined && ctxSize > modelContext) {

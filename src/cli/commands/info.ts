@@ -75,7 +75,7 @@ function layerKinds(s: ModelSummary): string {
 
 function text(s: ModelSummary): string {
   const rows: [string, string][] = [];
-  const kind = s.format === 'gguf' ? `GGUF v${s.ggufVersion}` : 'llama2.c checkpoint';
+  const kind = s.format === 'gguf' ? `GGUF v${s.ggufVersion}` : s.format === 'hf' ? 'Hugging Face folder (safetensors)' : 'llama2.c checkpoint';
   rows.push(['file', `${s.path} (${kind})`]);
   rows.push(['file size', bytes(s.fileSize)]);
   rows.push(['architecture', `${s.architecture ?? '?'}${s.name ? `  (${s.name})` : ''}`]);
@@ -111,7 +111,7 @@ function text(s: ModelSummary): string {
     const total = s.quantization.reduce((a, q) => a + q.parameters, 0);
     rows.push(['quantisation', s.quantization.map((q) => `${q.type} ${((100 * q.parameters) / total).toFixed(1)}%`).join(', ') + ' of the weights']);
   }
-  if (s.format === 'gguf') rows.push(['chat template', s.chatTemplate ? 'yes (tokenizer.chat_template)' : 'none in the file']);
+  if (s.format !== 'llama2c') rows.push(['chat template', s.chatTemplate ? 'yes (tokenizer.chat_template)' : 'none in the file']);
   rows.push([
     'KV cache',
     s.kvBytesPerTokenF32 === null

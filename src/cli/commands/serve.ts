@@ -5,7 +5,7 @@ import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
 import type { LoadedModel } from '../../model/load-model.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
-import { CHUNK_OPTION, MODEL_OPTIONS, OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable, type OptionValues } from '../options.js';
+import { CHUNK_OPTION, MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable, type OptionValues } from '../options.js';
 import { DEFAULT_SAMPLING, type EngineModel, type JobDefaults } from '../../server/engine.js';
 import type { CompressionSpec } from '../../server/request.js';
 import { methodOptionsFor } from './generate.js';
@@ -28,6 +28,7 @@ Model:
   -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
   --precision int8|fp32     products with quantised weights: int8 (default) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
   -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
 
 Server:
@@ -84,6 +85,7 @@ export const DEFAULT_OPTIONS = {
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   'ctx-size': { type: 'string', short: 'c', aliases: ['context'] },
   host: { type: 'string' },
   port: { type: 'string' },
