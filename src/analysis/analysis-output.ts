@@ -1,9 +1,9 @@
 /** Writing an analysis to its folder: each chart as SVG (and PNG on request) and one JSON file. */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rasterizeSvg } from '../plot/rasterize-svg.js';
 import { findFontFiles } from '../plot/find-font-files.js';
-import { KvError } from '../util/errors.js';
+import { makeOutDir } from '../eval/out-dir.js';
 
 export interface AnalysisChart {
   /** File name without extension, e.g. `similarity-keys-l0-h0`. */
@@ -44,11 +44,7 @@ export async function checkPngSupport(): Promise<void> {
 
 /** Write `<dir>/<kind>.json` and every chart; returns the paths written. */
 export async function writeAnalysis<J>(dir: string, kind: string, result: AnalysisResult<J>, options: { png?: boolean; pngScale?: number } = {}): Promise<string[]> {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new KvError(`--out ${dir}: cannot create the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pick a writable path`);
-  }
+  makeOutDir(dir);
   const written: string[] = [];
   const jsonPath = join(dir, `${kind}.json`);
   writeAtomic(jsonPath, analysisJson(result.json) + '\n');

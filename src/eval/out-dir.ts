@@ -24,7 +24,7 @@ export function makeOutDir(dir: string, flag = '--out'): void {
   const make = (d: string, depth: number): void => {
     try {
       if (statSync(d).isDirectory()) return;
-      fail(d === dir ? 'is a file, not a folder; pass a folder (results.jsonl and run.json go inside it)' : `${d} is a file, so the folder cannot be made there`);
+      fail(d === dir ? 'is a file, not a folder; pass a folder (the results are written inside it)' : `${d} is a file, so the folder cannot be made there`);
     } catch (err) {
       if (err instanceof KvError) throw err;
       const code = (err as NodeJS.ErrnoException).code;

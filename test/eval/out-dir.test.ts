@@ -189,3 +189,14 @@ test('--seed -1: accepted by eval as by generate (a random seed, printed); -2 th
   assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).grid.seed, Number(m[1]));
   assert.equal(JSON.parse(readFileSync(join(out, 'results.jsonl'), 'utf8').split('\n')[0]!).seed, Number(m[1]));
 });
+
+test('analyze --out /proc/x or a file: one line before any model work (was a hang after the analysis)', () => {
+  writeFileSync(join(dir, 'afile'), 'x');
+  for (const [out, re] of [['/proc/x', /^kvmerger: --out \/proc\/x: cannot create the folder \(ENOENT/], [join(dir, 'afile'), /is a file, not a folder/]] as const) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [...cli, 'analyze', 'neighbours', '-m', join(root, 'models', 'kvmerger-default.gguf'), '--out', out], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.ok(performance.now() - t0 < 20_000);
+  }
+});
