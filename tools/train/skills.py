@@ -13,10 +13,13 @@ Families (the `mix` names of a phase):
   cwe          RULER's common-words extraction (numbered word list, one-shot example)
   qa           short QA over passages: LongBench-style instructions, 2-8 prose passages, one holds the fact asked
   copy_doc     "repeat the passage": a short passage, then an instruction and the passage again (long copies)
+  niah_like    (step 3,420 on) the standard needle test's shape: one "The best thing to ... in <city> is <phrase>." needle
+  paraphrase_qa (step 3,420 on) one needle, a question sharing few words with it, "Question: ...\nAnswer:"
 
 Disjointness from the laboratory's evaluation (see docs/default-model.md):
   - all prose comes from the 'train' books (the token stream of train.py); never the 'haystack' or 'validation' books
   - samples come from Python's random.Random(f"{seed}:{step}"), not from the engine's seeded generators
+  - held-out answers: no answer is one of the niah-paraphrase task's values (`EVAL_VALUES`)
   - held-out wordings: the standard needle (San Francisco, sandwich, Dolores Park) and the eight niah-paraphrase
     templates (src/eval/paraphrased-needles.ts) are never generated: no key or value word is a `HELD_OUT` word, and
     `check_held_out` asserts on every generated needle and question that none occurs (book prose may contain such
@@ -45,6 +48,20 @@ def check_held_out(text: str) -> None:
     m = _HELD_RE.search(text)
     if m:
         raise AssertionError(f"skills: held-out evaluation wording {m.group(0)!r} in a training sample")
+
+
+def _paraphrase_values() -> set[str]:
+    """The niah-paraphrase task's answer values (src/eval/paraphrased-needles.ts), never trained as answers."""
+    f = REPO / "src" / "eval" / "paraphrased-needles.ts"
+    if not f.exists():
+        return set()
+    vals = set()
+    for m in re.finditer(r"values: \[([^\]]*)\]", f.read_text(encoding="utf-8")):
+        vals |= {v.lower() for v in re.findall(r"'([^']*)'", m.group(1))}
+    return vals
+
+
+EVAL_VALUES = _paraphrase_values()
 
 
 def _ts_words(name: str) -> list[str]:
@@ -116,7 +133,8 @@ class Skills:
         for w in re.findall(r"(?<![A-Za-z'-])[a-z]{4,9}(?![A-Za-z'-])", text):
             counts[w] = counts.get(w, 0) + 1
         common = sorted(counts, key=lambda w: (-counts[w], w))[:3000]
-        self.words = [w for w in sorted(set(common) | set(ENGLISH_WORDS)) if not _HELD_RE.search(w)]
+        self.words = [w for w in sorted(set(common) | set(ENGLISH_WORDS))
+                      if not _HELD_RE.search(w) and w not in EVAL_VALUES]
         self.eot = tok.eot_id
 
     # --- helpers -------------------------------------------------------------------------------------------------
@@ -234,6 +252,8 @@ class Skills:
     # --- needle families ------------------------------------------------------------------------------------------
     def needle_fact(self, rng, shape: str | None = None) -> dict:
         f = self._needle_fact(rng, shape)
+        while f["answer"].lower() in EVAL_VALUES:
+            f = self._needle_fact(rng, shape)
         check_held_out(" ".join([f["needle"], f["q"], f["prefix"], f["answer"]] + f["alt"]))
         return f
 
@@ -402,6 +422,110 @@ class Skills:
             return text + tl, ans
 
         seed = rng.random()
+        r = self.fit(rng, length, build, int(length * 0.85), 16)
+        return None if r is None else (*r, 1.0)
+
+    # --- v2 step 3,420 on: the standard-needle shape and single paraphrased needles, as their own families -------
+    def t_niah_like(self, rng, length: int):
+        """The shape of the standard needle test: one `The <best> thing to <do> in <city> is <phrase>.` needle (70%;
+        else with 1-3 of the same shape for other cities), put in between newlines (60%) or between sentences,
+        asked as `\nWhat is the best thing to do in <city>? The best thing to do in <city> is` -> ` <phrase>.`"""
+        k = 1 if rng.random() < 0.7 else rng.randint(2, 4)
+        facts, keys = [], set()
+        while len(facts) < k:
+            f = self.needle_fact(rng, "best")
+            if rng.random() < 0.5:  # a proper-noun place, as the standard needle's park
+                place = f"{rng.choice(LAST + FIRST)} {rng.choice(['Park', 'Square', 'Gardens', 'Street', 'Beach', 'Hill'])}"
+                f["answer"] = re.sub(r" in the [a-z ]+ on a", f" in {place} on a", f["answer"])
+                f["needle"] = f"{f['prefix']} {f['answer']}."
+                check_held_out(f["needle"])
+            if f["key"] in keys:
+                continue
+            keys.add(f["key"])
+            facts.append(f)
+        asked = facts[0]
+        raw = rng.random() < 0.6
+        depths = [rng.random() for _ in facts]
+        if rng.random() < 0.3:
+            depths[0] = rng.choice([0.0, 1.0, 0.02, 0.98])
+        tl, ans = f"\n{asked['q']} {asked['prefix']}", " " + asked["answer"] + "."
+        seed = rng.random()
+
+        def build(n):
+            text = self.insert(rng, self.prose_text(random.Random(seed), n), [f["needle"] for f in facts], depths, raw)
+            return text + tl, ans
+        r = self.fit(rng, length, build, int(length * 0.85), 16)
+        return None if r is None else (*r, 1.0)
+
+    def paraphrase_fact(self, rng) -> dict:
+        f = self._paraphrase_fact(rng)
+        while f["answer"].lower() in EVAL_VALUES:
+            f = self._paraphrase_fact(rng)
+        return f
+
+    def _paraphrase_fact(self, rng) -> dict:
+        """Needles whose question shares few words with them (families like the niah-paraphrase task's, none of
+        its wordings: `HELD_OUT`)."""
+        n = self.name(rng)
+        s = rng.randrange(6)
+        if s == 0:
+            obj = rng.choice(["spare key", "silver ring", "old map", "last letter", "gold coin"])
+            place = rng.choice(["garden shed", "wine cellar", "attic room", "stable", "chapel", "mill"])
+            v = f"{rng.choice(['a', 'an old', 'a small', 'a'])} {rng.choice(COLORS + ['wooden', 'hollow', 'cracked'])} {rng.choice(['teacup', 'boot', 'vase', 'jar', 'drawer', 'hatbox', 'kettle', 'basket'])}"
+            f = dict(needle=f"{n} hid the {obj} to the {place} inside {v}.",
+                     q=rng.choice([f"Where is the {obj} for the {place} kept?", f"In what was the {obj} put away?",
+                                   f"Where can one find what opens the {place}?"]), answer=v)
+        elif s == 1:
+            b = rng.choice(["old mill", "north tower", "railway station", "town hall", "glass house", "museum"])
+            v = rng.choice(self.words)
+            f = dict(needle=f"The password for the {b}'s door is {v}.",
+                     q=rng.choice([f"Which word opens the entrance of the {b}?", f"What must be said at the gate of the {b}?"]),
+                     answer=v)
+        elif s == 2:
+            v = rng.choice(FOODS + ["cinnamon", "saffron", "ginger", "wild thyme", "sea salt", "burnt sugar"])
+            dish = rng.choice(["soup", "pie", "bread", "pudding", "curry", "sauce"])
+            rel = rng.choice(["grandmother", "uncle", "cousin", "neighbour", "sister"])
+            f = dict(needle=f"The secret ingredient in {n}'s {dish} is {v}.",
+                     q=rng.choice([f"What hidden component makes the {dish} of {n} taste so good?",
+                                   f"What does the {rel} called {n} add to the {dish}?"]), answer=v)
+        elif s == 3:
+            v = str(rng.randint(11, 999))
+            bird = rng.choice(["crows", "swans", "ducks", "pigeons", "sparrows", "geese"])
+            who = rng.choice(["the gardener", "the old shepherd", "the ferryman", "the schoolmaster"])
+            f = dict(needle=f"That morning {who} counted exactly {v} {bird} on the {rng.choice(['roof', 'pond', 'field', 'bridge'])}.",
+                     q=rng.choice([f"How many birds did {who} see?", f"What number of {bird} were there?"]), answer=v)
+        elif s == 4:
+            v = f"{rng.randint(5, 23)}:{rng.choice(['05', '10', '15', '25', '30', '40', '45', '55'])}"
+            c = rng.choice(CITIES)
+            f = dict(needle=f"Every {rng.choice(DAYS)} {n} takes the {v} train to {c}.",
+                     q=rng.choice([f"At what time does the rail service leave that {n} uses to reach {c}?",
+                                   f"When does {n}'s weekly train depart?"]), answer=v)
+        else:
+            v = rng.choice(["a leather bag", "an iron box", "the cellar", "a tin trunk", "the top shelf",
+                            "a secret drawer", "the vault", "a velvet case", "the study desk", "a wooden crate"])
+            thing = rng.choice(["account book", "old diary", "family bible", "deed of the house", "list of names"])
+            f = dict(needle=f"{n} keeps the {thing} in {v}.",
+                     q=rng.choice([f"Where does {n} store the {thing}?", f"In which place is the {thing} of {n} found?"]),
+                     answer=v)
+        check_held_out(f["needle"] + " " + f["q"])
+        return f
+
+    def t_paraphrase_qa(self, rng, length: int):
+        """One needle (80%; else with 1-2 other facts) and a paraphrased question in the `\nQuestion: <q>\nAnswer:`
+        form -> ` <value>`."""
+        f = self.paraphrase_fact(rng) if rng.random() < 0.7 else self.needle_fact(rng)
+        if "alt" in f:
+            f = dict(needle=f["needle"], q=rng.choice(f["alt"] + [f["q"]]), answer=f["answer"])
+        needles = [f["needle"]]
+        if rng.random() < 0.2:
+            needles += [self.needle_fact(rng)["needle"] for _ in range(rng.randint(1, 2))]
+        depths = [rng.random() for _ in needles]
+        tl, ans = f"\nQuestion: {f['q']}\nAnswer:", " " + f["answer"]
+        seed = rng.random()
+
+        def build(n):
+            text = self.insert(rng, self.prose_text(random.Random(seed), n), needles, depths)
+            return text + tl, ans
         r = self.fit(rng, length, build, int(length * 0.85), 16)
         return None if r is None else (*r, 1.0)
 
@@ -616,4 +740,4 @@ class Skills:
         return None if res is None else (*res, 1.0)
 
 
-FAMILIES = ("needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc")
+FAMILIES = ("needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc", "niah_like", "paraphrase_qa")

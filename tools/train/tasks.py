@@ -16,7 +16,8 @@ PASSKEY_QUESTION = "\nWhat is the pass key? The pass key is"
 KV_NEEDLE = " The special magic number for {x} is {n}."
 KV_QUESTION = "\nWhat is the special magic number for {x}? The special magic number for {x} is"
 # Task families a phase's `mix` may name: v1's four, then the v2 skill families of skills.py.
-MIX_NAMES = ("prose", "passkey", "kv", "induction", "needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc")
+MIX_NAMES = ("prose", "passkey", "kv", "induction", "needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc",
+             "niah_like", "paraphrase_qa")
 
 
 class TaskMaker:
