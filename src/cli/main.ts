@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   methods: () => import('./commands/methods.js'),
   report: () => import('./commands/report.js'),
   eval: () => import('./commands/eval.js'),
+  worker: () => import('./commands/worker.js'),
   reproduce: () => import('./commands/reproduce.js'),
   demo: () => import('./commands/demo.js'),
   analyze: () => import('./commands/analyze.js'),

@@ -116,6 +116,139 @@ export function prepareCell(cell: GridCell, T: number, seed: number, reserve: nu
   });
 }
 
+/** A cell checked and prepared for a prompt, with the statistics its method needs from the prefill. */
+export interface PreparedCellItem {
+  cell: GridCell;
+  prep: PreparedCompression;
+  stats: StatsRequest;
+}
+
+/**
+ * The cells of one sample, prepared and grouped so that each group's methods agree on the observation window: one
+ * prefill per group (usually one group). `runSampleCells` runs them; a queue worker (src/eval/queue/) prefills a
+ * group once and runs its cells one job at a time.
+ */
+export function sampleCellGroups(model: GridModel, sample: Sample, cells: GridCell[], seed: number): PreparedCellItem[][] {
+  const { prompt: T, extra } = sampleContextNeed(model.tokenizer, sample);
+  return groupByWindow(cells.map((cell) => {
+    const prep = prepareCell(cell, T, seed, extra);
+    return { cell, prep, stats: prep.statsRequest };
+  }));
+}
+
+/** The full cache's forced logits of a teacher-forced sample (computed once per sample). */
+export interface ForcedReference {
+  rows: Float32Array[];
+  ms: number;
+  bytes: number;
+}
+
+/** One prefill of a sample's prompt with the union of a group's statistics, shared by the group's cells. */
+export interface SamplePrefill {
+  sample: Sample;
+  /** Prompt tokens with BOS. */
+  T: number;
+  pre: Awaited<ReturnType<typeof chunkedPrefill>>;
+  /** Teacher-forced samples: the full cache's logits over the continuation. */
+  reference?: ForcedReference;
+}
+
+/**
+ * Prefills `sample` once with the union of `group`'s statistics; teacher-forced samples also get the full cache's
+ * forced logits (`reference`, computed here unless given: they are the same for every group of a sample).
+ */
+export async function prefillSampleGroup(
+  model: GridModel,
+  sample: Sample,
+  group: readonly PreparedCellItem[],
+  chunkSize = 512,
+  reference?: ForcedReference,
+): Promise<SamplePrefill> {
+  const ids = samplePromptIds(model.tokenizer, sample);
+  const pre = await chunkedPrefill(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
+  let ref = reference;
+  if (sample.mode === 'teacher-force' && !ref) {
+    const cont = sample.continuationIds ?? [];
+    const full = pre.cache.clone(cont.length);
+    const t0 = performance.now();
+    const rows = await forcedLogits(model.backend, full, cont, chunkSize);
+    ref = { rows, ms: performance.now() - t0, bytes: full.bytes() };
+  }
+  return { sample, T: ids.length, pre, ...(ref ? { reference: ref } : {}) };
+}
+
+/** Runs one cell on a prefilled sample (the prefill is not changed: the cell works on a clone of its cache). */
+export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item: PreparedCellItem, options: { seed: number; chunkSize?: number }): Promise<CellOutcome> {
+  const { cell, prep } = item;
+  const { sample, T, pre } = pf;
+  const chunkSize = options.chunkSize ?? 512;
+  const forced = sample.mode === 'teacher-force';
+  const stream = forced && sample.meta['decodeCompression'] === true;
+  const cont = sample.continuationIds ?? [];
+  const extra = forced ? cont.length : sample.maxNewTokens;
+  const cache = pre.cache.clone(extra);
+  const report = prep.compress(cache, pre.stats);
+  const base = {
+    cell,
+    options: report.options,
+    budgetRequested: report.budgetRequested,
+    promptTokens: T,
+    prefillMs: pre.ms,
+    compressMs: report.compressMs,
+  };
+  if (!forced) {
+    const policy = prep.decodePolicy();
+    const d = await greedyDecode(model, cache, pre.lastLogits ?? new Float32Array(0), sample, policy);
+    return {
+      ...base,
+      score: cellTask(cell).scoreText(sample, d.text),
+      budgetAchieved: report.budgetAchieved,
+      kvBytes: report.bytesKept,
+      kvBytesFull: report.bytesFull,
+      slotsPerLayer: report.slotsPerLayer,
+      decodeMs: d.ms,
+      output: d.text,
+      newTokens: d.tokens,
+      stopReason: d.stopReason,
+    };
+  }
+  const ref = pf.reference!;
+  const acc = new FidelityAccumulator();
+  let decodeMs: number;
+  let kept = { bytes: report.bytesKept, full: report.bytesFull, slots: report.slotsPerLayer, achieved: report.budgetAchieved };
+  if (cell.method === 'full' || report.budgetRequested >= 1) {
+    // The full cache's forced logits are the reference itself.
+    for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, ref.rows[i]!, cont[i + 1]!);
+    decodeMs = ref.ms;
+    if (stream) kept = { bytes: ref.bytes, full: ref.bytes, slots: cache.layers.map((l) => l.kvHeads * (T + cont.length)), achieved: 1 };
+  } else if (!stream) {
+    const t0 = performance.now();
+    const rows = await forcedLogits(model.backend, cache, cont, chunkSize);
+    decodeMs = performance.now() - t0;
+    for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, rows[i]!, cont[i + 1]!);
+  } else {
+    const t0 = performance.now();
+    await streamWithBudget(model, cache, cont, cell.budget, prep, report, options.seed, (i, logits) => {
+      if (i + 1 < cont.length) acc.add(ref.rows[i]!, logits, cont[i + 1]!);
+    });
+    decodeMs = performance.now() - t0;
+    const layers = cache.layers.length;
+    const kvHeads = cache.layers[0]?.kvHeads ?? 0;
+    kept = { bytes: cache.bytes(), full: ref.bytes, slots: cache.slotsPerLayer(), achieved: cache.slots() / ((T + cont.length) * layers * kvHeads) };
+  }
+  return {
+    ...base,
+    score: cellTask(cell).scoreForced(sample, acc),
+    budgetAchieved: kept.achieved,
+    kvBytes: kept.bytes,
+    kvBytesFull: kept.full,
+    slotsPerLayer: kept.slots,
+    decodeMs,
+    output: '',
+    newTokens: cont.length,
+  };
+}
+
 /**
  * Runs `cells` (all of one sample) and calls `onCell` after each. Returns the number of prefills run.
  */
@@ -127,94 +260,16 @@ export async function runSampleCells(
   onCell: (outcome: CellOutcome) => void | Promise<void>,
 ): Promise<{ prefills: number }> {
   if (cells.length === 0) return { prefills: 0 };
-  const chunkSize = options.chunkSize ?? 512;
-  const ids = samplePromptIds(model.tokenizer, sample);
-  const T = ids.length;
-  const forced = sample.mode === 'teacher-force';
-  const stream = forced && sample.meta['decodeCompression'] === true;
-  const cont = sample.continuationIds ?? [];
-  const extra = forced ? cont.length : sample.maxNewTokens;
-  const items = cells.map((cell) => {
-    const prep = prepareCell(cell, T, options.seed, extra);
-    return { cell, prep, stats: prep.statsRequest };
-  });
-
   let prefills = 0;
-  let reference: { rows: Float32Array[]; ms: number; bytes: number } | undefined;
-  for (const group of groupByWindow(items)) {
+  let reference: ForcedReference | undefined;
+  for (const group of sampleCellGroups(model, sample, cells, options.seed)) {
     if (options.signal?.aborted) break;
-    const pre = await chunkedPrefill(model, ids, unionStats(group.map((g) => g.stats)), 0, chunkSize);
+    const pf = await prefillSampleGroup(model, sample, group, options.chunkSize ?? 512, reference);
+    reference = pf.reference;
     prefills++;
-    if (forced && !reference) {
-      const full = pre.cache.clone(cont.length);
-      const t0 = performance.now();
-      const rows = await forcedLogits(model.backend, full, cont, chunkSize);
-      reference = { rows, ms: performance.now() - t0, bytes: full.bytes() };
-    }
-    for (const { cell, prep } of group) {
+    for (const item of group) {
       if (options.signal?.aborted) break;
-      const cache = pre.cache.clone(extra);
-      const report = prep.compress(cache, pre.stats);
-      const base = {
-        cell,
-        options: report.options,
-        budgetRequested: report.budgetRequested,
-        promptTokens: T,
-        prefillMs: pre.ms,
-        compressMs: report.compressMs,
-      };
-      if (!forced) {
-        const policy = prep.decodePolicy();
-        const d = await greedyDecode(model, cache, pre.lastLogits ?? new Float32Array(0), sample, policy);
-        await onCell({
-          ...base,
-          score: cellTask(cell).scoreText(sample, d.text),
-          budgetAchieved: report.budgetAchieved,
-          kvBytes: report.bytesKept,
-          kvBytesFull: report.bytesFull,
-          slotsPerLayer: report.slotsPerLayer,
-          decodeMs: d.ms,
-          output: d.text,
-          newTokens: d.tokens,
-          stopReason: d.stopReason,
-        });
-        continue;
-      }
-      const ref = reference!;
-      const acc = new FidelityAccumulator();
-      let decodeMs: number;
-      let kept = { bytes: report.bytesKept, full: report.bytesFull, slots: report.slotsPerLayer, achieved: report.budgetAchieved };
-      if (cell.method === 'full' || report.budgetRequested >= 1) {
-        // The full cache's forced logits are the reference itself.
-        for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, ref.rows[i]!, cont[i + 1]!);
-        decodeMs = ref.ms;
-        if (stream) kept = { bytes: ref.bytes, full: ref.bytes, slots: cache.layers.map((l) => l.kvHeads * (T + cont.length)), achieved: 1 };
-      } else if (!stream) {
-        const t0 = performance.now();
-        const rows = await forcedLogits(model.backend, cache, cont, chunkSize);
-        decodeMs = performance.now() - t0;
-        for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, rows[i]!, cont[i + 1]!);
-      } else {
-        const t0 = performance.now();
-        await streamWithBudget(model, cache, cont, cell.budget, prep, report, options.seed, (i, logits) => {
-          if (i + 1 < cont.length) acc.add(ref.rows[i]!, logits, cont[i + 1]!);
-        });
-        decodeMs = performance.now() - t0;
-        const layers = cache.layers.length;
-        const kvHeads = cache.layers[0]?.kvHeads ?? 0;
-        kept = { bytes: cache.bytes(), full: ref.bytes, slots: cache.slotsPerLayer(), achieved: cache.slots() / ((T + cont.length) * layers * kvHeads) };
-      }
-      await onCell({
-        ...base,
-        score: cellTask(cell).scoreForced(sample, acc),
-        budgetAchieved: kept.achieved,
-        kvBytes: kept.bytes,
-        kvBytesFull: kept.full,
-        slotsPerLayer: kept.slots,
-        decodeMs,
-        output: '',
-        newTokens: cont.length,
-      });
+      await onCell(await runPrefilledCell(model, pf, item, options));
     }
   }
   return { prefills };

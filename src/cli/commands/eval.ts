@@ -58,6 +58,12 @@ Grid:
                             LongBench does for chat models; none: plain prompts. Rows of those
                             datasets record options.chatTemplate (applied|none)
 
+Queue (several processes or machines, docs/grid-runner.md):
+  --queue redis://H:P       add the missing cells as jobs to a BullMQ queue on that Redis and collect
+                            the rows that 'kvmerger worker --queue redis://H:P' processes return
+                            (rows also name their worker); without it the grid runs here
+  --queue-name NAME         the queue (default kvmerger-eval; the workers' must be the same)
+
 Output:
   -o, --out DIR             where results.jsonl and run.json go (required)
   --json                    print a JSON summary at the end
@@ -85,6 +91,8 @@ const OPTIONS = {
   'task-option': { type: 'string', multiple: true },
   ...DATA_OPTION,
   'chat-template': { type: 'string' },
+  queue: { type: 'string' },
+  'queue-name': { type: 'string' },
   ...OUT_OPTION,
   ...OUTPUT_OPTIONS,
 } as const satisfies OptionTable;
@@ -116,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new KvError(`--chat-template must be 'auto' (apply the model's chat template when it has one) or 'none'; got '${chatArg}'`);
   }
   const chatTemplate: 'auto' | 'none' = chatArg;
+  const queue = values.queue === undefined ? undefined : await queueTarget(values.queue, values['queue-name']);
 
   // The folder is made and locked before the model loads: a second run on it refuses at once.
   const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');
@@ -160,6 +169,10 @@ export async function run(argv: string[]): Promise<number> {
       backend,
       grid: gridDescription(spec, plan.totalCells),
     });
+    if (queue) {
+      const { runQueued } = await import('../../eval/queue/eval-queued.js');
+      return await runQueued({ plan, spec, model, modelPath, modelArgs, out: values.out, ...queue, quiet: values.quiet ?? false, json: values.json ?? false });
+    }
     const release = exitOnInterrupt(values.out, 'kvmerger eval');
     let s;
     try {
@@ -180,6 +193,13 @@ export async function run(argv: string[]): Promise<number> {
     unlock();
     await model.close();
   }
+}
+
+/** --queue and --queue-name, checked before the model loads (the queue modules, and bullmq, load only here). */
+async function queueTarget(url: string, name: string | undefined): Promise<{ url: string; queueName: string }> {
+  const { DEFAULT_QUEUE_NAME, parseQueueUrl } = await import('../../eval/queue/jobs.js');
+  if (name !== undefined && !/^[A-Za-z0-9_.-]+$/.test(name)) throw new KvError(`--queue-name '${name}': use letters, digits, '-', '_' and '.'`);
+  return { url: parseQueueUrl(url), queueName: name ?? DEFAULT_QUEUE_NAME };
 }
 
 /** The grid as run.json records it (tasks with their settings; names only, no objects). */
