@@ -35,6 +35,13 @@ export class HeadCache {
   mass: Float32Array;
   /** [capacity] accumulated attention score (H2O's s_j), maintained by the generation session. */
   score: Float32Array;
+  /**
+   * Proportional attention (ToMe's; KVMerger and CaM with `proportional=true`): both backends add log(mass_j) to slot
+   * j's attention logit, so a slot standing for m tokens weighs as m copies of itself. Set by the method that makes
+   * the merged slots; copied by `clone`. While set, `bytes()` counts the masses too (4 bytes a slot): the forward
+   * pass reads them.
+   */
+  proportional = false;
   /** [capacity, headDim] stored keys and values. */
   private k: Store;
   private v: Store;
@@ -195,9 +202,19 @@ export class HeadCache {
     this.length--;
   }
 
-  /** Bytes of keys and values held by the slots in use (2 bytes a value under 'f16', 4 under 'f32'). */
+  /**
+   * Bytes of keys and values held by the slots in use (2 bytes a value under 'f16', 4 under 'f32'), plus the
+   * masses (float32, 4 bytes a slot) under proportional attention, where the forward pass needs them.
+   */
   bytes(): number {
-    return this.length * this.headDim * 2 * kvTypeBytes(this.kvType);
+    return this.length * (this.headDim * 2 * kvTypeBytes(this.kvType) + (this.proportional ? 4 : 0));
+  }
+
+  /** Whether proportional attention changes this head's logits now: set, and some slot stands for ≠ 1 token. */
+  massBiased(): boolean {
+    if (!this.proportional) return false;
+    for (let j = 0; j < this.length; j++) if (this.mass[j] !== 1) return true;
+    return false;
   }
 
   /** Bytes of every buffer allocated, including reserve, bookkeeping and a working copy while one exists. */
@@ -217,6 +234,7 @@ export class HeadCache {
     c.mass.set(this.mass.subarray(0, this.length));
     c.score.set(this.score.subarray(0, this.length));
     c.length = this.length;
+    c.proportional = this.proportional;
     return c;
   }
 

@@ -45,6 +45,11 @@ export interface OrtBackendOptions {
    * already rounded to f16.
    */
   kvType?: KvType;
+  /**
+   * Build the graph with its per-head log-mass inputs (proportional attention; default true). Off only to measure
+   * their cost (docs/methods.md): such a backend refuses a cache whose slots carry proportional masses.
+   */
+  logMass?: boolean;
 }
 
 /** A quantised embedding table kept as stored: rows are dequantised as they are looked up. */
@@ -76,7 +81,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   if (!COMPUTE_PRECISIONS.includes(precision)) throw new KvError(`ort backend: precision '${String(precision)}' is unknown; use ${COMPUTE_PRECISIONS.join(' or ')}`);
   // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
   // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
-  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision, kvType });
+  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision, kvType, logMass: options.logMass ?? true });
   let table: EmbeddingTable | undefined;
   if (built.embedding === 'fed') {
     const type = weights.typeOf('token_embd.weight');
@@ -103,7 +108,7 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   } finally {
     built = undefined;
   }
-  return new OrtBackend(config, session, ropes, chunk, table, holdings, kvType);
+  return new OrtBackend(config, session, ropes, chunk, table, holdings, kvType, options.logMass ?? true);
 }
 
 class OrtBackend implements ForwardBackend {
@@ -122,6 +127,8 @@ class OrtBackend implements ForwardBackend {
     /** How each weight matrix is held (packed in its quantisation or expanded to F32). */
     readonly holdings: { tensor: string; type: string; holding: 'packed' | 'expanded' }[],
     readonly kvType: KvType,
+    /** Whether the graph takes log-mass inputs (proportional attention). */
+    private readonly logMass: boolean,
   ) {
     const n = graphNames;
     const layers = Array.from({ length: config.blockCount }, (_, l) => l);
@@ -228,6 +235,10 @@ class OrtBackend implements ForwardBackend {
         feeds[n.valueCache(l, h)] = vs instanceof Float32Array ? new ort.Tensor('float32', vs, [hc.length, D]) : new ort.Tensor('float16', vs, [hc.length, D]);
         // sliding-window layers mask their slots by position (a view of the head's positions, no copy)
         if (isSlidingLayer(c, l)) feeds[n.slotPositions(l, h)] = new ort.Tensor('int32', hc.positions.subarray(0, hc.length), [hc.length]);
+        // proportional attention: log(mass) per cached slot, or one 0 (broadcast) when no slot's mass differs from 1
+        const biased = hc.massBiased();
+        if (biased && !this.logMass) throw new Error('ort backend: built without log-mass inputs (logMass: false), but the cache uses proportional attention');
+        if (this.logMass) feeds[n.logMass(l, h)] = biased ? new ort.Tensor('float32', Float32Array.from(hc.mass.subarray(0, hc.length), Math.log), [hc.length]) : NO_LOG_MASS;
       }
     }
     // Fetch only what is used: the stats outputs are empty without a request, but each output costs a conversion.
@@ -270,6 +281,9 @@ class OrtBackend implements ForwardBackend {
     return stats ? { logits, stats } : { logits };
   }
 }
+
+/** The log-mass input of a head whose slots all stand for one token: one 0, broadcast over the slots. */
+const NO_LOG_MASS = new ort.Tensor('float32', new Float32Array(1), [1]);
 
 type StatKind = 'column' | 'window' | 'last';
 

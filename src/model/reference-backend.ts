@@ -35,7 +35,8 @@ interface BlockWeights {
  * One block, as llama.cpp builds it for each architecture (the optional steps from the config):
  * x = embd[token] · embeddingScale; per layer: h = rmsNorm(x); q, k, v = h·W (+ bias; fused attn_qkv split);
  * q, k per-head rmsNorm (qkNorm); RoPE (the layer's own for sliding-window layers); scores q·k · attentionScale,
- * soft-capped (attnLogitSoftcap), masked to the window on sliding layers (a slot at position p0 is visible to the
+ * soft-capped (attnLogitSoftcap), plus log(mass) of each cached slot under proportional attention
+ * (HeadCache.proportional), masked to the window on sliding layers (a slot at position p0 is visible to the
  * query at p1 when p1 − p0 < window); softmax; o = attn·Wo, rmsNorm'd (postNorms); x += o; then
  * f = down(act(gate·h) ⊙ up·h) of rmsNorm(x), rmsNorm'd (postNorms); x += f. Logits = rmsNorm(x)·Wout,
  * soft-capped (finalLogitSoftcap).
@@ -128,6 +129,8 @@ export class ReferenceBackend implements ForwardBackend {
         const keys = hc.keys;
         const vals = hc.values;
         const positions = hc.positions;
+        // Proportional attention: slot j's logit + log(mass_j) (slots of this call have mass 1: log 1 = 0).
+        const logMass = hc.massBiased() ? Float64Array.from(hc.mass.subarray(0, before[kvh]!), Math.log) : undefined;
         const col = req?.columnSums ? new Float64Array(slots) : undefined;
         const win = req && req.window > 0 ? new Float64Array(slots) : undefined;
         const row = new Float64Array(slots);
@@ -141,6 +144,7 @@ export class ReferenceBackend implements ForwardBackend {
             s *= scale;
             row[j] = cap === undefined ? s : softcap(s, cap);
           }
+          if (logMass) for (let j = 0; j < logMass.length; j++) row[j]! += logMass[j]!;
           if (window !== undefined) {
             const p1 = start + t;
             for (let j = 0; j < limit; j++) if (p1 - positions[j]! >= window) row[j] = -Infinity;

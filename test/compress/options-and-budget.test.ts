@@ -13,7 +13,7 @@ test('unknown methods and options, ill-typed values: clear KvErrors naming the a
   kv(() => getMethod('x'), `unknown method 'x'; methods: ${methodNames().join(', ')}`);
   kv(
     () => prepareCompression({ method: 'kvmerger', options: ['foo=1'], promptLength: 10 }),
-    "unknown option 'foo' for method kvmerger; options: granularity, budgetMode, thresholdScope, epsilon, sigma, valueScale, weighting, recentRatio, attnRatio, sinkTokens, scores, window, gqaReduce",
+    "unknown option 'foo' for method kvmerger; options: granularity, budgetMode, thresholdScope, epsilon, sigma, valueScale, weighting, recentRatio, attnRatio, sinkTokens, proportional, sets, pivot, when, decodeWindow, scores, window, gqaReduce",
   );
   kv(() => prepareCompression({ method: 'kvmerger', options: ['sigma=abc'], promptLength: 10 }), "option sigma expects meanDistance, rmsDistance or a positive number; got 'abc'");
   kv(() => prepareCompression({ method: 'kvmerger', options: ['sigma=0'], promptLength: 10 }), "option sigma expects meanDistance, rmsDistance or a positive number; got '0'");

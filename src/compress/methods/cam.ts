@@ -15,6 +15,7 @@ const OPTIONS = {
   eviction: option.enum(['window', 'h2o'], { default: 'window', description: 'which tokens are evicted: those leaving the recent window (start + recent kept), or H2O\'s choice (heavy + recent kept)' }),
   recentShare: recentShareOption('share of the budget for the most recent tokens; the rest goes to the start tokens (window) or heavy hitters (h2o); 0.5 is 1:1'),
   when: whenOption('compress once after prefill, or also evict and merge at every decode step'),
+  proportional: option.enum(['false', 'true'], { default: 'false', description: 'proportional attention: a merge adds m_e/M to each target\'s mass and makes its value the mass-weighted mean (not v + v_e/M); attention adds log(mass) to each slot\'s logit' }),
   ...SCORE_SOURCE,
   ...GQA_REDUCE,
 } as const;
@@ -43,11 +44,21 @@ function gateFromSum(aEvicted: number, sum: number, count: number): number {
  * Draw CaM's gate for evicted slot `e` and, if it fires, add v_e / M to the value of every target slot. One draw
  * per evicted token whatever p is (so a run's random stream does not depend on the scores). Returns whether it merged.
  */
-export function camMerge(head: HeadCache, e: number, targets: readonly number[], p: number, mergeWindow: number, rng: Rng): boolean {
+export function camMerge(head: HeadCache, e: number, targets: readonly number[], p: number, mergeWindow: number, rng: Rng, proportional = false): boolean {
   const fire = rng.next() < p;
   if (!fire || targets.length === 0) return false;
   const d = head.headDim;
   const v = head.values;
+  if (proportional) {
+    // each target takes m_e / M of the evicted slot's tokens: mass-weighted mean of the values, masses added
+    const share = head.mass[e]! / mergeWindow;
+    for (const t of targets) {
+      const m = head.mass[t]!;
+      for (let c = 0; c < d; c++) v[t * d + c] = (m * v[t * d + c]! + share * v[e * d + c]!) / (m + share);
+      head.mass[t] = m + share;
+    }
+    return true;
+  }
   for (const t of targets) {
     for (let c = 0; c < d; c++) v[t * d + c] = v[t * d + c]! + v[e * d + c]! / mergeWindow;
   }
@@ -67,7 +78,7 @@ function gateOf(a: ArrayLike<number>, e: number, targets: readonly number[]): nu
 export function camCompressHead(
   head: HeadCache,
   b: number,
-  opts: { recent: number; mergeWindow: number; eviction: CaMOptions['eviction']; gate: ArrayLike<number>; selectScores: ArrayLike<number> },
+  opts: { recent: number; mergeWindow: number; eviction: CaMOptions['eviction']; gate: ArrayLike<number>; selectScores: ArrayLike<number>; proportional?: boolean },
   rng: Rng,
   reserveSlots: number,
 ): number {
@@ -79,7 +90,7 @@ export function camCompressHead(
   let keep: number[];
   if (opts.eviction === 'window') {
     const start = b - recent;
-    merged = camWindowSweep(head, start, n - recent, Math.min(M, recent), M, opts.gate, rng);
+    merged = camWindowSweep(head, start, n - recent, Math.min(M, recent), M, opts.gate, rng, opts.proportional ?? false);
     keep = [...range(0, start), ...range(n - recent, n)];
   } else {
     keep = h2oKeep(opts.selectScores, n, b, recent);
@@ -89,7 +100,7 @@ export function camCompressHead(
       while (next < keep.length && keep[next]! <= e) next++;
       if (kept.has(e)) continue;
       const targets = keep.slice(next, next + M);
-      if (camMerge(head, e, targets, gateOf(opts.gate, e, targets), M, rng)) merged++;
+      if (camMerge(head, e, targets, gateOf(opts.gate, e, targets), M, rng, opts.proportional ?? false)) merged++;
     }
   }
   head.retain(keep, reserveSlots);
@@ -102,17 +113,32 @@ export function camCompressHead(
  * of e in [t − W, t − 1], each as it was when merged (already carrying what e received): a sliding sum of those
  * values, updated as t advances. The same draws, in the same order, as merging one evicted slot at a time.
  */
-function camWindowSweep(head: HeadCache, start: number, end: number, W: number, M: number, gate: ArrayLike<number>, rng: Rng): number {
+function camWindowSweep(head: HeadCache, start: number, end: number, W: number, M: number, gate: ArrayLike<number>, rng: Rng, proportional: boolean): number {
   const n = head.length;
   const d = head.headDim;
   const v = head.values;
-  const sum = new Float64Array(d); // fired values of the last W evicted slots, / M applied on use
+  const mass = head.mass;
+  // fired values of the last W evicted slots (proportional: times their masses, with the masses' sum), / M on use
+  const sum = new Float64Array(d);
+  let sumMass = 0;
   const fired = new Uint8Array(n);
   let merged = 0;
   for (let t = start; t < n; t++) {
     const out = t - W - 1; // leaves the window of sources that reach t
-    if (out >= start && fired[out]) for (let c = 0; c < d; c++) sum[c]! -= v[out * d + c]!;
-    if (t > start && W > 0) for (let c = 0; c < d; c++) v[t * d + c] = v[t * d + c]! + sum[c]! / M;
+    if (out >= start && fired[out]) {
+      const w = proportional ? mass[out]! : 1;
+      for (let c = 0; c < d; c++) sum[c]! -= w * v[out * d + c]!;
+      sumMass -= w;
+    }
+    if (t > start && W > 0) {
+      if (!proportional) for (let c = 0; c < d; c++) v[t * d + c] = v[t * d + c]! + sum[c]! / M;
+      else if (sumMass > 0) {
+        const m = mass[t]!;
+        const add = sumMass / M;
+        for (let c = 0; c < d; c++) v[t * d + c] = (m * v[t * d + c]! + sum[c]! / M) / (m + add);
+        mass[t] = m + add;
+      }
+    }
     if (t >= end) continue;
     const hi = Math.min(n, t + 1 + W);
     let s = 0;
@@ -121,7 +147,9 @@ function camWindowSweep(head: HeadCache, start: number, end: number, W: number, 
     if (fire && hi > t + 1) {
       fired[t] = 1;
       merged++;
-      for (let c = 0; c < d; c++) sum[c]! += v[t * d + c]!;
+      const w = proportional ? mass[t]! : 1;
+      for (let c = 0; c < d; c++) sum[c]! += w * v[t * d + c]!;
+      sumMass += w;
     }
   }
   return merged;
@@ -138,10 +166,12 @@ export const camMethod = defineMethod<CaMOptions>({
     const current = options.gateAttention === 'current';
     if (current && !stats.lastRow) throw new Error('cam: the prefill returned no lastRow; pass prepared.statsRequest to the forward pass');
     let merges = 0;
+    const proportional = options.proportional === 'true';
     cache.layers.forEach((layer, l) => {
       const b = layerBudgets[l]!;
       layer.heads.forEach((head, h) => {
-        const opts = { recent: recentSlots(b, options.recentShare), mergeWindow: options.mergeWindow, eviction: options.eviction, gate: current ? stats.lastRow![l]![h]! : scores[l]![h]!, selectScores: scores[l]![h]! };
+        if (proportional) head.proportional = true;
+        const opts = { recent: recentSlots(b, options.recentShare), mergeWindow: options.mergeWindow, eviction: options.eviction, gate: current ? stats.lastRow![l]![h]! : scores[l]![h]!, selectScores: scores[l]![h]!, proportional };
         merges += camCompressHead(head, b, opts, rng, reserveSlots);
       });
     });
@@ -162,7 +192,8 @@ export const camMethod = defineMethod<CaMOptions>({
       victim: (head, b) => (options.eviction === 'h2o' ? h2oVictim(head, b, recentSlots(b, options.recentShare)) : b - recentSlots(b, options.recentShare)),
       evicting(head, e, l, h) {
         const targets = range(e + 1, Math.min(head.length, e + 1 + M));
-        camMerge(head, e, targets, gateOf(rows ? rows[l]![h]! : head.score, e, targets), M, rng);
+        if (options.proportional === 'true') head.proportional = true;
+        camMerge(head, e, targets, gateOf(rows ? rows[l]![h]! : head.score, e, targets), M, rng, options.proportional === 'true');
       },
       removed: (e, l, h) => void rows?.[l]![h]!.splice(e, 1),
     });

@@ -31,6 +31,11 @@ export const graphNames = {
   /** float32 [slots_l_h, headDim]: the slots KV head h of layer l holds before this call (keys after RoPE). */
   keyCache: (l: number, h: number) => `k_cache_${l}_${h}`,
   valueCache: (l: number, h: number) => `v_cache_${l}_${h}`,
+  /**
+   * float32 [slots_l_h] or [1]: added to the logits of the cached slots (broadcast over the queries): log(mass) of
+   * each slot under proportional attention, or one 0 when no slot's mass differs from 1 (or it is off).
+   */
+  logMass: (l: number, h: number) => `log_mass_${l}_${h}`,
   /** float32 [R, vocab] */
   logits: 'logits',
   /** float32 [kvHeads, T, headDim]: this call's keys (after RoPE) and values, to append to the cache. */
@@ -66,6 +71,11 @@ export interface TransformerGraphOptions {
   precision?: ComputePrecision;
   /** Element type of the cache inputs and the new keys/values outputs (default 'f32'). */
   kvType?: KvType;
+  /**
+   * The `log_mass_l_h` inputs (proportional attention; default true). Off only to measure what they cost: a graph
+   * without them cannot run a proportional cache.
+   */
+  logMass?: boolean;
 }
 
 export function buildTransformerGraph(source: WeightSource, options: TransformerGraphOptions = {}): BuiltTransformer {
@@ -84,6 +94,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   // Every weight is read at build() straight into the graph's external-data buffers, without the source's cache,
   // so the model exists once in JavaScript until onnxruntime has copied it.
   const f16 = (options.kvType ?? 'f32') === 'f16';
+  const logMass = options.logMass ?? true;
   const lin = new LinearLayers(g, weights, options.precision ?? 'int8');
   const weight = (name: string, shape: number[]): string => lin.stackedF32(name, [{ name, shape }]);
   const fused = (name: string, parts: [string, number[]][]): string => lin.stackedF32(name, parts.map(([p, shape]) => ({ name: p, shape })));
@@ -188,7 +199,10 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       const qh = g.op('Gather', [qGroups, at], { axis: 0 }); // [G·T, D]
       const kn = g.op('Gather', [kUse, at], { axis: 0 }); // [T, D]
       const vn = g.op('Gather', [vUse, at], { axis: 0 });
-      let sc = cap(g.op('Gemm', [qh, kc], { transB: 1, alpha: scale })); // [G·T, L]
+      // [G·T, L]; log(mass) of the cached slots is added after the soft cap (as Gemm's C when there is none)
+      const lm = logMass ? g.input(n.logMass(l, kh), 'float32', [`mass_${l}_${kh}`]) : undefined;
+      let sc = lm && c.attnLogitSoftcap === undefined ? g.op('Gemm', [qh, kc, lm], { transB: 1, alpha: scale }) : cap(g.op('Gemm', [qh, kc], { transB: 1, alpha: scale }));
+      if (lm && c.attnLogitSoftcap !== undefined) sc = g.op('Add', [sc, lm]);
       if (local) sc = g.op('Add', [sc, cacheWindowMask(g, queryPos!, g.input(n.slotPositions(l, kh), 'int32', [`slots_${l}_${kh}`]), window, G)]);
       const sn = g.op('Add', [cap(g.op('Gemm', [qh, kn], { transB: 1, alpha: scale })), chunkMask]); // [G·T, T]
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]

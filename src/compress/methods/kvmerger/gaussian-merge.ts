@@ -8,7 +8,7 @@ import type { KVMergerOptions } from './options.js';
 export type SigmaMode = KVMergerOptions['sigma'];
 
 /** Options of KVMerger's merge step (the paper's Algorithm 2). */
-export type MergeOptions = Pick<KVMergerOptions, 'sigma' | 'valueScale' | 'weighting'>;
+export type MergeOptions = Pick<KVMergerOptions, 'sigma' | 'valueScale' | 'weighting'> & Partial<Pick<KVMergerOptions, 'proportional'>>;
 
 /**
  * Kernel weights of set [start, end] with pivot p: g_i = exp(−‖k_p − k_i‖² / (2σ²)), w_i = g_i / Σ g (so Σ w = 1 and
@@ -59,10 +59,14 @@ export function kernelWeights(keys: Float32Array, headDim: number, start: number
  * 'mass' counts the tokens the set stands for instead of its slots, without compounding a factor a merged slot
  * already carries: v̂ = (Σ m_i) · Σ w_i v_i / m_i. With unit masses (every one-shot merge) it is exactly 'setSize';
  * it matters when merged slots merge again (compression during the prefill).
+ *
+ * proportional=true: the kernel weights are multiplied by the members' masses and renormalised (a slot standing for
+ * m tokens counts m times, as proportional attention counts it); with unit masses nothing changes.
  */
 export function gaussianMerge(head: HeadCache, start: number, end: number, p: number, opts: MergeOptions): { weights: Float64Array; sigma: number } {
   const d = head.headDim;
   const { weights, sigma } = kernelWeights(head.keys, d, start, end, p, opts);
+  if (opts.proportional === 'true') massWeighted(weights, head.mass, start);
   const byMass = opts.valueScale === 'mass';
   const k = new Float64Array(d);
   const v = new Float64Array(d);
@@ -86,4 +90,11 @@ export function gaussianMerge(head: HeadCache, start: number, end: number, p: nu
   head.mass[p] = mass;
   head.score[p] = score;
   return { weights, sigma };
+}
+
+/** w_i ← w_i · m_i / Σ w_j m_j, in place (proportional attention's weights; unchanged when every mass is 1). */
+function massWeighted(weights: Float64Array, mass: Float32Array, start: number): void {
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += (weights[i] = weights[i]! * mass[start + i]!);
+  if (total > 0) for (let i = 0; i < weights.length; i++) weights[i] = weights[i]! / total;
 }

@@ -6,17 +6,18 @@ import type { KVCache } from '../../../cache/kv-cache.js';
 import { gaussianMerge, type MergeOptions } from './gaussian-merge.js';
 import { mergingSets } from './merging-sets.js';
 import type { MergingUnit } from './merging-units.js';
-import { pivotOf } from './pivot.js';
+import type { KVMergerOptions } from './options.js';
+import { centrePivot, pivotOf } from './pivot.js';
 
 /** Merge the sets that `cuts` (one per unit) define, in every head. Returns [layer] the number of merging sets. */
-export function mergeSets(cache: KVCache, units: readonly MergingUnit[], cuts: readonly Uint8Array[], attention: Float32Array[][], opts: MergeOptions, reserveSlots: number): number[] {
+export function mergeSets(cache: KVCache, units: readonly MergingUnit[], cuts: readonly Uint8Array[], attention: Float32Array[][], opts: MergeOptions & Partial<Pick<KVMergerOptions, 'pivot'>>, reserveSlots: number): number[] {
   const perLayer = new Array<number>(cache.layers.length).fill(0);
   units.forEach((u, i) => (perLayer[u.layer]! += mergeUnit(cache, u, cuts[i]!, attention[u.layer]!, opts, reserveSlots)));
   return perLayer;
 }
 
 /** Merge every set of a unit in every head it covers (one pivot per set, shared by its heads), then compact. */
-function mergeUnit(cache: KVCache, unit: MergingUnit, cut: Uint8Array, attention: Float32Array[], opts: MergeOptions, reserveSlots: number): number {
+function mergeUnit(cache: KVCache, unit: MergingUnit, cut: Uint8Array, attention: Float32Array[], opts: MergeOptions & Partial<Pick<KVMergerOptions, 'pivot'>>, reserveSlots: number): number {
   const sets = mergingSets(cut, unit.n);
   if (sets.length === 0) return 0;
   for (const h of unit.heads) {
@@ -26,7 +27,7 @@ function mergeUnit(cache: KVCache, unit: MergingUnit, cut: Uint8Array, attention
     let next = 0;
     for (const [s, e] of sets) {
       for (let j = next; j < s; j++) keep.push(j);
-      const p = pivotOf(a, s, e);
+      const p = opts.pivot === 'centre' ? centrePivot(s, e) : pivotOf(a, s, e);
       gaussianMerge(head, s, e, p, opts);
       keep.push(p);
       next = e + 1;

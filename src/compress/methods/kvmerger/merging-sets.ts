@@ -47,3 +47,40 @@ export function mergingSets(cut: Uint8Array, n: number): [number, number][] {
   }
   return sets;
 }
+
+/**
+ * The ablation's random sets (`sets=random`): the same set sizes as `cut` gives, placed at random. Within each
+ * maximal stretch of unreserved slots the segments (sets and single slots) are shuffled (Fisher–Yates with `next`,
+ * uniform in [0, 1)), so the stretch keeps its sets' sizes and reserved slots stay where they are, single.
+ */
+export function shuffledCuts(cut: Uint8Array, n: number, reserved: Uint8Array, next: () => number): Uint8Array {
+  const out = new Uint8Array(cut.length).fill(1);
+  let i = 0;
+  while (i < n) {
+    if (reserved[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j + 1 < n && !reserved[j + 1]) j++; // stretch [i, j]
+    const sizes: number[] = [];
+    let s = i;
+    for (let k = i; k <= j; k++) {
+      if (k === j || cut[k]) {
+        sizes.push(k - s + 1);
+        s = k + 1;
+      }
+    }
+    for (let k = sizes.length - 1; k > 0; k--) {
+      const r = Math.floor(next() * (k + 1));
+      [sizes[k], sizes[r]] = [sizes[r]!, sizes[k]!];
+    }
+    let at = i;
+    for (const z of sizes) {
+      for (let k = at; k < at + z - 1; k++) out[k] = 0;
+      at += z;
+    }
+    i = j + 1;
+  }
+  return out;
+}

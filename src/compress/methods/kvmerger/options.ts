@@ -20,6 +20,11 @@ const OPTIONS = {
   recentRatio: share('recentRatio', 'the most recent tokens'),
   attnRatio: share('attnRatio', 'the highest-attention tokens'),
   sinkTokens: option.integer({ min: 0, default: 0, description: 'number of first tokens reserved (never merged)' }),
+  proportional: option.enum(['false', 'true'], { default: 'false', description: 'proportional attention (ToMe): attention adds log(mass) to each slot\'s logit, so a merged slot weighs as the tokens it stands for; kernel weights are multiplied by the members\' masses. Pair with valueScale=none' }),
+  sets: option.enum(['similarity', 'random'], { default: 'similarity', description: 'merging sets from adjacent key similarity (the paper), or the same set sizes placed at random within each stretch of unreserved slots (ablation)' }),
+  pivot: option.enum(['attention', 'centre'], { default: 'attention', description: 'pivot of a set: its highest-attention member (the paper), or its centre member (ablation)' }),
+  when: option.enum(['prefill', 'decode'], { default: 'prefill', description: 'compress once after prefill, or also merge at every decode step to stay at the budget (the most similar adjacent pair in the newest decodeWindow slots before the recent reserve)' }),
+  decodeWindow: option.integer({ min: 1, default: 64, description: 'when=decode: the newest slots (before the reserved recent ones) in which a decode step looks for the pair to merge' }),
   ...SCORE_SOURCE,
   ...GQA_REDUCE,
 } as const;

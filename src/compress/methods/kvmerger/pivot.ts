@@ -7,3 +7,8 @@ export function pivotOf(attention: ArrayLike<number>, start: number, end: number
   for (let i = start + 1; i <= end; i++) if (attention[i]! >= attention[p]!) p = i;
   return p;
 }
+
+/** The centre member of a set (ablation of the pivot rule): start + ⌊|S| / 2⌋, so of two members the later. */
+export function centrePivot(start: number, end: number): number {
+  return start + ((end - start + 1) >> 1);
+}

@@ -1,0 +1,244 @@
+// KVMerger, taken apart (issue 19; docs/ablation.md): each of the paper's steps against its alternative, at 50% and
+// 35% of the prompt's KV slots, on the built-in model and stories260K, through the evaluation grid's own code
+// (planGrid builds the samples and cells, runSampleCells prefills each sample once for every variant, resultRow
+// writes the rows, writeReport draws the charts).
+//
+// Two splits, never mixed: `tune` (seed 1, built-in model, its own samples) picks the best configuration among the
+// candidates; `eval` (seed 0, other samples) measures every variant, the candidates included. The choice is made from
+// tune/summary.json alone (`pickBest` below) and reported beside the eval numbers.
+//
+// Usage: npx tsx scripts/ablation.ts --out runs/ablation [--split tune|eval|both] [--models builtin,stories260k]
+//        [--threads 1]
+// Output: OUT/<split>/<model>/results.jsonl (grid rows), OUT/<split>/<model>/index.html (kvmerger report),
+//         OUT/<split>/summary.json and summary.md (mean ± standard error per variant, budget and metric).
+import { mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadModel } from '../src/model/load-model.js';
+import { planGrid, resultRow, type GridSpec } from '../src/eval/run-grid.js';
+import { runSampleCells, type CellOutcome } from '../src/eval/run-sample.js';
+import { getTask } from '../src/eval/tasks.js';
+import type { GridCell } from '../src/eval/grid-cell.js';
+import type { Sample } from '../src/eval/task.js';
+import { writeReport } from '../src/eval/report.js';
+
+/** A configuration: a method and its `--method-option` strings, maybe depending on the budget. */
+interface Variant {
+  label: string;
+  /** What the row tests. */
+  factor: string;
+  method: string;
+  options: (b: number) => string[];
+  /** A candidate for "the best configuration" (chosen on the tune split). */
+  candidate?: boolean;
+}
+
+const fixed = (...o: string[]) => () => o.map((x) => `kvmerger.${x}`);
+const h2oSplit = (b: number) => [`kvmerger.recentRatio=${b / 2}`, `kvmerger.attnRatio=${b / 2}`];
+
+export const VARIANTS: Variant[] = [
+  { label: 'full', factor: 'ceiling', method: 'full', options: () => [] },
+  { label: 'h2o', factor: 'baseline', method: 'h2o', options: () => [] },
+  { label: 'paper', factor: 'the paper as stated (kvmerger defaults)', method: 'kvmerger', options: fixed(), candidate: true },
+  { label: 'sets=random', factor: 'merging-set identification', method: 'kvmerger', options: fixed('sets=random') },
+  { label: 'pivot=centre', factor: 'pivot', method: 'kvmerger', options: fixed('pivot=centre') },
+  { label: 'weighting=mean', factor: 'Gaussian weights', method: 'kvmerger', options: fixed('weighting=mean') },
+  { label: 'valueScale=none', factor: 'value scaling', method: 'kvmerger', options: fixed('valueScale=none'), candidate: true },
+  { label: 'proportional (valueScale=none)', factor: 'value scaling', method: 'kvmerger', options: fixed('valueScale=none', 'proportional=true'), candidate: true },
+  { label: 'proportional + |S|', factor: 'value scaling', method: 'kvmerger', options: fixed('proportional=true') },
+  { label: 'sigma=rmsDistance', factor: 'sigma rule', method: 'kvmerger', options: fixed('sigma=rmsDistance') },
+  { label: 'sigma=5', factor: 'sigma rule', method: 'kvmerger', options: fixed('sigma=5') },
+  { label: 'budgetMode=faithful', factor: 'budget mode', method: 'kvmerger', options: fixed('budgetMode=faithful') },
+  { label: 'granularity=headShared', factor: 'per-layer sets', method: 'kvmerger', options: fixed('granularity=headShared') },
+  { label: 'none + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none')(), ...h2oSplit(b)], candidate: true },
+  { label: 'proportional + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none', 'proportional=true')(), ...h2oSplit(b)], candidate: true },
+  { label: 'proportional + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'proportional=true', 'thresholdScope=global'), candidate: true },
+];
+
+interface ModelPlan {
+  name: string;
+  path?: string;
+  tokenizer?: string;
+  tasks: { task: string; lengths: number[]; depths?: number[]; count: number; options?: Record<string, number> }[];
+}
+
+const DATA = resolve(process.env['KVMERGER_SHARED_DATA'] ?? join(import.meta.dirname, '..', '..', 'shared', 'data'));
+
+function modelPlans(split: 'tune' | 'eval'): ModelPlan[] {
+  if (split === 'tune') {
+    return [{
+      name: 'builtin',
+      tasks: [
+        { task: 'fidelity', lengths: [1024, 2048], count: 1, options: { k: 128 } },
+        { task: 'passkey', lengths: [1022, 2044], depths: [20, 60, 90], count: 1 },
+      ],
+    }];
+  }
+  return [
+    {
+      name: 'builtin',
+      tasks: [
+        { task: 'fidelity', lengths: [1024, 2048], count: 2, options: { k: 128 } },
+        { task: 'passkey', lengths: [1022, 2044], depths: [0, 25, 50, 75, 100], count: 1 },
+        { task: 'niah', lengths: [1024], depths: [25, 75], count: 1 },
+      ],
+    },
+    {
+      name: 'stories260k',
+      path: join(DATA, 'models', 'stories260K.bin'),
+      tokenizer: join(DATA, 'models', 'tok512.bin'),
+      tasks: [{ task: 'fidelity', lengths: [192, 384], count: 3, options: { k: 96 } }],
+    },
+  ];
+}
+
+const BUDGETS = [0.5, 0.35];
+
+async function runModel(out: string, mp: ModelPlan, seed: number, threads: number): Promise<void> {
+  const dir = join(out, mp.name);
+  mkdirSync(dir, { recursive: true });
+  const rowsPath = join(dir, 'results.jsonl');
+  const done = new Set<string>();
+  if (existsSync(rowsPath)) for (const line of readFileSync(rowsPath, 'utf8').split('\n')) if (line.trim()) done.add((JSON.parse(line) as { cellKey: string }).cellKey);
+  const model = await loadModel(mp.path, { ...(mp.tokenizer ? { tokenizerPath: mp.tokenizer } : {}), threads });
+  try {
+    const specOf = (v: Variant, b: number): GridSpec => ({
+      model: mp.name,
+      backend: 'ort',
+      tasks: mp.tasks.map((t) => ({ task: getTask(t.task), count: t.count, lengths: t.lengths, ...(t.depths ? { depths: t.depths } : {}), ...(t.options ? { options: t.options } : {}) })),
+      methods: [v.method],
+      budgets: [b],
+      seed,
+      methodOptions: v.options(b),
+    });
+    // every (variant, budget) plans the same samples (same seed): join their cells per sample
+    const bySample = new Map<string, { sample: Sample; cells: { cell: GridCell; spec: GridSpec; label: string }[] }>();
+    for (const v of VARIANTS) {
+      for (const b of v.method === 'full' ? [1] : BUDGETS) {
+        const spec = specOf(v, b);
+        const plan = planGrid(model, spec);
+        for (const p of plan.samples) {
+          const key = `${p.task.name}/${p.sample.id}`;
+          const e = bySample.get(key) ?? { sample: p.sample, cells: [] };
+          for (const c of p.cells) if (!done.has(c.cellKey)) e.cells.push({ cell: c, spec, label: v.label });
+          bySample.set(key, e);
+        }
+      }
+    }
+    let n = 0;
+    const total = [...bySample.values()].reduce((s, e) => s + e.cells.length, 0);
+    const t0 = Date.now();
+    for (const { sample, cells } of bySample.values()) {
+      const byKey = new Map(cells.map((c) => [c.cell.cellKey, c]));
+      await runSampleCells(model, sample, cells.map((c) => c.cell), { seed }, (o: CellOutcome) => {
+        const c = byKey.get(o.cell.cellKey)!;
+        appendFileSync(rowsPath, `${JSON.stringify({ ...resultRow(c.spec, o), variant: c.label })}\n`);
+        n++;
+      });
+      process.stderr.write(`${mp.name} seed ${seed}: ${n}/${total} cells, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    }
+  } finally {
+    await model.backend.dispose();
+  }
+}
+
+interface Row { variant: string; task: string; budgetRequested: number; score: number; metrics: Record<string, number>; sample: string; budgetAchieved: number; kvBytes: number }
+
+/** mean ± standard error (n − 1 in the variance). */
+function meanSe(xs: number[]): { mean: number; se: number; n: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const v = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, se: Math.sqrt(v / n), n };
+}
+
+type Summary = Record<string, Record<string, Record<string, { mean: number; se: number; n: number }>>>; // model → variant@budget → metric
+
+function summarize(out: string, models: string[]): Summary {
+  const s: Summary = {};
+  for (const m of models) {
+    const path = join(out, m, 'results.jsonl');
+    if (!existsSync(path)) continue;
+    const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+    const groups = new Map<string, Record<string, number[]>>();
+    for (const r of rows) {
+      const key = `${r.variant}@${r.budgetRequested}`;
+      const g = groups.get(key) ?? {};
+      const add = (k: string, x: number) => (g[k] ??= []).push(x);
+      if (r.task === 'fidelity') {
+        add('kl', r.metrics['meanKL']!);
+        add('top1', r.metrics['top1Agreement']!);
+      } else add(r.task, r.score);
+      add('achieved', r.budgetAchieved);
+      groups.set(key, g);
+    }
+    s[m] = {};
+    for (const [k, g] of groups) s[m]![k] = Object.fromEntries(Object.entries(g).map(([metric, xs]) => [metric, meanSe(xs)]));
+  }
+  return s;
+}
+
+/** The tune split's choice: lowest mean rank over KL at 50% and 35% and pass keys at 50% and 35% (higher better). */
+export function pickBest(s: Summary): string {
+  const cands = VARIANTS.filter((v) => v.candidate).map((v) => v.label);
+  const m = s['builtin']!;
+  const crit: [string, number, boolean][] = [['kl', 0.5, true], ['kl', 0.35, true], ['passkey', 0.5, false], ['passkey', 0.35, false]];
+  const rank = new Map(cands.map((c) => [c, 0]));
+  for (const [metric, b, lower] of crit) {
+    const sorted = cands.slice().sort((x, y) => {
+      const a = m[`${x}@${b}`]?.[metric]?.mean ?? NaN;
+      const c = m[`${y}@${b}`]?.[metric]?.mean ?? NaN;
+      return lower ? a - c : c - a;
+    });
+    sorted.forEach((c, i) => rank.set(c, rank.get(c)! + i / crit.length));
+  }
+  return cands.slice().sort((a, b) => rank.get(a)! - rank.get(b)!)[0]!;
+}
+
+function markdown(s: Summary): string {
+  const f = (x: { mean: number; se: number } | undefined, pct = false, d = 4) => (x ? (pct ? `${(100 * x.mean).toFixed(0)} ± ${(100 * x.se).toFixed(0)}` : `${x.mean.toFixed(d)} ± ${x.se.toFixed(d)}`) : '—');
+  const lines: string[] = [];
+  for (const [model, groups] of Object.entries(s)) {
+    const hasPk = Object.values(groups).some((g) => g['passkey']);
+    const hasNiah = Object.values(groups).some((g) => g['niah']);
+    lines.push(`### ${model}`, '');
+    const head = ['variant', 'factor', 'KL 50%', 'KL 35%', 'top-1 50%', 'top-1 35%', ...(hasPk ? ['pass key 50%', 'pass key 35%'] : []), ...(hasNiah ? ['needle 50%', 'needle 35%'] : [])];
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
+    for (const v of VARIANTS) {
+      const g = (b: number) => groups[`${v.label}@${v.method === 'full' ? 1 : b}`];
+      if (!g(0.5)) continue;
+      const cells = [v.label, v.factor, f(g(0.5)?.['kl']), f(g(0.35)?.['kl']), f(g(0.5)?.['top1'], true), f(g(0.35)?.['top1'], true)];
+      if (hasPk) cells.push(f(g(0.5)?.['passkey'], true), f(g(0.35)?.['passkey'], true));
+      if (hasNiah) cells.push(f(g(0.5)?.['niah'], true), f(g(0.35)?.['niah'], true));
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, split: { type: 'string' }, models: { type: 'string' }, threads: { type: 'string' }, 'no-report': { type: 'boolean' } } });
+  if (!values.out) throw new Error('--out DIR is required');
+  const threads = Number(values.threads ?? 1);
+  const splits = values.split === 'tune' ? ['tune'] : values.split === 'eval' ? ['eval'] : ['tune', 'eval'];
+  const only = values.models?.split(',');
+  for (const split of splits as ('tune' | 'eval')[]) {
+    const out = join(values.out, split);
+    const plans = modelPlans(split).filter((p) => !only || only.includes(p.name));
+    for (const mp of plans) await runModel(out, mp, split === 'tune' ? 1 : 0, threads);
+    const s = summarize(out, modelPlans(split).map((p) => p.name));
+    const best = split === 'tune' ? pickBest(s) : undefined;
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ split, seed: split === 'tune' ? 1 : 0, ...(best ? { best } : {}), summary: s }, null, 1)}\n`);
+    writeFileSync(join(out, 'summary.md'), `${best ? `best candidate on this split: ${best}\n\n` : ''}${markdown(s)}`);
+    process.stderr.write(`${split}: ${join(out, 'summary.md')}${best ? ` (best: ${best})` : ''}\n`);
+    if (!values['no-report']) for (const mp of plans) await writeReport(join(out, mp.name));
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('ablation.ts')) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * KVMerger during decoding (`when=decode`): after every decode step, while a layer holds more than its budget
+ * (b slots per KV head, counted over the layer as exact mode does, so heads keep their own compression ratios),
+ * merge the most similar adjacent pair of the newest slots of the head that has the most similar one — Algorithm 1
+ * re-run on the tail, one merge at a time.
+ *
+ * Per head with n slots: the reserved slots are those of the one-shot rule, counted on the n
+ * slots held (the first `sinkTokens`, the last ⌈recentRatio · n⌉, the ⌈attnRatio · n⌉ highest accumulated scores
+ * among the rest); the candidates are the adjacent pairs of unreserved slots among the newest `decodeWindow` slots
+ * before the recent ones. The pair with the highest key cosine (ties: the later pair) merges into its pivot
+ * (highest accumulated score, ties the later; or the later one with pivot=centre) with the Gaussian-kernel rule;
+ * the other slot is removed (HeadCache.removeAt, no reallocation). When the window has no candidate, every
+ * unreserved pair is one; when there is none at all, every pair is (so the budget holds at every step).
+ * `granularity=headShared`: one pair per layer, from the cosines and scores averaged over its heads.
+ *
+ * valueScale=setSize is applied as `mass` (the method's repeatedRoundOptions): a merged slot merging again must
+ * not multiply its value by |S| once more. sets=random is not used here (the pair is always the most similar).
+ *
+ * Cost per merge: the cosines of the window's pairs, O(decodeWindow · d), and one selection of the attention
+ * threshold, O(n log n) (a sort of the scores); in steady state one merge per step per head at most.
+ */
+import type { HeadCache } from '../../../cache/head-cache.js';
+import type { DecodePolicy, PolicyInput } from '../../compression-method.js';
+import { LAST_ROW } from '../../eviction-policy.js';
+import { ceilSlots } from '../../budget.js';
+import { accumulateScores } from '../../score-update.js';
+import { gaussianMerge } from './gaussian-merge.js';
+import type { KVMergerOptions } from './options.js';
+import { centrePivot } from './pivot.js';
+import { faithfulShares } from './reserved-tokens.js';
+
+export function kvmergerDecodePolicy({ options, layerBudgets }: PolicyInput<KVMergerOptions>): DecodePolicy | undefined {
+  if (options.when !== 'decode') return undefined;
+  const opts: KVMergerOptions = options.valueScale === 'setSize' ? { ...options, valueScale: 'mass' } : options;
+  // 'auto' shares (a policy made before compress resolved them): the paper's for the budget's share of the tokens
+  // seen at the first step, b / (T + 1) ≈ the requested budget
+  let recentRatio = typeof options.recentRatio === 'number' ? options.recentRatio : undefined;
+  let attnRatio = typeof options.attnRatio === 'number' ? options.attnRatio : undefined;
+  let merges = 0;
+  return {
+    stats: LAST_ROW,
+    afterDecodeStep(cache, stats) {
+      if (!stats) throw new Error('kvmerger decode policy: the decode step returned no statistics; pass policy.stats to the forward pass');
+      accumulateScores(cache, stats, options.gqaReduce);
+      if (recentRatio === undefined || attnRatio === undefined) {
+        const shares = faithfulShares(Math.min(1, layerBudgets[0]! / Math.max(1, cache.nextPosition)));
+        recentRatio ??= shares.recentRatio;
+        attnRatio ??= shares.attnRatio;
+      }
+      const rr = recentRatio;
+      const ar = attnRatio;
+      cache.layers.forEach((layer, l) => {
+        const cap = layerBudgets[l]! * layer.kvHeads; // the layer's slots, as in one-shot exact mode
+        const units = options.granularity === 'headShared' && layer.heads.every((h) => h.length === layer.heads[0]!.length) ? [layer.heads] : layer.heads.map((h) => [h]);
+        while (layer.slots() > cap) {
+          // the unit (head) whose best pair is the most similar merges (ties: the earlier head)
+          let pick: { heads: HeadCache[]; i: number; tier: number; cos: number } | undefined;
+          for (const heads of units) {
+            if (heads[0]!.length < 2) continue;
+            const r = bestPair(heads, options.sinkTokens, rr, ar, options.decodeWindow);
+            if (!pick || r.tier < pick.tier || (r.tier === pick.tier && r.cos > pick.cos)) pick = { heads, ...r };
+          }
+          if (!pick) break;
+          const { heads, i } = pick;
+          const p = options.pivot === 'centre' ? centrePivot(i, i + 1) : meanScore(heads, i + 1) >= meanScore(heads, i) ? i + 1 : i;
+          for (const head of heads) {
+            if (options.proportional === 'true') head.proportional = true;
+            gaussianMerge(head, i, i + 1, p, opts);
+            head.removeAt(p === i ? i + 1 : i);
+          }
+          merges++;
+        }
+      });
+    },
+    get evicted() {
+      return merges;
+    },
+  };
+}
+
+const meanScore = (heads: HeadCache[], j: number): number => heads.reduce((s, h) => s + h.score[j]!, 0) / heads.length;
+
+/**
+ * The pair (i, i+1) to merge in these heads (one head, or a layer's heads sharing a layout), its cosine, and the
+ * tier it came from: 0 the window, 1 any unreserved pair, 2 any pair.
+ */
+export function bestPair(heads: HeadCache[], sink: number, recentRatio: number, attnRatio: number, window: number): { i: number; cos: number; tier: number } {
+  const n = heads[0]!.length;
+  const recent = Math.min(n, ceilSlots(recentRatio * n));
+  const reserved = new Uint8Array(n);
+  for (let j = 0; j < Math.min(sink, n); j++) reserved[j] = 1;
+  for (let j = n - recent; j < n; j++) reserved[j] = 1;
+  const attn = ceilSlots(attnRatio * n);
+  if (attn > 0) {
+    const rest: number[] = [];
+    for (let j = 0; j < n; j++) if (!reserved[j]) rest.push(j);
+    rest.sort((a, c) => meanScore(heads, c) - meanScore(heads, a) || c - a);
+    for (let k = 0; k < Math.min(attn, rest.length); k++) reserved[rest[k]!] = 1;
+  }
+  const hi = n - recent; // slots [lo, hi) hold the window
+  const best = (lo: number, top: number, honour: boolean): { i: number; cos: number } => {
+    let i = -1;
+    let max = -Infinity;
+    for (let j = lo; j + 1 < top; j++) {
+      if (honour && (reserved[j] || reserved[j + 1])) continue;
+      const c = cosine(heads, j);
+      if (c >= max) {
+        max = c;
+        i = j;
+      }
+    }
+    return { i, cos: max };
+  };
+  const tiers: [number, number, boolean][] = [[Math.max(0, hi - window), hi, true], [0, n, true], [0, n, false]];
+  for (let t = 0; t < tiers.length; t++) {
+    const r = best(...tiers[t]!);
+    if (r.i >= 0) return { ...r, tier: t };
+  }
+  return { i: -1, cos: -Infinity, tier: 3 };
+}
+
+/** Cosine of keys i and i+1, averaged over the heads. */
+function cosine(heads: HeadCache[], i: number): number {
+  let s = 0;
+  for (const h of heads) {
+    const d = h.headDim;
+    const k = h.keys;
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let c = 0; c < d; c++) {
+      const a = k[i * d + c]!;
+      const b = k[(i + 1) * d + c]!;
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+    }
+    const den = Math.sqrt(na * nb);
+    s += den > 0 ? dot / den : 0;
+  }
+  return s / heads.length;
+}
