@@ -103,5 +103,5 @@ test('Q5_0 and Q5_1: the fifth bit goes to qh (element j → bit j)', () => {
 
 test('a length that is not whole blocks, and a type there is no quantiser for, are KvErrors naming the tensor', () => {
   assert.throws(() => quantize(new Float32Array(33), 'Q4_0', "tensor 'w'"), (e: unknown) => e instanceof KvError && /'w'.*block size 32/.test((e as Error).message));
-  assert.throws(() => quantize(new Float32Array(256), 'Q4_K', "tensor 'w'"), (e: unknown) => e instanceof KvError && /Q4_K/.test((e as Error).message));
+  assert.throws(() => quantize(new Float32Array(256), 'IQ2_XXS', "tensor 'w'"), (e: unknown) => e instanceof KvError && /IQ2_XXS/.test((e as Error).message));
 });
