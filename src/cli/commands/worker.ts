@@ -1,6 +1,6 @@
 /** `kvmerger worker`: runs the cells that `kvmerger eval --queue` adds to a queue on Redis (src/eval/queue/worker.ts). */
 import { KvError } from '../../util/errors.js';
-import { numberOption, parseOptions, type OptionTable } from '../options.js';
+import { OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = "run the cells of grids queued by 'eval --queue' (BullMQ on Redis), on this machine";
 
@@ -27,6 +27,7 @@ Options:
   --stalled-interval MS     lock time of a cell and the check for cells of dead workers (default 30000;
                             a dead worker's cell runs again after at most about twice this)
   --idle-exit S             stop after S seconds without a cell (default: run until stopped)
+  --json                    print the worker's counts as JSON on stdout when it stops
   -q, --quiet               no line per cell on stderr`;
 
 const OPTIONS = {
@@ -40,7 +41,7 @@ const OPTIONS = {
   name: { type: 'string' },
   'stalled-interval': { type: 'string' },
   'idle-exit': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
+  ...OUTPUT_OPTIONS,
 } as const satisfies OptionTable;
 
 /** The option table, for the help consistency test. */
@@ -96,5 +97,6 @@ export async function run(argv: string[]): Promise<number> {
   await worker.close();
   const s = worker.stats;
   process.stderr.write(`worker ${worker.name}: stopped (${why}); ${s.cells} cell(s) run, ${s.failed} failed, ${s.prefills} prefill(s)\n`);
+  if (values.json) process.stdout.write(JSON.stringify({ worker: worker.name, stopped: why, cells: s.cells, failed: s.failed, prefills: s.prefills }) + '\n');
   return why === 'idle' ? 0 : 130;
 }
