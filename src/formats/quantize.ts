@@ -1,7 +1,8 @@
 /**
  * Float32 → stored-type encoders the writer needs: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1, each as ggml's
- * reference quantiser (ggml-quants.c, quantize_row_*_ref) does it, in its order of float32 operations. K-quants
- * (Q4_K_M and the like) are not written here: `kvmerger bench` has native llama-quantize make them.
+ * reference quantiser (ggml-quants.c, quantize_row_*_ref) does it, in its order of float32 operations; and the K-quants
+ * Q4_K, Q5_K and Q6_K (without an importance matrix, as llama-quantize makes them without --imatrix), which
+ * `kvmerger convert --type q4_k_m` and `--quantize q4_k_m` mix as llama.cpp's Q4_K_M does.
  */
 import { KvError } from '../util/errors.js';
 import { floatToBf16Bits, floatToHalfBits, HALF_TO_FLOAT } from './half.js';
@@ -9,7 +10,7 @@ import { floatToBf16Bits, floatToHalfBits, HALF_TO_FLOAT } from './half.js';
 const fr = Math.fround;
 
 /** Types `quantize` can produce from float32. */
-export const QUANTIZABLE_TYPES: readonly string[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1'];
+export const QUANTIZABLE_TYPES: readonly string[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'];
 
 /** C's roundf: halves away from zero. */
 function roundAway(x: number): number {
@@ -159,6 +160,286 @@ function quantizeQ5_1(x: Float32Array): Uint8Array {
   return out;
 }
 
+/** ggml's nearest_int: round half to even through the float32 magic 1.5·2^23. */
+function nearestInt(x: number): number {
+  return fr(x + 12582912) - 12582912;
+}
+
+const GROUP_MAX_EPS = 1e-15;
+
+/**
+ * ggml's make_qkx2_quants: a scale and minimum for n values coded 0..nmax, searched over nstep + 1 candidate scales
+ * for the least weighted squared error. Writes the codes to L[o..o+n); returns [scale, -min].
+ */
+function makeQkx2Quants(n: number, nmax: number, x: Float32Array, xo: number, w: Float32Array, L: Uint8Array, lo: number, laux: Uint8Array, rmin: number, rdelta: number, nstep: number): [number, number] {
+  let min = x[xo]!;
+  let max = x[xo]!;
+  let sumW = w[0]!;
+  let sumX = fr(sumW * x[xo]!);
+  for (let i = 1; i < n; i++) {
+    const v = x[xo + i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sumW = fr(sumW + w[i]!);
+    sumX = fr(sumX + fr(w[i]! * v));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    return [0, -min];
+  }
+  let iscale = fr(nmax / fr(max - min));
+  let scale = fr(1 / iscale);
+  let bestError = 0;
+  for (let i = 0; i < n; i++) {
+    const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
+    L[lo + i] = l;
+    const diff = fr(fr(fr(scale * l) + min) - x[xo + i]!);
+    bestError = fr(bestError + fr(w[i]! * fr(diff * diff)));
+  }
+  for (let is = 0; is <= nstep; is++) {
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
+    let sumL = 0;
+    let sumL2 = 0;
+    let sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
+      laux[i] = l;
+      const wl = fr(w[i]! * l);
+      sumL = fr(sumL + wl);
+      sumL2 = fr(sumL2 + fr(wl * l));
+      sumXL = fr(sumXL + fr(wl * x[xo + i]!));
+    }
+    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
+    if (D > 0) {
+      let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+      let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = fr(sumXL / sumL2);
+      }
+      let cur = 0;
+      for (let i = 0; i < n; i++) {
+        const diff = fr(fr(fr(thisScale * laux[i]!) + thisMin) - x[xo + i]!);
+        cur = fr(cur + fr(w[i]! * fr(diff * diff)));
+      }
+      if (cur < bestError) {
+        for (let i = 0; i < n; i++) L[lo + i] = laux[i]!;
+        bestError = cur;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  return [scale, -min];
+}
+
+/**
+ * Q4_K (144 bytes per 256: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) and Q5_K (176:
+ * plus 32 bytes of fifth bits), as ggml's quantize_row_q4_K_ref / q5_K_ref: per 32 values a scale and minimum from
+ * make_qkx2_quants (weights √(mean x²) + |x|), both quantised to 6 bits against the block's largest, then the codes
+ * recomputed from the stored scales.
+ */
+function quantizeQ45K(x: Float32Array, bits: 4 | 5): Uint8Array {
+  const nb = x.length / 256;
+  const size = bits === 4 ? 144 : 176;
+  const nmax = bits === 4 ? 15 : 31;
+  const out = new Uint8Array(nb * size);
+  const dv = new DataView(out.buffer);
+  const L = new Uint8Array(256);
+  const laux = new Uint8Array(32);
+  const weights = new Float32Array(32);
+  const scales = new Float32Array(8);
+  const mins = new Float32Array(8);
+  for (let b = 0; b < nb; b++) {
+    const o = b * 256;
+    const y = b * size;
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      let sumX2 = 0;
+      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[o + 32 * j + l]! * x[o + 32 * j + l]!));
+      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+      for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[o + 32 * j + l]!));
+      const [sc, mn] = bits === 4
+        ? makeQkx2Quants(32, nmax, x, o + 32 * j, weights, L, 32 * j, laux, -1, 0.1, 20)
+        : makeQkx2Quants(32, nmax, x, o + 32 * j, weights, L, 32 * j, laux, -0.5, 0.1, 15);
+      scales[j] = sc;
+      mins[j] = mn;
+      if (sc > maxScale) maxScale = sc;
+      if (mn > maxMin) maxMin = mn;
+    }
+    const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+    const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+    const q = y + 4; // the 12 scale bytes
+    for (let j = 0; j < 8; j++) {
+      const ls = Math.min(63, nearestInt(fr(invScale * scales[j]!)) & 0xff);
+      const lm = Math.min(63, nearestInt(fr(invMin * mins[j]!)) & 0xff);
+      if (j < 4) {
+        out[q + j] = ls;
+        out[q + j + 4] = lm;
+      } else {
+        out[q + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+        out[q + j - 4]! |= (ls >> 4) << 6;
+        out[q + j]! |= (lm >> 4) << 6;
+      }
+    }
+    dv.setUint16(y, floatToHalfBits(fr(maxScale / 63)), true);
+    dv.setUint16(y + 2, floatToHalfBits(fr(maxMin / 63)), true);
+    const d0 = HALF_TO_FLOAT[dv.getUint16(y, true)]!;
+    const m0 = HALF_TO_FLOAT[dv.getUint16(y + 2, true)]!;
+    for (let j = 0; j < 8; j++) {
+      let sc: number;
+      let m: number;
+      if (j < 4) {
+        sc = out[q + j]! & 63;
+        m = out[q + j + 4]! & 63;
+      } else {
+        sc = (out[q + j + 4]! & 0xf) | ((out[q + j - 4]! >> 6) << 4);
+        m = (out[q + j + 4]! >> 4) | ((out[q + j]! >> 6) << 4);
+      }
+      const d = fr(d0 * sc);
+      if (!d) continue;
+      const dm = fr(m0 * m);
+      for (let ii = 0; ii < 32; ii++) {
+        L[32 * j + ii] = Math.max(0, Math.min(nmax, nearestInt(fr(fr(x[o + 32 * j + ii]! + dm) / d))));
+      }
+    }
+    if (bits === 4) {
+      const qs = y + 16;
+      for (let j = 0; j < 256; j += 64) {
+        for (let l = 0; l < 32; l++) out[qs + j / 2 + l] = L[j + l]! | (L[j + l + 32]! << 4);
+      }
+    } else {
+      const qh = y + 16;
+      const ql = y + 48;
+      let m1 = 1;
+      let m2 = 2;
+      for (let n = 0; n < 256; n += 64) {
+        for (let j = 0; j < 32; j++) {
+          let l1 = L[n + j]!;
+          if (l1 > 15) {
+            l1 -= 16;
+            out[qh + j]! |= m1;
+          }
+          let l2 = L[n + j + 32]!;
+          if (l2 > 15) {
+            l2 -= 16;
+            out[qh + j]! |= m2;
+          }
+          out[ql + n / 2 + j] = l1 | (l2 << 4);
+        }
+        m1 <<= 2;
+        m2 <<= 2;
+      }
+    }
+  }
+  return out;
+}
+
+/** ggml's make_qx_quants with rmse_type 1 (weights x²) and no importance: codes in L[lo..lo+n) (offset by nmax). */
+function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i]!;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    return 0;
+  }
+  let iscale = fr(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[xo + i]!;
+    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * v))));
+    L[lo + i] = l + nmax;
+    const w = fr(v * v);
+    sumlx = fr(sumlx + fr(fr(w * v) * l));
+    suml2 = fr(suml2 + fr(fr(w * l) * l));
+  }
+  let scale = suml2 ? fr(sumlx / suml2) : 0;
+  let best = fr(scale * sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    iscale = fr(-fr(nmax + fr(0.1 * is)) / max);
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[xo + i]!;
+      const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * v))));
+      const w = fr(v * v);
+      sumlx = fr(sumlx + fr(fr(w * v) * l));
+      suml2 = fr(suml2 + fr(fr(w * l) * l));
+    }
+    if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
+      for (let i = 0; i < n; i++) {
+        L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * x[xo + i]!))));
+      }
+      scale = fr(sumlx / suml2);
+      best = fr(scale * sumlx);
+    }
+  }
+  return scale;
+}
+
+/**
+ * Q6_K (210 bytes per 256: 128 bytes of low nibbles, 64 of high 2-bit pairs, 16 int8 scales, f16 d), as ggml's
+ * quantize_row_q6_K_ref: a scale per 16 values from make_qx_quants, scales quantised to int8 against the largest.
+ */
+function quantizeQ6K(x: Float32Array): Uint8Array {
+  const nb = x.length / 256;
+  const out = new Uint8Array(nb * 210);
+  const dv = new DataView(out.buffer);
+  const L = new Int8Array(256);
+  const scales = new Float32Array(16);
+  for (let b = 0; b < nb; b++) {
+    const o = b * 256;
+    const y = b * 210;
+    let maxScale = 0;
+    let maxAbs = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      const s = makeQxQuants(16, 32, x, o + 16 * ib, L, 16 * ib);
+      scales[ib] = s;
+      if (Math.abs(s) > maxAbs) {
+        maxAbs = Math.abs(s);
+        maxScale = s;
+      }
+    }
+    if (maxAbs < GROUP_MAX_EPS) continue; // an all-zero block: every byte 0
+    const iscale = fr(-128 / maxScale);
+    dv.setUint16(y + 208, floatToHalfBits(fr(1 / iscale)), true);
+    for (let ib = 0; ib < 16; ib++) dv.setInt8(y + 192 + ib, Math.min(127, nearestInt(fr(iscale * scales[ib]!))));
+    const d0 = HALF_TO_FLOAT[dv.getUint16(y + 208, true)]!;
+    for (let j = 0; j < 16; j++) {
+      const d = fr(d0 * dv.getInt8(y + 192 + j));
+      if (!d) continue;
+      for (let ii = 0; ii < 16; ii++) {
+        L[16 * j + ii] = Math.max(-32, Math.min(31, nearestInt(fr(x[o + 16 * j + ii]! / d)))) + 32;
+      }
+    }
+    for (let j = 0; j < 256; j += 128) {
+      const ql = y + j / 2;
+      const qh = y + 128 + j / 4;
+      for (let l = 0; l < 32; l++) {
+        const q1 = L[j + l]! & 0xf;
+        const q2 = L[j + l + 32]! & 0xf;
+        const q3 = L[j + l + 64]! & 0xf;
+        const q4 = L[j + l + 96]! & 0xf;
+        out[ql + l] = q1 | (q3 << 4);
+        out[ql + l + 32] = q2 | (q4 << 4);
+        out[qh + l] = (L[j + l]! >> 4) | ((L[j + l + 32]! >> 4) << 2) | ((L[j + l + 64]! >> 4) << 4) | ((L[j + l + 96]! >> 4) << 6);
+      }
+    }
+  }
+  return out;
+}
+
 const BLOCK_32: Record<string, (x: Float32Array) => Uint8Array> = {
   Q8_0: quantizeQ8_0,
   Q4_0: quantizeQ4_0,
@@ -189,6 +470,11 @@ export function quantize(x: Float32Array, typeName: string, what = 'tensor'): Ui
     case 'Q5_1':
       if (x.length % 32 !== 0) throw new KvError(`${what}: ${x.length} values is not a multiple of the ${typeName} block size 32`);
       return BLOCK_32[typeName]!(x);
+    case 'Q4_K':
+    case 'Q5_K':
+    case 'Q6_K':
+      if (x.length % 256 !== 0) throw new KvError(`${what}: ${x.length} values is not a multiple of the ${typeName} block size 256`);
+      return typeName === 'Q6_K' ? quantizeQ6K(x) : quantizeQ45K(x, typeName === 'Q4_K' ? 4 : 5);
     default:
       throw new KvError(`${what}: cannot quantise float32 to ${typeName}; kvmerger writes ${QUANTIZABLE_TYPES.join(', ')} (or raw bytes of any type)`);
   }

@@ -261,6 +261,30 @@ test('--quantize at load: the folder reports the quantised types, its blocks are
   }
 });
 
+test('--quantize q4_k_m: llama.cpp\'s mix at load equals convert --type q4_k_m', async () => {
+  const dir = tmp();
+  try {
+    const folder = join(dir, 'm');
+    writeRandomHFFolder(folder, { arch: 'llama', dtype: 'BF16', hidden: 256, heads: 4, kvHeads: 2, ffn: 256, layers: 3 }, 18);
+    const f = openModelFile(folder, { quantize: 'q4_k_m' });
+    assert.equal(f.typeOf('output.weight'), 'Q6_K');
+    assert.equal(f.typeOf('token_embd.weight'), 'Q4_K');
+    // use_more_bits(i, 3): i < 0, i >= 2 or i % 3 == 2 → layer 2 only
+    assert.deepEqual([0, 1, 2].map((i) => f.typeOf(`blk.${i}.attn_v.weight`)), ['Q4_K', 'Q4_K', 'Q6_K']);
+    assert.deepEqual([0, 1, 2].map((i) => f.typeOf(`blk.${i}.ffn_down.weight`)), ['Q4_K', 'Q4_K', 'Q6_K']);
+    assert.equal(f.typeOf('blk.1.attn_q.weight'), 'Q4_K');
+    const r = convertHFFolder(folder, join(dir, 'k.gguf'), 'q4_k_m');
+    assert.deepEqual(r.types, { F32: 7, Q4_K: 20, Q6_K: 3 });
+    const g = openModelFile(join(dir, 'k.gguf'));
+    assert.equal(g.metadata?.get('general.file_type'), 15);
+    assert.equal(maxDiff(await logits(f), await logits(g)), 0);
+    f.close();
+    g.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('tensorTypeFor: q4_k_m follows llama.cpp (Q6_K head and use_more_bits attn_v / ffn_down, Q4_K rest, fallbacks)', () => {
   const n = 8;
   assert.equal(tensorTypeFor('output.weight', [512, 256], 'q4_k_m', n, false), 'Q6_K');

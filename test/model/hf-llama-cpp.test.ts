@@ -19,11 +19,12 @@ import { Rng } from '../../src/util/rng.js';
 import { writeRandomHFFolder, type HFFolderSpec } from '../helpers/hf-folder.js';
 import { llamaCpp, llamaCppNextLogits, softmax, topK } from '../helpers/llama-cpp.js';
 
-const CASES: { name: string; spec: HFFolderSpec; type: 'f32' | 'q8_0' }[] = [
+const CASES: { name: string; spec: HFFolderSpec; type: 'f32' | 'q8_0' | 'q4_k_m' }[] = [
   { name: 'llama, BF16, GQA 4, untied, 2 shards', spec: { arch: 'llama', dtype: 'BF16', heads: 8, kvHeads: 2, shards: 2 }, type: 'f32' },
   { name: 'llama, llama3 RoPE scaling (rope_freqs from config.json)', spec: { arch: 'llama', config: { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } } }, type: 'f32' },
   { name: 'llama, linear RoPE scaling ×2', spec: { arch: 'llama', config: { rope_scaling: { type: 'linear', factor: 2 } } }, type: 'f32' },
   { name: 'qwen2, q8_0 (quantised at load and by convert)', spec: { arch: 'qwen2', outputScale: 1 }, type: 'q8_0' },
+  { name: 'llama, q4_k_m (Q4_K / Q6_K mix, made at load and by convert)', spec: { arch: 'llama', hidden: 256, ffn: 256, layers: 3, outputScale: 1 }, type: 'q4_k_m' },
   { name: 'qwen2, biases, tied', spec: { arch: 'qwen2', tied: true }, type: 'f32' },
   { name: 'qwen3, q/k norms, head_dim 24', spec: { arch: 'qwen3', headDim: 24 }, type: 'f32' },
   { name: 'gemma2, norms 1 + w, soft-caps, window 8', spec: { arch: 'gemma2', dtype: 'BF16' }, type: 'f32' },
@@ -42,7 +43,7 @@ for (const [ci, c] of CASES.entries()) {
       const out = join(dir, 'model.gguf');
       convertHFFolder(folder, out, c.type);
       // the folder, quantised at load the same way when the file is quantised
-      const weights = openModelFile(folder, c.type === 'q8_0' ? { quantize: 'q8_0' } : {});
+      const weights = openModelFile(folder, c.type !== 'f32' ? { quantize: c.type } : {});
       const config = weights.config;
       const ours = new ReferenceBackend(weights, { kvType: 'f32' });
       const next = async (prompt: number[]) => {
@@ -68,7 +69,7 @@ for (const [ci, c] of CASES.entries()) {
         const pt = softmax(theirs[i]!);
         if (c.type === 'f32') assert.deepEqual(topK(pt, 5), topK(pm, 5), `top-5 after ${prefixes[i]!.length} tokens`);
         else {
-          // llama.cpp's Q8_0 products quantise the activations to 8 bits too: the top-1 must agree unless it is a near tie
+          // llama.cpp's quantised products quantise the activations to 8 bits too: the top-1 must agree unless it is a near tie
           const [a, b] = topK(pm, 2);
           if (pm[a!]! - pm[b!]! > 0.02) assert.equal(topK(pt, 1)[0], a, `top-1 after ${prefixes[i]!.length} tokens`);
         }
