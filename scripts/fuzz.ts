@@ -9,10 +9,11 @@
  * failure too; the test suite runs a short pass of this (test/fuzz/fuzz.test.ts).
  *
  *   npx tsx scripts/fuzz.ts [--cases N] [--seed S] [--formats gguf,gguf-bpe,llama2c,tokenizer.bin,tokenizer.json]
- *                           [--slow-ms MS] [--json] [--keep DIR] [--trace] [--case I]
+ *                           [--slow-ms MS] [--json] [--keep DIR] [--trace] [--case I] [--backend ort]
  *
  * --cases is per format (default 5000); --keep DIR writes each failing file there; --trace names each case on
- * stderr before it runs (the last one named is the one that killed the process); --case I runs case I alone.
+ * stderr before it runs (the last one named is the one that killed the process); --case I runs case I alone;
+ * --backend ort runs the model cases on the fast path (onnxruntime) instead of the reference backend.
  * Exit 1 when a case failed.
  */
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -244,7 +245,7 @@ function mutateJson(base: unknown, rng: Rng): { text: string; what: string } {
 // ---- running one file ----
 
 /** Everything a user does with a file of this format. Returns normally when the file worked. */
-async function exercise(format: FuzzFormat, path: string, companion: string): Promise<void> {
+async function exercise(format: FuzzFormat, path: string, companion: string, backend: 'reference' | 'ort'): Promise<void> {
   if (format === 'tokenizer.bin' || format === 'tokenizer.json' || format === 'gguf-bpe') {
     const t = loadTokenizer(path);
     const ids = t.encode('hello world, 123 ünï ☃');
@@ -268,7 +269,7 @@ async function exercise(format: FuzzFormat, path: string, companion: string): Pr
     const t = loadTokenizer(path);
     t.decode(t.encode('hello world'));
   }
-  const m = await loadModel(path, { backend: 'reference', ...(format === 'llama2c' ? { tokenizerPath: companion } : {}) });
+  const m = await loadModel(path, { backend, threads: 1, ...(format === 'llama2c' ? { tokenizerPath: companion } : {}) });
   try {
     const r = await generate(m, { prompt: 'hello', maxTokens: 2, sampling: { temperature: 0 } });
     for (const id of r.tokens) if (!Number.isInteger(id) || id < 0 || id >= m.config.vocabSize) throw new Error(`generated id ${id}`);
@@ -295,6 +296,8 @@ export interface FuzzOptions {
   /** Folder for the files of failing cases. */
   keep?: string;
   onProgress?: (done: number, total: number) => void;
+  /** The backend models are loaded and run on (default reference; ort loads onnxruntime, slower per case). */
+  backend?: 'reference' | 'ort';
   /** Run only the case of this index (of each format): to reproduce one failure. */
   only?: number;
   /** Called before each case runs (to find a case that crashes the process). */
@@ -351,7 +354,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzSummary> {
         const c0 = performance.now();
         let error: string | undefined;
         try {
-          await exercise(format, path, companion);
+          await exercise(format, path, companion, options.backend ?? 'reference');
           stats.loaded++;
         } catch (err) {
           if (err instanceof KvError) {
@@ -395,6 +398,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean' },
       trace: { type: 'boolean' },
       case: { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   const formats = values.formats ? (values.formats.split(',') as FuzzFormat[]) : FORMATS;
@@ -407,6 +411,7 @@ async function main(): Promise<number> {
     ...(values['slow-ms'] ? { slowMs: Number(values['slow-ms']) } : {}),
     ...(values.keep ? { keep: values.keep } : {}),
     ...(values.case !== undefined ? { only: Number(values.case) } : {}),
+    ...(values.backend === 'ort' || values.backend === 'reference' ? { backend: values.backend } : {}),
     ...(values.trace ? { onCase: (f: FuzzFormat, i: number, m: string) => process.stderr.write(`case ${f} ${i}: ${m}\n`) } : {}),
     ...(tty ? { onProgress: (d: number, t: number) => d % 100 === 0 && process.stderr.write(`\r${d}/${t}`) } : {}),
   });

@@ -39,6 +39,20 @@ test('fuzz: 5 × 600 mutated files, each loads or fails cleanly (child process, 
   process.stderr.write(`fuzz: ${s.cases} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 });
 
+test('fuzz on the ort backend: 2 × 150 mutated models load and run on the fast path or fail cleanly', { timeout: 120_000 }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/fuzz.ts', '--cases', '150', '--seed', '19', '--formats', 'gguf,llama2c', '--backend', 'ort', '--slow-ms', '5000', '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 110_000,
+    maxBuffer: 64 << 20,
+  });
+  assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr.slice(-2000)}`);
+  const s = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { cases: number; loaded: number; failures: { format: string; index: number; error: string }[] };
+  assert.deepEqual(s.failures, []);
+  assert.equal(s.cases, 300);
+  assert.ok(s.loaded > 30);
+});
+
 test('found by the fuzzer: a tensor dimension changed in the table is one KvError naming the tensor', async () => {
   const path = join(dir, 'dims.gguf');
   writeChatModel(path, undefined, { contextLength: 32 });
