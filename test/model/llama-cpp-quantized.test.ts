@@ -5,31 +5,20 @@
  * This anchors the packing to llama.cpp's own reading of each block type, not only to our dequantiser. llama.cpp
  * quantises the activations of quantised products to 8 bits, so the bound is looser than for F32 files.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVCache } from '../../src/cache/kv-cache.js';
-import { openGGUF } from '../../src/formats/gguf-reader.js';
 import { openModelFile } from '../../src/formats/open-model-file.js';
-import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput } from '../../src/formats/gguf-writer.js';
+import { gguf, writeGGUF, type GGUFTensorInput, type MetadataInput } from '../../src/formats/gguf-writer.js';
 import { createOrtBackend } from '../../src/model/ort-backend.js';
 import { MATMUL_NBITS_TYPES } from '../../src/model/ort/matmul-nbits-packing.js';
 import { Rng } from '../../src/util/rng.js';
+import { llamaCpp, llamaCppNextLogits, softmax, vocabularyOf } from '../helpers/llama-cpp.js';
 import { randomBlocks } from '../helpers/random-quantized.js';
 import { sharedData } from '../helpers/shared-data.js';
-
-type Llama = Awaited<ReturnType<(typeof import('node-llama-cpp'))['getLlama']>>;
-let llamaPromise: Promise<Llama | undefined> | undefined;
-function llamaCpp(): Promise<Llama | undefined> {
-  llamaPromise ??= import('node-llama-cpp').then(
-    (lc) => lc.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: lc.LlamaLogLevel.error }),
-    () => undefined,
-  );
-  return llamaPromise;
-}
-after(async () => (await llamaPromise)?.dispose());
 
 const VOCAB = 'tokenizer-tests/ggml-vocab-llama-spm.gguf';
 const E = 256;
@@ -39,12 +28,9 @@ const HEADS = 4;
 const KV_HEADS = 2;
 
 function writeQuantizedModel(path: string, vocabPath: string, type: string, seed: number): number {
-  const vocab = openGGUF(vocabPath);
-  const tokenizerMeta = new Map([...typedMetadata(vocab)].filter(([k]) => k.startsWith('tokenizer.')));
-  const vocabSize = (vocab.metadata.get('tokenizer.ggml.tokens') as string[]).length;
-  vocab.close();
+  const { meta: tokenizerMeta, size: vocabSize } = vocabularyOf(vocabPath);
   const rng = new Rng(seed);
-  const meta = new Map<string, ReturnType<typeof gguf.str>>([
+  const meta = new Map<string, MetadataInput>([
     ['general.architecture', gguf.str('llama')],
     ['llama.context_length', gguf.u32(512)],
     ['llama.embedding_length', gguf.u32(E)],
@@ -71,16 +57,6 @@ function writeQuantizedModel(path: string, vocabPath: string, type: string, seed
   return vocabSize;
 }
 
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const p = new Float64Array(logits.length);
-  let s = 0;
-  for (let i = 0; i < logits.length; i++) s += p[i] = Math.exp(logits[i]! - max);
-  for (let i = 0; i < p.length; i++) p[i]! /= s;
-  return p;
-}
-
 const argmax = (p: ArrayLike<number>) => {
   let best = 0;
   for (let i = 1; i < p.length; i++) if (p[i]! > p[best]!) best = i;
@@ -98,34 +74,21 @@ for (const [ti, type] of MATMUL_NBITS_TYPES.entries()) {
       writeQuantizedModel(path, vocabPath!, type, 300 + ti);
       const file = openModelFile(path);
       const ours = await createOrtBackend(file, { threads: 1, precision: 'int8' });
-      const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-      const context = await model.createContext({ contextSize: 512, batchSize: 512, threads: 1, sequences: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
       const rng = new Rng(9 + ti);
+      const prompts = [1, 9, 40].map((n) => Array.from({ length: n }, () => rng.int(file.config.vocabSize)));
+      const theirs = await llamaCppNextLogits(llama, path, prompts, 512);
       let worst = 0;
-      for (const n of [1, 9, 40]) {
-        const prompt = Array.from({ length: n }, () => rng.int(file.config.vocabSize));
-        const sequence = context.getSequence();
-        try {
-          const input = prompt.map((id, i) => (i === n - 1 ? ([id, { generateNext: { logits: true } }] as const) : id)) as Parameters<typeof sequence.controlledEvaluate>[0];
-          const map = (await sequence.controlledEvaluate(input))[n - 1]!.next.logits!;
-          const theirs = new Float64Array(file.config.vocabSize);
-          for (const [id, v] of map) theirs[id as number] = v;
-          const cache = new KVCache(file.config.blockCount, file.config.headCountKv, file.config.headDim);
-          const mine = (await ours.forward(Int32Array.from(prompt), cache, { logits: 'last' })).logits;
-          const pt = softmax(theirs);
-          const pm = softmax(mine);
-          // Top-1 must agree unless llama.cpp itself sees a near-tie (random models can be almost flat).
-          const [p1, p2] = [...pt].sort((a, b) => b - a);
-          if (p1! - p2! > 0.02) assert.equal(argmax(pm), argmax(pt), `${type}: top-1 for a ${n}-token prompt`);
-          for (let i = 0; i < pm.length; i++) worst = Math.max(worst, Math.abs(pm[i]! - pt[i]!));
-        } finally {
-          sequence.dispose();
-        }
+      for (const [i, prompt] of prompts.entries()) {
+        const cache = new KVCache(file.config.blockCount, file.config.headCountKv, file.config.headDim);
+        const pm = softmax((await ours.forward(Int32Array.from(prompt), cache, { logits: 'last' })).logits);
+        const pt = softmax(theirs[i]!);
+        // Top-1 must agree unless llama.cpp itself sees a near-tie (random models can be almost flat).
+        const [p1, p2] = [...pt].sort((a, b) => b - a);
+        if (p1! - p2! > 0.02) assert.equal(argmax(pm), argmax(pt), `${type}: top-1 for a ${prompt.length}-token prompt`);
+        for (let j = 0; j < pm.length; j++) worst = Math.max(worst, Math.abs(pm[j]! - pt[j]!));
       }
       t.diagnostic(`${type}: max |Δp| = ${worst.toExponential(2)}`);
       assert.ok(worst < 5e-3, `${type}: probabilities differ by ${worst}`);
-      await context.dispose();
-      await model.dispose();
       await ours.dispose();
       file.close();
     } finally {
