@@ -52,6 +52,7 @@ export const VARIANTS: Variant[] = [
   { label: 'granularity=headShared', factor: 'per-layer sets', method: 'kvmerger', options: fixed('granularity=headShared') },
   { label: 'none + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none')(), ...h2oSplit(b)], candidate: true },
   { label: 'proportional + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none', 'proportional=true')(), ...h2oSplit(b)], candidate: true },
+  { label: 'none + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'thresholdScope=global'), candidate: true },
   { label: 'proportional + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'proportional=true', 'thresholdScope=global'), candidate: true },
 ];
 
@@ -66,30 +67,32 @@ const DATA = resolve(process.env['KVMERGER_SHARED_DATA'] ?? join(import.meta.dir
 
 function modelPlans(split: 'tune' | 'eval'): ModelPlan[] {
   if (split === 'tune') {
-    return [{
-      name: 'builtin',
-      tasks: [
-        { task: 'fidelity', lengths: [1024, 2048], count: 1, options: { k: 128 } },
-        { task: 'passkey', lengths: [1022, 2044], depths: [20, 60, 90], count: 1 },
-      ],
-    }];
+    return [
+      {
+        name: 'builtin',
+        tasks: [
+          { task: 'fidelity', lengths: [1024, 2048], count: 1, options: { k: 128 } },
+          { task: 'passkey', lengths: [1022, 2044], depths: [20, 60, 90], count: 1 },
+        ],
+      },
+      STORIES([{ task: 'fidelity', lengths: [192, 384], count: 2, options: { k: 96 } }]),
+    ];
   }
   return [
     {
       name: 'builtin',
       tasks: [
         { task: 'fidelity', lengths: [1024, 2048], count: 2, options: { k: 128 } },
-        { task: 'passkey', lengths: [1022, 2044], depths: [0, 25, 50, 75, 100], count: 1 },
+        { task: 'passkey', lengths: [1022, 2044, 3065], depths: [0, 25, 50, 75, 100], count: 1 },
         { task: 'niah', lengths: [1024], depths: [25, 75], count: 1 },
       ],
     },
-    {
-      name: 'stories260k',
-      path: join(DATA, 'models', 'stories260K.bin'),
-      tokenizer: join(DATA, 'models', 'tok512.bin'),
-      tasks: [{ task: 'fidelity', lengths: [192, 384], count: 3, options: { k: 96 } }],
-    },
+    STORIES([{ task: 'fidelity', lengths: [192, 384], count: 3, options: { k: 96 } }]),
   ];
+}
+
+function STORIES(tasks: ModelPlan['tasks']): ModelPlan {
+  return { name: 'stories260k', path: join(DATA, 'models', 'stories260K.bin'), tokenizer: join(DATA, 'models', 'tok512.bin'), tasks };
 }
 
 const BUDGETS = [0.5, 0.35];
@@ -178,19 +181,20 @@ function summarize(out: string, models: string[]): Summary {
   return s;
 }
 
-/** The tune split's choice: lowest mean rank over KL at 50% and 35% and pass keys at 50% and 35% (higher better). */
+/**
+ * The tune split's choice among the candidates: the lowest mean rank over six criteria, KL at 50% and 35% on each
+ * model (lower better) and pass keys at 50% and 35% on the built-in model (higher better; ties share the rank).
+ */
 export function pickBest(s: Summary): string {
   const cands = VARIANTS.filter((v) => v.candidate).map((v) => v.label);
-  const m = s['builtin']!;
-  const crit: [string, number, boolean][] = [['kl', 0.5, true], ['kl', 0.35, true], ['passkey', 0.5, false], ['passkey', 0.35, false]];
+  const crit: [string, string, number, boolean][] = [
+    ['builtin', 'kl', 0.5, true], ['builtin', 'kl', 0.35, true], ['stories260k', 'kl', 0.5, true], ['stories260k', 'kl', 0.35, true],
+    ['builtin', 'passkey', 0.5, false], ['builtin', 'passkey', 0.35, false],
+  ];
   const rank = new Map(cands.map((c) => [c, 0]));
-  for (const [metric, b, lower] of crit) {
-    const sorted = cands.slice().sort((x, y) => {
-      const a = m[`${x}@${b}`]?.[metric]?.mean ?? NaN;
-      const c = m[`${y}@${b}`]?.[metric]?.mean ?? NaN;
-      return lower ? a - c : c - a;
-    });
-    sorted.forEach((c, i) => rank.set(c, rank.get(c)! + i / crit.length));
+  for (const [model, metric, b, lower] of crit) {
+    const val = (c: string) => (lower ? 1 : -1) * (s[model]?.[`${c}@${b}`]?.[metric]?.mean ?? NaN);
+    for (const c of cands) rank.set(c, rank.get(c)! + cands.filter((o) => val(o) < val(c)).length / crit.length);
   }
   return cands.slice().sort((a, b) => rank.get(a)! - rank.get(b)!)[0]!;
 }
@@ -202,12 +206,13 @@ function markdown(s: Summary): string {
     const hasPk = Object.values(groups).some((g) => g['passkey']);
     const hasNiah = Object.values(groups).some((g) => g['niah']);
     lines.push(`### ${model}`, '');
-    const head = ['variant', 'factor', 'KL 50%', 'KL 35%', 'top-1 50%', 'top-1 35%', ...(hasPk ? ['pass key 50%', 'pass key 35%'] : []), ...(hasNiah ? ['needle 50%', 'needle 35%'] : [])];
+    const head = ['variant', 'factor', 'kept 50%', 'kept 35%', 'KL 50%', 'KL 35%', 'top-1 50%', 'top-1 35%', ...(hasPk ? ['pass key 50%', 'pass key 35%'] : []), ...(hasNiah ? ['needle 50%', 'needle 35%'] : [])];
     lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
     for (const v of VARIANTS) {
       const g = (b: number) => groups[`${v.label}@${v.method === 'full' ? 1 : b}`];
       if (!g(0.5)) continue;
-      const cells = [v.label, v.factor, f(g(0.5)?.['kl']), f(g(0.35)?.['kl']), f(g(0.5)?.['top1'], true), f(g(0.35)?.['top1'], true)];
+      const kept = (b: number) => (g(b)?.['achieved'] ? `${(100 * g(b)!['achieved']!.mean).toFixed(1)}%` : '—');
+      const cells = [v.label, v.factor, kept(0.5), kept(0.35), f(g(0.5)?.['kl']), f(g(0.35)?.['kl']), f(g(0.5)?.['top1'], true), f(g(0.35)?.['top1'], true)];
       if (hasPk) cells.push(f(g(0.5)?.['passkey'], true), f(g(0.35)?.['passkey'], true));
       if (hasNiah) cells.push(f(g(0.5)?.['niah'], true), f(g(0.35)?.['niah'], true));
       lines.push(`| ${cells.join(' | ')} |`);

@@ -140,6 +140,35 @@ export class HeadCache {
     return this.values.subarray(i * this.headDim, (i + 1) * this.headDim);
   }
 
+  /**
+   * Slot i's key into `out` as float32, without making the f16 working copy (decode-time merging reads a few slots
+   * of a long head; `keys` would widen all of them and the next removeAt round them all back).
+   */
+  readKey(i: number, out: Float32Array): Float32Array {
+    return this.readSlot(this.wk ?? this.k, i, out);
+  }
+
+  /** Slot i's value into `out` (see `readKey`). */
+  readValue(i: number, out: Float32Array): Float32Array {
+    return this.readSlot(this.wv ?? this.v, i, out);
+  }
+
+  /** Overwrite slot i's key and value (float32, rounded to f16 under 'f16'), without the working copy. */
+  writeSlot(i: number, key: Float32Array, value: Float32Array): void {
+    if (i < 0 || i >= this.length) throw new RangeError(`writeSlot: slot ${i} out of range`);
+    const d = this.headDim;
+    write(this.wk ?? this.k, i * d, key.subarray(0, d));
+    write(this.wv ?? this.v, i * d, value.subarray(0, d));
+  }
+
+  private readSlot(src: Store, i: number, out: Float32Array): Float32Array {
+    if (i < 0 || i >= this.length) throw new RangeError(`read: slot ${i} out of range`);
+    const d = this.headDim;
+    if (src instanceof Float32Array) out.set(src.subarray(i * d, (i + 1) * d));
+    else for (let c = 0; c < d; c++) out[c] = HALF_TO_FLOAT[src[i * d + c]!]!;
+    return out;
+  }
+
   /** Keys of the slots in use as float32, [length, headDim] (a view; under 'f16' of the working copy). */
   keysInUse(): Float32Array {
     return this.keys.subarray(0, this.length * this.headDim);
@@ -208,6 +237,13 @@ export class HeadCache {
    */
   bytes(): number {
     return this.length * (this.headDim * 2 * kvTypeBytes(this.kvType) + (this.proportional ? 4 : 0));
+  }
+
+  /** log(mass) of the slots in use (proportional attention's logit bias), as float32. */
+  logMass(): Float32Array {
+    const out = new Float32Array(this.length);
+    for (let j = 0; j < this.length; j++) out[j] = Math.log(this.mass[j]!); // a loop: 8× faster than from(…, Math.log)
+    return out;
   }
 
   /** Whether proportional attention changes this head's logits now: set, and some slot stands for ≠ 1 token. */

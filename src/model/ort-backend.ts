@@ -238,7 +238,7 @@ class OrtBackend implements ForwardBackend {
         // proportional attention: log(mass) per cached slot, or one 0 (broadcast) when no slot's mass differs from 1
         const biased = hc.massBiased();
         if (biased && !this.logMass) throw new Error('ort backend: built without log-mass inputs (logMass: false), but the cache uses proportional attention');
-        if (this.logMass) feeds[n.logMass(l, h)] = biased ? new ort.Tensor('float32', Float32Array.from(hc.mass.subarray(0, hc.length), Math.log), [hc.length]) : NO_LOG_MASS;
+        if (this.logMass) feeds[n.logMass(l, h)] = biased ? new ort.Tensor('float32', hc.logMass(), [hc.length]) : NO_LOG_MASS;
       }
     }
     // Fetch only what is used: the stats outputs are empty without a request, but each output costs a conversion.

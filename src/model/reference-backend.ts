@@ -130,7 +130,7 @@ export class ReferenceBackend implements ForwardBackend {
         const vals = hc.values;
         const positions = hc.positions;
         // Proportional attention: slot j's logit + log(mass_j) (slots of this call have mass 1: log 1 = 0).
-        const logMass = hc.massBiased() ? Float64Array.from(hc.mass.subarray(0, before[kvh]!), Math.log) : undefined;
+        const logMass = hc.massBiased() ? hc.logMass().subarray(0, before[kvh]!) : undefined;
         const col = req?.columnSums ? new Float64Array(slots) : undefined;
         const win = req && req.window > 0 ? new Float64Array(slots) : undefined;
         const row = new Float64Array(slots);

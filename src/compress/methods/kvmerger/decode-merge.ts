@@ -16,10 +16,12 @@
  * valueScale=setSize is applied as `mass` (the method's repeatedRoundOptions): a merged slot merging again must
  * not multiply its value by |S| once more. sets=random is not used here (the pair is always the most similar).
  *
- * Cost per merge: the cosines of the window's pairs, O(decodeWindow · d), and one selection of the attention
- * threshold, O(n log n) (a sort of the scores); in steady state one merge per step per head at most.
+ * Cost per merge: the cosines of the window's pairs, O(decodeWindow · d) per head of the layer, and the attention
+ * threshold, O(n log n) (a native sort of the scores); only the two merged slots are read and written (no f16 working
+ * copy of the head). In steady state about (1 − b) merges per step per layer in ppl-stream, one when the budget is
+ * fixed (measured: docs/methods.md).
  */
-import type { HeadCache } from '../../../cache/head-cache.js';
+import { HeadCache } from '../../../cache/head-cache.js';
 import type { DecodePolicy, PolicyInput } from '../../compression-method.js';
 import { LAST_ROW } from '../../eviction-policy.js';
 import { ceilSlots } from '../../budget.js';
@@ -65,8 +67,7 @@ export function kvmergerDecodePolicy({ options, layerBudgets }: PolicyInput<KVMe
           const p = options.pivot === 'centre' ? centrePivot(i, i + 1) : meanScore(heads, i + 1) >= meanScore(heads, i) ? i + 1 : i;
           for (const head of heads) {
             if (options.proportional === 'true') head.proportional = true;
-            gaussianMerge(head, i, i + 1, p, opts);
-            head.removeAt(p === i ? i + 1 : i);
+            mergePair(head, i, p, opts);
           }
           merges++;
         }
@@ -81,6 +82,27 @@ export function kvmergerDecodePolicy({ options, layerBudgets }: PolicyInput<KVMe
 const meanScore = (heads: HeadCache[], j: number): number => heads.reduce((s, h) => s + h.score[j]!, 0) / heads.length;
 
 /**
+ * Merge slots i and i+1 into the pivot p with the one-shot rule (gaussianMerge on a two-slot copy), write the result
+ * into p and remove the other: only these two slots are read and written (no f16 working copy of the whole head).
+ */
+function mergePair(head: HeadCache, i: number, p: number, opts: KVMergerOptions): void {
+  const d = head.headDim;
+  const pair = new HeadCache(d, 2, 'f32');
+  const k = new Float32Array(d);
+  const v = new Float32Array(d);
+  for (const j of [i, i + 1]) {
+    pair.append(head.readKey(j, k), head.readValue(j, v), head.positions[j]!);
+    pair.mass[j - i] = head.mass[j]!;
+    pair.score[j - i] = head.score[j]!;
+  }
+  gaussianMerge(pair, 0, 1, p - i, opts);
+  head.writeSlot(p, pair.key(p - i), pair.value(p - i));
+  head.mass[p] = pair.mass[p - i]!;
+  head.score[p] = pair.score[p - i]!;
+  head.removeAt(p === i ? i + 1 : i);
+}
+
+/**
  * The pair (i, i+1) to merge in these heads (one head, or a layer's heads sharing a layout), its cosine, and the
  * tier it came from: 0 the window, 1 any unreserved pair, 2 any pair.
  */
@@ -92,10 +114,25 @@ export function bestPair(heads: HeadCache[], sink: number, recentRatio: number, 
   for (let j = n - recent; j < n; j++) reserved[j] = 1;
   const attn = ceilSlots(attnRatio * n);
   if (attn > 0) {
-    const rest: number[] = [];
-    for (let j = 0; j < n; j++) if (!reserved[j]) rest.push(j);
-    rest.sort((a, c) => meanScore(heads, c) - meanScore(heads, a) || c - a);
-    for (let k = 0; k < Math.min(attn, rest.length); k++) reserved[rest[k]!] = 1;
+    // the attn highest mean scores among the unreserved slots (ties: the later ones), via a threshold
+    const sc = new Float64Array(n);
+    for (const h of heads) for (let j = 0; j < n; j++) sc[j] = sc[j]! + h.score[j]! / heads.length;
+    let f = 0;
+    const all = new Float64Array(n);
+    for (let j = 0; j < n; j++) if (!reserved[j]) all[f++] = sc[j]!;
+    const free = all.subarray(0, f).sort();
+    if (free.length > 0) {
+      const take = Math.min(attn, free.length);
+      const thr = free[free.length - take]!;
+      let ties = take - (free.length - upper(free, thr));
+      for (let j = 0; j < n; j++) if (!reserved[j] && sc[j]! > thr) reserved[j] = 1;
+      for (let j = n - 1; j >= 0 && ties > 0; j--) {
+        if (!reserved[j] && sc[j] === thr) {
+          reserved[j] = 1;
+          ties--;
+        }
+      }
+    }
   }
   const hi = n - recent; // slots [lo, hi) hold the window
   const best = (lo: number, top: number, honour: boolean): { i: number; cos: number } => {
@@ -119,18 +156,31 @@ export function bestPair(heads: HeadCache[], sink: number, recentRatio: number, 
   return { i: -1, cos: -Infinity, tier: 3 };
 }
 
-/** Cosine of keys i and i+1, averaged over the heads. */
+/** First index of a sorted array with a value > x. */
+function upper(sorted: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Cosine of keys i and i+1, averaged over the heads (read slot by slot: no working copy of the head). */
 function cosine(heads: HeadCache[], i: number): number {
   let s = 0;
   for (const h of heads) {
     const d = h.headDim;
-    const k = h.keys;
+    const ka = h.readKey(i, new Float32Array(d));
+    const kb = h.readKey(i + 1, new Float32Array(d));
     let dot = 0;
     let na = 0;
     let nb = 0;
     for (let c = 0; c < d; c++) {
-      const a = k[i * d + c]!;
-      const b = k[(i + 1) * d + c]!;
+      const a = ka[c]!;
+      const b = kb[c]!;
       dot += a * b;
       na += a * a;
       nb += b * b;
