@@ -97,3 +97,16 @@ test('with an f16 KV cache the fast path matches the reference on the same f16 c
   assert.equal(fc.bytes() * 2, f32.bytes());
   await assert.rejects(fast.forward(Int32Array.of(1), mk('f32'), { logits: 'last' }), /stores f32 keys and values but this backend was built for f16/);
 });
+
+test('a deep model builds and runs with an f16 cache (fresh value names never take a graph output name)', async () => {
+  // 40 layers: with names like `v_new_${counter}` the builder's counter once reached a later layer's output name.
+  const config = smallConfig({ blockCount: 40, embeddingLength: 16, headCount: 2, headCountKv: 1, feedForwardLength: 16, vocabSize: 32 });
+  const w = randomWeightSource(config, 3);
+  const fast = await createOrtBackend(w, { threads: 1, kvType: 'f16' });
+  open.push(fast);
+  const ref = new ReferenceBackend(w);
+  const mk = () => new KVCache(config.blockCount, config.headCountKv, config.headDim, 16, 'f16');
+  const toks = Int32Array.of(1, 2, 3, 4);
+  const { rel } = compare((await ref.forward(toks, mk(), { logits: 'last' })).logits, (await fast.forward(toks, mk(), { logits: 'last' })).logits);
+  assert.ok(rel <= 1e-3, `max |Δ logit| ${rel.toExponential(2)} of the scale`);
+});

@@ -70,7 +70,8 @@ export class GraphBuilder {
   /** A fresh value name with the given prefix. */
   fresh(prefix: string): string {
     let name: string;
-    do name = `${prefix}_${this.counter++}`;
+    // "~" never appears in a claimed name (graph inputs and outputs), so a fresh name cannot take one.
+    do name = `${prefix}~${this.counter++}`;
     while (this.names.has(name));
     this.names.add(name);
     return name;

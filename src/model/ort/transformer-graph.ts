@@ -145,7 +145,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
     // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
     const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
     // Under f16 the projections' keys and values are rounded by a Cast into the claimed output names.
-    const vNew = f16 ? g.fresh('v_new') : g.claim(n.newValues(l));
+    const vNew = f16 ? g.fresh('v_proj_f32') : g.claim(n.newValues(l));
     let qk0: string;
     if (c.qkNorm) {
       // per-head RMSNorm of queries and keys (qwen3, gemma3), before RoPE
@@ -164,7 +164,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: H + KV },
       'com.microsoft',
     ); // [1, H + KV, T, D]
-    const kNew = f16 ? g.fresh('k_new') : g.claim(n.newKeys(l));
+    const kNew = f16 ? g.fresh('k_rot_f32') : g.claim(n.newKeys(l));
     const [qHeads] = g.node('Split', [g.op('Squeeze', [qkRot, g.ints([0])]), g.ints([H, KV])], {
       attrs: { axis: 0 },
       outputs: [g.fresh('q'), kNew],
