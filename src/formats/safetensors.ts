@@ -110,25 +110,37 @@ export function parseSafetensorsHeader(json: unknown, dataStart: number, fileSiz
   return { tensors, metadata };
 }
 
-/** Converts raw F32 / F16 / BF16 little-endian bytes to float32. */
+/** Converts raw F32 / F16 / BF16 little-endian bytes to float32 (typed-array views where aligned: a little-endian host). */
 export function toFloat32(bytes: Uint8Array, dtype: string, what: string): Float32Array {
-  const n = bytes.byteLength / (DTYPE_BYTES[dtype] ?? 1);
+  const width = DTYPE_BYTES[dtype] ?? 1;
+  const n = bytes.byteLength / width;
+  const aligned = bytes.byteOffset % width === 0 && LITTLE_ENDIAN;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+      if (aligned) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
+      else for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
       return out;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = HALF_TO_FLOAT[dv.getUint16(i * 2, true)]!;
+    case 'F16': {
+      const h = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : undefined;
+      for (let i = 0; i < n; i++) out[i] = HALF_TO_FLOAT[h ? h[i]! : dv.getUint16(i * 2, true)]!;
       return out;
-    case 'BF16':
-      for (let i = 0; i < n; i++) out[i] = bf16BitsToFloat(dv.getUint16(i * 2, true));
+    }
+    case 'BF16': {
+      if (aligned) {
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+        const o = new Uint32Array(out.buffer);
+        for (let i = 0; i < n; i++) o[i] = h[i]! << 16;
+      } else for (let i = 0; i < n; i++) out[i] = bf16BitsToFloat(dv.getUint16(i * 2, true));
       return out;
+    }
     default:
       throw new KvError(`${what}: dtype ${dtype} cannot be read as weights; kvmerger reads ${READABLE_DTYPES.join(', ')}`);
   }
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Opens a safetensors file and checks its header. The caller must `close()` it. */
 export function openSafetensors(path: string): SafetensorsFile {
