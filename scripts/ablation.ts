@@ -31,6 +31,8 @@ interface Variant {
   options: (b: number) => string[];
   /** A candidate for "the best configuration" (chosen on the tune split). */
   candidate?: boolean;
+  /** Run on the eval split only (rows that exist because of the tune split's choice). */
+  evalOnly?: boolean;
 }
 
 const fixed = (...o: string[]) => () => o.map((x) => `kvmerger.${x}`);
@@ -54,6 +56,11 @@ export const VARIANTS: Variant[] = [
   { label: 'proportional + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none', 'proportional=true')(), ...h2oSplit(b)], candidate: true },
   { label: 'none + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'thresholdScope=global'), candidate: true },
   { label: 'proportional + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'proportional=true', 'thresholdScope=global'), candidate: true },
+  // eval only: the registered result of the tune split's choice, and each part taken out of it again
+  { label: 'kvmerger-prop', factor: 'the tune split\'s choice, registered', method: 'kvmerger-prop', options: () => [], evalOnly: true },
+  ...(['sets=random', 'pivot=centre', 'weighting=mean', 'sigma=rmsDistance', 'sigma=5', 'granularity=headShared', 'budgetMode=faithful'] as const).map(
+    (o): Variant => ({ label: `prop: ${o}`, factor: 'on kvmerger-prop', method: 'kvmerger-prop', options: () => [`kvmerger-prop.${o}`], evalOnly: true }),
+  ),
 ];
 
 interface ModelPlan {
@@ -116,7 +123,7 @@ async function runModel(out: string, mp: ModelPlan, seed: number, threads: numbe
     });
     // every (variant, budget) plans the same samples (same seed): join their cells per sample
     const bySample = new Map<string, { sample: Sample; cells: { cell: GridCell; spec: GridSpec; label: string }[] }>();
-    for (const v of VARIANTS) {
+    for (const v of VARIANTS.filter((x) => seed === 0 || !x.evalOnly)) {
       for (const b of v.method === 'full' ? [1] : BUDGETS) {
         const spec = specOf(v, b);
         const plan = planGrid(model, spec);
@@ -199,6 +206,37 @@ export function pickBest(s: Summary): string {
   return cands.slice().sort((a, b) => rank.get(a)! - rank.get(b)!)[0]!;
 }
 
+/**
+ * Paired KL differences against a reference variant (same model, sample and budget): mean ± standard error of
+ * KL(variant) − KL(ref) and on how many samples the variant's KL is the lower.
+ */
+function paired(out: string, models: string[], ref: string): string {
+  const lines: string[] = [];
+  for (const m of models) {
+    const path = join(out, m, 'results.jsonl');
+    if (!existsSync(path)) continue;
+    const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row).filter((r) => r.task === 'fidelity');
+    const kl = new Map(rows.map((r) => [`${r.variant}|${r.budgetRequested}|${r.sample}`, r.metrics['meanKL']!]));
+    lines.push(`#### ${m}: KL(variant) − KL(${ref}), paired by sample`, '', '| variant | 50%: diff ± s.e. (lower on) | 35%: diff ± s.e. (lower on) |', '|---|---:|---:|');
+    for (const v of VARIANTS) {
+      if (v.method === 'full' || v.label === ref) continue;
+      const cell = (b: number) => {
+        const d: number[] = [];
+        for (const r of rows) if (r.variant === v.label && r.budgetRequested === b) {
+          const o = kl.get(`${ref}|${b}|${r.sample}`);
+          if (o !== undefined) d.push(r.metrics['meanKL']! - o);
+        }
+        if (d.length === 0) return '—';
+        const x = meanSe(d);
+        return `${x.mean >= 0 ? '+' : ''}${x.mean.toFixed(4)} ± ${x.se.toFixed(4)} (${d.filter((y) => y < 0).length}/${d.length})`;
+      };
+      lines.push(`| ${v.label} | ${cell(0.5)} | ${cell(0.35)} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
 function markdown(s: Summary): string {
   const f = (x: { mean: number; se: number } | undefined, pct = false, d = 4) => (x ? (pct ? `${(100 * x.mean).toFixed(0)} ± ${(100 * x.se).toFixed(0)}` : `${x.mean.toFixed(d)} ± ${x.se.toFixed(d)}`) : '—');
   const lines: string[] = [];
@@ -223,7 +261,7 @@ function markdown(s: Summary): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, split: { type: 'string' }, models: { type: 'string' }, threads: { type: 'string' }, 'no-report': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, split: { type: 'string' }, models: { type: 'string' }, threads: { type: 'string' }, 'no-report': { type: 'boolean' }, 'summary-only': { type: 'boolean' } } });
   if (!values.out) throw new Error('--out DIR is required');
   const threads = Number(values.threads ?? 1);
   const splits = values.split === 'tune' ? ['tune'] : values.split === 'eval' ? ['eval'] : ['tune', 'eval'];
@@ -231,13 +269,14 @@ async function main(): Promise<void> {
   for (const split of splits as ('tune' | 'eval')[]) {
     const out = join(values.out, split);
     const plans = modelPlans(split).filter((p) => !only || only.includes(p.name));
-    for (const mp of plans) await runModel(out, mp, split === 'tune' ? 1 : 0, threads);
+    if (!values['summary-only']) for (const mp of plans) await runModel(out, mp, split === 'tune' ? 1 : 0, threads);
     const s = summarize(out, modelPlans(split).map((p) => p.name));
     const best = split === 'tune' ? pickBest(s) : undefined;
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ split, seed: split === 'tune' ? 1 : 0, ...(best ? { best } : {}), summary: s }, null, 1)}\n`);
-    writeFileSync(join(out, 'summary.md'), `${best ? `best candidate on this split: ${best}\n\n` : ''}${markdown(s)}`);
+    const names = modelPlans(split).map((p) => p.name);
+    writeFileSync(join(out, 'summary.md'), `${best ? `best candidate on this split: ${best}\n\n` : ''}${markdown(s)}\n${paired(out, names, 'paper')}\n${paired(out, names, 'h2o')}`);
     process.stderr.write(`${split}: ${join(out, 'summary.md')}${best ? ` (best: ${best})` : ''}\n`);
-    if (!values['no-report']) for (const mp of plans) await writeReport(join(out, mp.name));
+    if (!values['no-report'] && !values['summary-only']) for (const mp of plans) await writeReport(join(out, mp.name));
   }
 }
 

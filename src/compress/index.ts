@@ -69,7 +69,7 @@ export { gaussianMerge, kernelWeights } from './methods/kvmerger/gaussian-merge.
 export { pivotOf } from './methods/kvmerger/pivot.js';
 export type { KVMergerOptions } from './methods/kvmerger/options.js';
 export type { KVMergerDetails } from './methods/kvmerger/index.js';
-export { kvmergerMethod, compressKVMerger, faithfulShares } from './methods/kvmerger/index.js';
+export { kvmergerMethod, kvmergerPropMethod, compressKVMerger, faithfulShares } from './methods/kvmerger/index.js';
 export type { H2OOptions } from './methods/h2o.js';
 export { h2oMethod, h2oKeep } from './methods/h2o.js';
 export type { CaMOptions } from './methods/cam.js';

@@ -5,7 +5,7 @@ import { camMethod, type CaMOptions } from './methods/cam.js';
 import { fullMethod } from './methods/full.js';
 import { h2oMethod, type H2OOptions } from './methods/h2o.js';
 import { knormMethod } from './methods/knorm.js';
-import { kvmergerMethod, type KVMergerOptions } from './methods/kvmerger/index.js';
+import { kvmergerMethod, kvmergerPropMethod, type KVMergerOptions } from './methods/kvmerger/index.js';
 import { pyramidkvMethod, type PyramidKVOptions } from './methods/pyramidkv.js';
 import { randomMethod } from './methods/random.js';
 import { snapkvMethod, type SnapKVOptions } from './methods/snapkv.js';
@@ -13,7 +13,7 @@ import { streamingMethod, type StreamingOptions } from './methods/streaming.js';
 import { tovaMethod, type TOVAOptions } from './methods/tova.js';
 
 /** Every method, in the order `kvmerger methods` lists them. Add a new method here (one line, and one in MethodOptions). */
-const ALL: readonly CompressionMethod[] = [fullMethod, kvmergerMethod, h2oMethod, camMethod, streamingMethod, snapkvMethod, pyramidkvMethod, tovaMethod, knormMethod, randomMethod];
+const ALL: readonly CompressionMethod[] = [fullMethod, kvmergerMethod, kvmergerPropMethod, h2oMethod, camMethod, streamingMethod, snapkvMethod, pyramidkvMethod, tovaMethod, knormMethod, randomMethod];
 
 /**
  * Every method by name. The map erases each method's option type: the shared code hands a method only the options
@@ -25,6 +25,7 @@ export const METHODS: ReadonlyMap<string, CompressionMethod> = new Map(ALL.map((
 export interface MethodOptions {
   full: Record<never, never>;
   kvmerger: KVMergerOptions;
+  'kvmerger-prop': KVMergerOptions;
   h2o: H2OOptions;
   cam: CaMOptions;
   streaming: StreamingOptions;

@@ -9,7 +9,7 @@ test('kvmerger methods --json lists every method with typed options and defaults
   const { code, out } = await capture(['--json']);
   assert.equal(code, 0);
   const j = JSON.parse(out) as { methods: { name: string; description: string; decodeTime: boolean; options: { name: string; type: string; values?: string[]; default: unknown; description: string }[] }[] };
-  assert.deepEqual(j.methods.map((m) => m.name), ['full', 'kvmerger', 'h2o', 'cam', 'streaming', 'snapkv', 'pyramidkv', 'tova', 'knorm', 'random']);
+  assert.deepEqual(j.methods.map((m) => m.name), ['full', 'kvmerger', 'kvmerger-prop', 'h2o', 'cam', 'streaming', 'snapkv', 'pyramidkv', 'tova', 'knorm', 'random']);
   const kvm = j.methods.find((m) => m.name === 'kvmerger')!;
   for (const name of ['granularity', 'budgetMode', 'thresholdScope', 'epsilon', 'sigma', 'valueScale', 'weighting', 'recentRatio', 'attnRatio', 'sinkTokens']) {
     assert.ok(kvm.options.some((o) => o.name === name), `kvmerger option ${name}`);

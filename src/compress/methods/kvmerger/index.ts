@@ -7,7 +7,7 @@ import { pickScores, scoreStatsRequest } from '../../score-source.js';
 import { exactLayout, faithfulLayout } from './budget-modes.js';
 import { mergeSets } from './merge-sets.js';
 import { mergingUnits } from './merging-units.js';
-import { KVMERGER_OPTIONS, type KVMergerOptions } from './options.js';
+import { KVMERGER_OPTIONS, KVMERGER_PROP_OPTIONS, type KVMergerOptions } from './options.js';
 import { shuffledCuts } from './merging-sets.js';
 import { reservedMask, reservedShares, resolveShares } from './reserved-tokens.js';
 import { kvmergerDecodePolicy } from './decode-merge.js';
@@ -39,6 +39,17 @@ export const kvmergerMethod = defineMethod<KVMergerOptions>({
   prefillRefusal: (o) => (o.budgetMode === 'faithful' ? 'kvmerger budgetMode=faithful keeps whatever its fixed threshold gives, which does not bound the cache during the prefill; use budgetMode=exact (the default) or drop --compress-during-prefill' : undefined),
   // |S| counts tokens during the prefill: a merged slot that merges again must not compound its factor
   repeatedRoundOptions: (o) => (o.valueScale === 'setSize' ? { ...o, valueScale: 'mass' } : o),
+});
+
+/**
+ * KVMerger as the ablation left it (docs/ablation.md): the paper's algorithm with proportional attention instead of
+ * the |S| value scaling, and one threshold for the whole cache. `kvmerger` stays the paper's.
+ */
+export const kvmergerPropMethod = defineMethod<KVMergerOptions>({
+  ...kvmergerMethod,
+  name: 'kvmerger-prop',
+  description: 'KVMerger with proportional attention (a merged slot weighs as the tokens it stands for; no |S| value scaling) and one threshold for the whole cache: the best configuration of docs/ablation.md',
+  schema: KVMERGER_PROP_OPTIONS,
 });
 
 export { faithfulShares } from './reserved-tokens.js';

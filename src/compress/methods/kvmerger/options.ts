@@ -30,3 +30,15 @@ const OPTIONS = {
 } as const;
 export const KVMERGER_OPTIONS = defineOptions(OPTIONS);
 export type KVMergerOptions = OptionsOf<typeof OPTIONS>;
+
+/**
+ * kvmerger-prop (docs/ablation.md): the configuration the ablation found best on its tuning split — proportional
+ * attention, no |S| value scaling, one threshold for the whole cache. Same options, other defaults.
+ */
+const PROP_OPTIONS = {
+  ...OPTIONS,
+  thresholdScope: option.enum(['layer', 'global'], { default: 'global', description: OPTIONS.thresholdScope.spec.description }),
+  valueScale: option.enum(['setSize', 'mass', 'none'], { default: 'none', description: OPTIONS.valueScale.spec.description }),
+  proportional: option.enum(['false', 'true'], { default: 'true', description: OPTIONS.proportional.spec.description }),
+} as const;
+export const KVMERGER_PROP_OPTIONS = defineOptions(PROP_OPTIONS);
