@@ -2,6 +2,16 @@ import { MODEL_OPTIONS, OUTPUT_OPTIONS, parseOptions, type OptionTable } from '.
 import { openModelFile } from '../../formats/open-model-file.js';
 import { summarizeModel, type ModelSummary } from '../../formats/model-summary.js';
 import type { RopeScaling } from '../../core/model-config.js';
+import { matMulNBitsLayout } from '../../model/ort/matmul-nbits-packing.js';
+
+/** How the fast path (ort backend) holds the matrices of each stored type. */
+export function fastPathHolding(type: string): string {
+  const l = matMulNBitsLayout(type);
+  if (l) return `${l.bits}-bit packed${l.offset ? ' + offsets' : ''}`;
+  if (type === 'F32') return 'as stored';
+  if (type === 'F16' || type === 'BF16') return 'expanded to F32';
+  return 'not supported (no dequantiser)';
+}
 
 export const summary = 'describe a model file (GGUF or llama2.c checkpoint): shape, RoPE, tokenizer, tensors, KV cost';
 
@@ -10,7 +20,8 @@ export const help = `Usage: kvmerger info [-m FILE] [--json]
 Describe a model file: architecture, parameter count, layers (global / sliding-window and the
 window) / heads / KV heads / head dim, context length, RoPE settings, what the block adds (q/k
 norms, soft-capping, ...), tokenizer family and vocabulary size, tensor types and the quantisation
-mix, chat template (present or not), file size, and the KV-cache bytes per token at F32 and F16
+mix and how the fast path holds each type (packed in its own bits, or expanded to F32), chat template
+(present or not), file size, and the KV-cache bytes per token at F32 and F16
 per layer type. Works on any GGUF (also vocabulary-only files and architectures kvmerger cannot
 run) and on llama2.c checkpoints.
 
@@ -110,6 +121,7 @@ function text(s: ModelSummary): string {
   if (s.quantization.length > 0) {
     const total = s.quantization.reduce((a, q) => a + q.parameters, 0);
     rows.push(['quantisation', s.quantization.map((q) => `${q.type} ${((100 * q.parameters) / total).toFixed(1)}%`).join(', ') + ' of the weights']);
+    rows.push(['fast path', s.quantization.map((q) => `${q.type} ${fastPathHolding(q.type)}`).join(', ') + ' (docs/model-files.md)']);
   }
   if (s.format !== 'llama2c') rows.push(['chat template', s.chatTemplate ? 'yes (tokenizer.chat_template)' : 'none in the file']);
   rows.push([
@@ -139,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
   const file = openModelFile(path);
   try {
     const s = summarizeModel(file);
-    process.stdout.write((values.json ? JSON.stringify(s) : text(s)) + '\n');
+    const json = () => JSON.stringify({ ...s, fastPath: Object.fromEntries(s.quantization.map((q) => [q.type, fastPathHolding(q.type)])) });
+    process.stdout.write((values.json ? json() : text(s)) + '\n');
   } finally {
     file.close();
   }
