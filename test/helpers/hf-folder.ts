@@ -109,6 +109,8 @@ export interface HFFolderSpec {
   config?: Record<string, unknown>;
   /** Multiplies the output projection (a peaked next-token distribution). */
   outputScale?: number;
+  /** Rows of the embedding and output (default: the written tokenizer's size), for a real tokenizer.json put in later. */
+  vocabSize?: number;
 }
 
 export const CHAT_TEMPLATE =
@@ -137,7 +139,7 @@ export function writeRandomHFFolder(dir: string, spec: HFFolderSpec, seed: numbe
   const gemma = spec.arch === 'gemma2' || spec.arch === 'gemma3';
   const regex = spec.arch === 'llama' ? LLAMA3_REGEX : spec.arch === 'qwen2' || spec.arch === 'qwen3' ? QWEN2_REGEX : undefined;
   const tok = byteLevelTokenizer(regex, ['<|endoftext|>', '<|im_start|>', '<|im_end|>']);
-  const V = tok.size;
+  const V = spec.vocabSize ?? tok.size;
   const tied = spec.tied ?? gemma;
   const mat = (rows: number, cols: number, s = 1) => {
     const a = new Float32Array(rows * cols);
