@@ -1,6 +1,6 @@
 /**
  * The command line with Hugging Face folders: `kvmerger convert DIR OUT.gguf --type T`, `--model DIR` (with
- * `--quantize`) in generate and info, and a damaged folder's one-line error through the real `kvmerger` process.
+ * `--quantize`) in generate, info and tokenize, and a damaged folder's one-line error through the real `kvmerger` process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run as convert } from '../../src/cli/commands/convert.js';
 import { run as generate } from '../../src/cli/commands/generate.js';
 import { run as info } from '../../src/cli/commands/info.js';
+import { run as tokenize } from '../../src/cli/commands/tokenize.js';
 import { runCommand } from '../helpers/run-command.js';
 import { writeRandomHFFolder } from '../helpers/hf-folder.js';
 
@@ -42,6 +43,10 @@ test('convert --type q8_0 --json; generate --model DIR and --model OUT.gguf give
     assert.equal(s.architecture, 'qwen2');
     assert.equal(s.runnable, true);
     assert.equal(s.chatTemplate, true);
+    const tf = await runCommand(tokenize, ['--model', folder, '-p', 'hello world', '--json']);
+    const tg = await runCommand(tokenize, ['--model', out, '-p', 'hello world', '--json']);
+    assert.equal(tf.code, 0);
+    assert.equal(tf.out, tg.out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

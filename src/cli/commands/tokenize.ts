@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer.js';
 import { MODEL_OPTIONS, OUTPUT_OPTIONS, PROMPT_OPTIONS, parseOptions, promptText, type OptionTable } from '../options.js';
@@ -8,7 +10,8 @@ export const help = `Usage: kvmerger tokenize [-m FILE | --tokenizer FILE] (-p T
 
 Print the token ids of a text, as llama.cpp's tokenizer produces them.
 
-  -m, --model FILE        the vocabulary of this GGUF (default: the built-in model's)
+  -m, --model FILE        the vocabulary of this GGUF or Hugging Face folder (default: the built-in
+                          model's)
   --tokenizer FILE        or: this tokenizer file (GGUF, llama2.c tokenizer.bin, Hugging Face
                           tokenizer.json)
   -p, --prompt TEXT       the text to tokenise (also --text)
@@ -47,6 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     const { defaultModelPath } = await import('../../model/load-model.js');
     file = defaultModelPath();
   }
+  // A Hugging Face folder's vocabulary is its tokenizer.json.
+  if (values.tokenizer === undefined && existsSync(join(file, 'config.json')) && statSync(file).isDirectory()) file = join(file, 'tokenizer.json');
   const tokenizer = loadTokenizer(file);
   const special = !values['no-special'];
   const ids = tokenizer.encode(text, { addSpecial: special, parseSpecial: special });
