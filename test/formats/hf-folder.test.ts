@@ -359,3 +359,54 @@ test('damaged folders: a truncated shard, a header that lies about sizes, a head
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('Gemma3ForConditionalGeneration: text_config merged, language_model prefixes stripped, the vision tower ignored', async () => {
+  const dir = tmp();
+  try {
+    const plain = join(dir, 'plain');
+    const { config, tensors } = writeRandomHFFolder(plain, { arch: 'gemma3', layers: 3 }, 19);
+    const multi = join(dir, 'multi');
+    writeRandomHFFolder(multi, { arch: 'gemma3', layers: 3 }, 19);
+    const renamed = tensors.map((t) => ({ ...t, name: t.name.replace(/^model\./, 'language_model.model.') }));
+    renamed.push({ name: 'vision_tower.vision_model.embeddings.patch_embedding.weight', shape: [4, 3], data: new Float32Array(12) });
+    writeFileSync(join(multi, 'model.safetensors'), safetensorsBytes(renamed));
+    writeFileSync(join(multi, 'config.json'), JSON.stringify({ architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: config, vision_config: { hidden_size: 4 } }));
+    const a = openModelFile(plain);
+    const b = openModelFile(multi);
+    assert.deepEqual(b.tensorNames(), a.tensorNames());
+    assert.equal(maxDiff(await logits(a), await logits(b)), 0);
+    a.close();
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('damaged folders: an index naming a tensor its shard lacks, an integer tensor, no weights at all', () => {
+  const dir = tmp();
+  try {
+    const folder = join(dir, 'm');
+    const { tensors } = writeRandomHFFolder(folder, { arch: 'llama', shards: 2 }, 20);
+    const indexPath = join(folder, 'model.safetensors.index.json');
+    const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { weight_map: Record<string, string> };
+    const moved = { ...index, weight_map: { ...index.weight_map, 'model.norm.weight': 'model-00001-of-00002.safetensors' } };
+    writeFileSync(indexPath, JSON.stringify(moved));
+    assertOneLine(() => openModelFile(folder), join(folder, 'model-00001-of-00002.safetensors'), /has no tensor 'model\.norm\.weight'.*index\.json places there/);
+    rmSync(indexPath);
+    rmSync(join(folder, 'model-00002-of-00002.safetensors'));
+    rmSync(join(folder, 'model-00001-of-00002.safetensors'));
+    assertOneLine(() => openModelFile(folder), folder, /no \.safetensors weights/);
+    // an I32 tensor where a weight should be: named, with the dtypes that are read
+    const st = safetensorsBytes(tensors).subarray(0); // F32 file
+    const n = Number(st.readBigUInt64LE(0));
+    const header = JSON.parse(st.subarray(8, 8 + n).toString()) as Record<string, { dtype: string }>;
+    header['model.norm.weight']!.dtype = 'I32';
+    const json = JSON.stringify(header);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeFileSync(join(folder, 'model.safetensors'), Buffer.concat([len, Buffer.from(json), st.subarray(8 + n)]));
+    assertOneLine(() => openModelFile(folder), join(folder, 'model.safetensors'), /'model\.norm\.weight' is I32; kvmerger reads F32, F16 and BF16/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
