@@ -190,6 +190,6 @@ test('type inference and writer errors', () => {
   assert.throws(() => writeGGUF(p, { metadata: { k: gguf.u8(300) }, tensors: [] }), /not a valid u8/);
   assert.throws(() => writeGGUF(p, { metadata: {}, tensors: [{ name: 'a', dims: [31], type: 'Q8_0', data: new Float32Array(31) }] }), /block size 32/);
   assert.throws(() => writeGGUF(p, { metadata: {}, tensors: [{ name: 'a', dims: [4], type: 'F32', data: new Float32Array(3) }] }), /3 values/);
-  assert.throws(() => writeGGUF(p, { metadata: {}, tensors: [{ name: 'a', dims: [256], type: 'Q4_K', data: new Float32Array(256) }] }), /cannot quantise float32 to Q4_K/);
+  assert.throws(() => writeGGUF(p, { metadata: {}, tensors: [{ name: 'a', dims: [256], type: 'Q2_K', data: new Float32Array(256) }] }), /cannot quantise float32 to Q2_K/);
   assert.throws(() => writeGGUF(p, { metadata: {}, tensors: [{ name: 'a', dims: [4], type: 'Q9', data: new Float32Array(4) }] }), /unknown ggml type/);
 });
