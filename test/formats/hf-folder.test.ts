@@ -280,6 +280,16 @@ test('--quantize q4_k_m: llama.cpp\'s mix at load equals convert --type q4_k_m',
     assert.equal(maxDiff(await logits(f), await logits(g)), 0);
     f.close();
     g.close();
+    // the fast path packs the folder's Q4_K / Q6_K blocks as it packs the file's
+    const run = async (m: Awaited<ReturnType<typeof loadModel>>) => {
+      const c = m.config;
+      return (await m.backend.forward(Int32Array.from(PROMPT), new KVCache(c.blockCount, c.headCountKv, c.headDim), { logits: 'last' })).logits;
+    };
+    const a = await loadModel(folder, { quantize: 'q4_k_m', kvType: 'f32' });
+    const b = await loadModel(join(dir, 'k.gguf'), { kvType: 'f32' });
+    assert.equal(maxDiff(await run(a), await run(b)), 0);
+    await a.close();
+    await b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
