@@ -108,7 +108,9 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
       // Loaded lazily so that the reference path never loads onnxruntime.
       const { createOrtBackend } = await import('./ort-backend.js');
       const { checkLoadMemory, fastPathWeightBytes } = await import('./ort/load-memory.js');
-      checkLoadMemory(`--model ${path}`, fastPathWeightBytes(file, file.tensorNames(), options.precision ?? 'int8'));
+      // a Hugging Face folder without --quantize holds every weight as F32: say how to hold it quantised
+      const unquantised = file.format === 'hf' && options.quantize === undefined ? ' (a Hugging Face folder, held as F32; --quantize q8_0 or q4_k_m holds it quantised)' : '';
+      checkLoadMemory(`--model ${path}${unquantised}`, fastPathWeightBytes(file, file.tensorNames(), options.precision ?? 'int8'));
       backend = await createOrtBackend(file, {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.precision !== undefined ? { precision: options.precision } : {}),
