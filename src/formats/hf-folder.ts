@@ -188,7 +188,8 @@ export function hfModelMetadata(cfg: Json, where: string, name: string): { metad
       const cap = opt(cfg, ['final_logit_softcapping']);
       if (cap) f32('final_logit_softcapping', cap);
       if (cfg.sliding_window_pattern !== 1 && typeof cfg.sliding_window === 'number') u32('attention.sliding_window', cfg.sliding_window);
-      const local = opt(cfg, ['rope_local_base_freq', 'local_rope_theta']);
+      const sliding = isObj(cfg.rope_parameters) && isObj(cfg.rope_parameters.sliding_attention) ? cfg.rope_parameters.sliding_attention : {};
+      const local = opt(cfg, ['rope_local_base_freq', 'local_rope_theta']) ?? opt(sliding, ['rope_theta']);
       if (local !== undefined) f32('rope.freq_base_swa', local);
       break;
     }

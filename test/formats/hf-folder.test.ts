@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import type { WeightSource } from '../../src/core/weight-source.js';
 import { convertHFFolder } from '../../src/formats/hf-convert.js';
-import { openHFFolder, permuteRows, tensorTypeFor } from '../../src/formats/hf-folder.js';
+import { hfModelMetadata, openHFFolder, permuteRows, tensorTypeFor } from '../../src/formats/hf-folder.js';
 import { openModelFile } from '../../src/formats/open-model-file.js';
 import { quantize } from '../../src/formats/quantize.js';
 import { openSafetensors } from '../../src/formats/safetensors.js';
@@ -419,4 +419,36 @@ test('damaged folders: an index naming a tensor its shard lacks, an integer tens
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('config.json → GGUF metadata: rope_parameters (full / sliding), linear scaling, LongRoPE attention factor, defaults', () => {
+  const base = { hidden_size: 64, intermediate_size: 96, num_hidden_layers: 6, num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-6, vocab_size: 300 };
+  const g3 = hfModelMetadata(
+    { ...base, architectures: ['Gemma3ForCausalLM'], head_dim: 16, sliding_window: 512, rope_parameters: { full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 }, sliding_attention: { rope_theta: 10000 } } },
+    'config.json',
+    'g',
+  ).metadata;
+  const v = (m: Map<string, { value: unknown }>, k: string) => m.get(k)?.value;
+  assert.equal(v(g3, 'gemma3.rope.scaling.type'), 'linear');
+  assert.equal(v(g3, 'gemma3.rope.scaling.factor'), 8);
+  assert.equal(v(g3, 'gemma3.rope.freq_base'), 1e6);
+  assert.equal(v(g3, 'gemma3.rope.freq_base_swa'), 10000);
+  assert.equal(v(g3, 'gemma3.context_length'), 131072, "llama.cpp's default when max_position_embeddings is absent");
+  assert.equal(v(g3, 'gemma3.attention.sliding_window'), 512);
+  const long = Array.from({ length: 6 }, (_, i) => 1 + i);
+  const phi = hfModelMetadata(
+    { ...base, architectures: ['Phi3ForCausalLM'], max_position_embeddings: 131072, original_max_position_embeddings: 4096, partial_rotary_factor: 0.75, rope_theta: 10000, rope_scaling: { type: 'longrope', long_factor: long, short_factor: long } },
+    'config.json',
+    'p',
+  );
+  assert.equal(v(phi.metadata, 'phi3.rope.dimension_count'), 12);
+  assert.ok(Math.abs((v(phi.metadata, 'phi3.rope.scaling.attn_factor') as number) - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-12);
+  assert.deepEqual(phi.extra.map((e) => e.name), ['rope_factors_long.weight', 'rope_factors_short.weight']);
+  const l3 = hfModelMetadata({ ...base, architectures: ['LlamaForCausalLM'], max_position_embeddings: 1024, rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } }, 'c', 'l');
+  const f = l3.extra[0]!;
+  assert.equal(f.name, 'rope_freqs.weight');
+  assert.equal(f.values.length, 8);
+  assert.equal(f.values[0], 1, 'high frequencies unscaled');
+  assert.equal(f.values[7], 8, 'low frequencies divided by the factor');
+  assert.throws(() => hfModelMetadata({ ...base, architectures: ['LlamaForCausalLM'], max_position_embeddings: 1024, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'x/config.json', 'l'), /x\/config\.json: RoPE scaling 'yarn' is not supported/);
 });
