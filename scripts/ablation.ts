@@ -21,6 +21,7 @@ import { getTask } from '../src/eval/tasks.js';
 import type { GridCell } from '../src/eval/grid-cell.js';
 import type { Sample } from '../src/eval/task.js';
 import { writeReport } from '../src/eval/report.js';
+import { methodColor } from '../src/plot/method-colors.js';
 
 /** A configuration: a method and its `--method-option` strings, maybe depending on the budget. */
 interface Variant {
@@ -260,10 +261,51 @@ function markdown(s: Summary): string {
   return lines.join('\n');
 }
 
+/** The charts: one report per group of variants (the report names a series by its method; ≤ 6 per chart read well). */
+const CHART_GROUPS: Record<string, string[]> = {
+  'value-scaling': ['paper', 'valueScale=none', 'proportional (valueScale=none)', 'proportional + |S|'],
+  'sets-pivot-weights': ['paper', 'sets=random', 'pivot=centre', 'weighting=mean'],
+  'sigma-granularity-budget': ['paper', 'sigma=rmsDistance', 'sigma=5', 'granularity=headShared', 'budgetMode=faithful'],
+  candidates: ['none + H2O split', 'proportional + H2O split', 'none + global', 'proportional + global'],
+  'prop-parts-1': ['kvmerger-prop', 'prop: sets=random', 'prop: pivot=centre', 'prop: weighting=mean'],
+  'prop-parts-2': ['kvmerger-prop', 'prop: sigma=rmsDistance', 'prop: sigma=5', 'prop: granularity=headShared', 'prop: budgetMode=faithful'],
+};
+
+/** OUT/<model>/charts-by-factor/<group>/: the group's rows (plus full and h2o), each series named by its variant. */
+async function factorReports(out: string, model: string): Promise<void> {
+  const path = join(out, model, 'results.jsonl');
+  if (!existsSync(path)) return;
+  const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown> & { variant: string });
+  for (const [group, labels] of Object.entries(CHART_GROUPS)) {
+    const dir = join(out, model, 'charts-by-factor', group);
+    mkdirSync(dir, { recursive: true });
+    const keep = rows.filter((r) => r.variant === 'full' || r.variant === 'h2o' || labels.includes(r.variant));
+    if (!keep.some((r) => labels.includes(r.variant))) continue;
+    // the series' name is the variant (| would break the report's tables), made unique in colour within the chart
+    // (unknown names take a hashed palette colour: a trailing ' ·' moves a colliding one); full and h2o keep theirs.
+    // Options are dropped so that the report does not split a variant whose options follow the budget.
+    const used = new Set([methodColor('full'), methodColor('h2o')]);
+    const names = new Map<string, string>();
+    for (const label of labels) {
+      let name = label.replace('|S|', 'setSize');
+      for (let k = 0; k < 12 && used.has(methodColor(name)); k++) name += ' ·';
+      used.add(methodColor(name));
+      names.set(label, name);
+    }
+    const text = keep.map((r) => JSON.stringify({ ...r, options: {}, method: names.get(r.variant) ?? r.variant })).join('\n');
+    writeFileSync(join(dir, 'results.jsonl'), `${text}\n`);
+    await writeReport(dir, { png: PNG });
+  }
+}
+
+/** --png: the factor charts also as PNG (the report's rasteriser). */
+let PNG = false;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, split: { type: 'string' }, models: { type: 'string' }, threads: { type: 'string' }, 'no-report': { type: 'boolean' }, 'summary-only': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, split: { type: 'string' }, models: { type: 'string' }, threads: { type: 'string' }, 'no-report': { type: 'boolean' }, 'summary-only': { type: 'boolean' }, 'charts-only': { type: 'boolean' }, png: { type: 'boolean' } } });
   if (!values.out) throw new Error('--out DIR is required');
   const threads = Number(values.threads ?? 1);
+  PNG = values.png === true;
   const splits = values.split === 'tune' ? ['tune'] : values.split === 'eval' ? ['eval'] : ['tune', 'eval'];
   const only = values.models?.split(',');
   for (const split of splits as ('tune' | 'eval')[]) {
@@ -274,9 +316,15 @@ async function main(): Promise<void> {
     const best = split === 'tune' ? pickBest(s) : undefined;
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ split, seed: split === 'tune' ? 1 : 0, ...(best ? { best } : {}), summary: s }, null, 1)}\n`);
     const names = modelPlans(split).map((p) => p.name);
-    writeFileSync(join(out, 'summary.md'), `${best ? `best candidate on this split: ${best}\n\n` : ''}${markdown(s)}\n${paired(out, names, 'paper')}\n${paired(out, names, 'h2o')}`);
+    writeFileSync(join(out, 'summary.md'), `${best ? `best candidate on this split: ${best}\n\n` : ''}${markdown(s)}\n${paired(out, names, 'paper')}\n${paired(out, names, 'h2o')}\n${split === 'eval' ? paired(out, names, 'kvmerger-prop') : ''}`);
     process.stderr.write(`${split}: ${join(out, 'summary.md')}${best ? ` (best: ${best})` : ''}\n`);
-    if (!values['no-report'] && !values['summary-only']) for (const mp of plans) await writeReport(join(out, mp.name));
+    if (!values['no-report'] && !values['summary-only']) {
+      for (const mp of plans) {
+        await writeReport(join(out, mp.name));
+        if (split === 'eval') await factorReports(out, mp.name);
+      }
+    }
+    if (values['charts-only']) for (const mp of plans) await factorReports(out, mp.name);
   }
 }
 
