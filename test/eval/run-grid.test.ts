@@ -171,9 +171,10 @@ test('grid: bad input fails before any model work', { skip }, async () => {
 test('grid: ppl-stream keeps the budget while decoding and leaves out methods that cannot', { skip }, async () => {
   const m = await model();
   const dir = join(tmp, 'stream');
-  const plan = planGrid(m, spec({ tasks: [{ task: getTask('ppl-stream'), lengths: [120], options: { promptTokens: 40 } }], methods: ['full', 'h2o', 'kvmerger'], budgets: [0.5] }));
-  assert.equal(plan.totalCells, 2);
-  assert.match(plan.notes.join('\n'), /kvmerger left out: no decode-time compression/);
+  // kvmerger merges while decoding since issue 19 (when=decode); snapkv still has no decode-time policy
+  const plan = planGrid(m, spec({ tasks: [{ task: getTask('ppl-stream'), lengths: [120], options: { promptTokens: 40 } }], methods: ['full', 'h2o', 'kvmerger', 'snapkv'], budgets: [0.5] }));
+  assert.equal(plan.totalCells, 3);
+  assert.match(plan.notes.join('\n'), /snapkv left out: no decode-time compression/);
   await runGrid(m, plan, { out: dir });
   const rows = readRows(dir);
   const h2o = rows.find((r) => r.method === 'h2o')!;
@@ -185,4 +186,8 @@ test('grid: ppl-stream keeps the budget while decoding and leaves out methods th
   assert.deepEqual(h2o.slotsPerLayer, new Array(5).fill(60 * 4));
   assert.ok(Math.abs(h2o.budgetAchieved - 60 / 121) < 1e-12);
   assert.equal(rows.find((r) => r.method === 'full')!.budgetAchieved, 1);
+  // KVMerger holds its layers' budget (⌊0.5 · 121⌋ slots per KV head, counted over each layer) by merging
+  const kvm = rows.find((r) => r.method === 'kvmerger')!;
+  assert.equal((kvm.resolvedOptions as Record<string, unknown>)['when'], 'decode');
+  assert.deepEqual(kvm.slotsPerLayer, new Array(5).fill(60 * 4));
 });
