@@ -148,3 +148,26 @@ test('an ort backend built without log-mass inputs refuses a proportional cache'
   c.layers[0]!.heads[1]!.mass[0] = 3;
   await assert.rejects(fast.forward(Int32Array.of(1), c, { logits: 'last' }), /log-mass/);
 });
+
+test('kvmerger-prop end to end: a compressed proportional cache decodes alike in ort and the reference', async () => {
+  const { prepareCompression } = await import('../../src/compress/compress-cache.js');
+  const config = smallConfig({ headCount: 4, headCountKv: 2, blockCount: 2 });
+  const w = randomWeightSource(config, 91);
+  const ref = new ReferenceBackend(w);
+  const fast = await createOrtBackend(w, { threads: 1 });
+  open.push(fast);
+  const T = 24;
+  const rc = new KVCache(config.blockCount, config.headCountKv, config.headDim);
+  const prep = prepareCompression({ method: 'kvmerger-prop', budget: { ratio: 0.5 }, promptLength: T, seed: 0, reserveSlots: 4 });
+  const pre = await ref.forward(toks(T, config.vocabSize, 3), rc, { logits: 'last', stats: prep.statsRequest });
+  prep.compress(rc, pre.stats!);
+  assert.ok(rc.layers.every((l) => l.heads.every((h) => h.proportional)), 'heads flagged');
+  assert.ok(rc.layers.some((l) => l.heads.some((h) => h.massBiased())), 'some slot stands for several tokens');
+  const fc = rc.clone(4);
+  for (let d = 0; d < 4; d++) {
+    const t = Int32Array.of((d * 11 + 2) % config.vocabSize);
+    const a = await ref.forward(t, rc, { logits: 'last' });
+    const b = await fast.forward(t, fc, { logits: 'last' });
+    assert.ok(maxRelDiff(a.logits, b.logits) <= 1e-4, `step ${d}: ${maxRelDiff(a.logits, b.logits)}`);
+  }
+});
