@@ -6,7 +6,8 @@
  * model file (where `npm run build:llama-cpp` built it), for comparison.
  *
  *   npx tsx src/server/load-bench.ts [--requests 200] [--concurrency 8] [--max-tokens 32] [--parallel 4]
- *       [--kv kvmerger:0.35] [--stream-share 0.25] [--deadline 600] [--llama-server] [--model FILE] [--json]
+ *       [--kv kvmerger:0.35] [--stream-share 0.25] [--deadline 600] [--llama-server] [--llama-server-args "..."]
+ *       [--model FILE] [--threads N] [--json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -193,7 +194,7 @@ async function benchKvmerger(o: { model?: string; parallel: number; threads?: st
   }
 }
 
-async function benchLlamaServer(o: { model: string; parallel: number; threads?: string }, load: Parameters<typeof runLoad>[1]): Promise<RunStats | string> {
+async function benchLlamaServer(o: { model: string; parallel: number; threads?: string; extra: string[] }, load: Parameters<typeof runLoad>[1]): Promise<RunStats | string> {
   const { findNativeLlamaCpp } = await import('../bench/native-llama-cpp.js');
   const native = findNativeLlamaCpp();
   const bin = native?.tools['llama-server'];
@@ -201,11 +202,12 @@ async function benchLlamaServer(o: { model: string; parallel: number; threads?: 
   const port = await freePort();
   const args = ['-m', o.model, '--host', '127.0.0.1', '--port', String(port), '--parallel', String(o.parallel), '-c', String(4096 * o.parallel), '--no-webui', '--log-disable'];
   if (o.threads) args.push('-t', o.threads);
+  args.push(...o.extra);
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'ignore'] });
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitFor(`${base}/health`, child, 120_000);
-    return await runLoad(base, { ...load, extension: false }, async () => rssOf(child.pid), `llama-server --parallel ${o.parallel}`);
+    return await runLoad(base, { ...load, extension: false }, async () => rssOf(child.pid), `llama-server --parallel ${o.parallel}${o.extra.length ? ` ${o.extra.join(' ')}` : ''}`);
   } finally {
     await stop(child);
   }
@@ -222,6 +224,7 @@ async function main(): Promise<void> {
       'stream-share': { type: 'string', default: '0.25' },
       deadline: { type: 'string', default: '600' },
       'llama-server': { type: 'boolean', default: false },
+      'llama-server-args': { type: 'string', default: '' },
       model: { type: 'string' },
       threads: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -247,7 +250,8 @@ async function main(): Promise<void> {
     if (!values.json) process.stderr.write(`${JSON.stringify(r)}\n`);
   }
   if (values['llama-server']) {
-    const r = await benchLlamaServer({ model, parallel, ...(values.threads ? { threads: values.threads } : {}) }, load);
+    const extra = values['llama-server-args'].split(/\s+/).filter(Boolean);
+    const r = await benchLlamaServer({ model, parallel, extra, ...(values.threads ? { threads: values.threads } : {}) }, load);
     rows.push(r);
     if (!values.json) process.stderr.write(`${JSON.stringify(r)}\n`);
   }
