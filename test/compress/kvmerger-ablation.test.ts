@@ -183,3 +183,22 @@ test('CaM proportional by hand: target of mass 1 takes m_e/M of an evicted slot'
   assert.ok(close(Array.from(h.value(1)), [8 / 3, 8 / 3]));
   assert.equal(h.mass[1], 1.5);
 });
+
+test('when=decode with thresholdScope=global holds the whole cache at its budget (layers keep their own shares)', () => {
+  const T = 40;
+  const cache = randomCache(3, 2, 8, T, 9);
+  const prep = prepareCompression({ method: 'kvmerger-prop', options: { when: 'decode' }, budget: { ratio: 0.5 }, promptLength: T, seed: 3 });
+  prep.compress(cache, randomStats(cache, 4));
+  const before = cache.slotsPerLayer();
+  assert.equal(cache.slots(), 3 * 2 * 20);
+  const policy = prep.decodePolicy()!;
+  const rng = new Rng(5);
+  for (let step = 0; step < 10; step++) {
+    for (const l of cache.layers) for (const h of l.heads) h.append(Float32Array.from({ length: 8 }, () => rng.normal()), Float32Array.from({ length: 8 }, () => rng.normal()), T + step);
+    cache.nextPosition++;
+    const rows = cache.layers.map((l) => Array.from({ length: 4 }, (_, q) => Float32Array.from({ length: l.heads[q >> 1]!.length }, () => rng.next())));
+    policy.afterDecodeStep(cache, { lastRow: rows });
+    assert.equal(cache.slots(), 120, `step ${step}`);
+  }
+  assert.ok(before.some((s) => s !== 40), 'the global threshold gave layers different sizes');
+});

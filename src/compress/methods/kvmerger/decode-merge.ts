@@ -1,6 +1,7 @@
 /**
  * KVMerger during decoding (`when=decode`): after every decode step, while a layer holds more than its budget
- * (b slots per KV head, counted over the layer as exact mode does, so heads keep their own compression ratios),
+ * (b slots per KV head, counted over the layer as exact mode does, so heads keep their own compression ratios; with
+ * thresholdScope=global over the whole cache, so layers keep theirs),
  * merge the most similar adjacent pair of the newest slots of the head that has the most similar one — Algorithm 1
  * re-run on the tail, one merge at a time.
  *
@@ -51,18 +52,33 @@ export function kvmergerDecodePolicy({ options, layerBudgets }: PolicyInput<KVMe
       }
       const rr = recentRatio;
       const ar = attnRatio;
-      cache.layers.forEach((layer, l) => {
-        const cap = layerBudgets[l]! * layer.kvHeads; // the layer's slots, as in one-shot exact mode
-        const units = options.granularity === 'headShared' && layer.heads.every((h) => h.length === layer.heads[0]!.length) ? [layer.heads] : layer.heads.map((h) => [h]);
-        while (layer.slots() > cap) {
-          // the unit (head) whose best pair is the most similar merges (ties: the earlier head)
+      // thresholdScope=global (exact mode): the whole cache is one group, as in one-shot compression; else each layer
+      const global = options.thresholdScope === 'global' && options.budgetMode === 'exact';
+      const groups = global ? [cache.layers.map((_, l) => l)] : cache.layers.map((_, l) => [l]);
+      for (const group of groups) {
+        let cap = 0;
+        const units: HeadCache[][] = [];
+        for (const l of group) {
+          const layer = cache.layers[l]!;
+          cap += layerBudgets[l]! * layer.kvHeads; // slots, counted as exact mode counts them
+          if (options.granularity === 'headShared' && layer.heads.every((h) => h.length === layer.heads[0]!.length)) units.push(layer.heads);
+          else for (const h of layer.heads) units.push([h]);
+        }
+        let held = group.reduce((s, l) => s + cache.layers[l]!.slots(), 0);
+        // each unit's best pair, searched once and again only after that unit merged (the others are unchanged)
+        const best = new Map<HeadCache[], ReturnType<typeof bestPair>>();
+        while (held > cap) {
+          // the unit (head, or a layer's heads) whose best pair is the most similar merges (ties: the earlier unit)
           let pick: { heads: HeadCache[]; i: number; tier: number; cos: number } | undefined;
           for (const heads of units) {
             if (heads[0]!.length < 2) continue;
-            const r = bestPair(heads, options.sinkTokens, rr, ar, options.decodeWindow);
-            if (!pick || r.tier < pick.tier || (r.tier === pick.tier && r.cos > pick.cos)) pick = { heads, ...r };
+            let r = best.get(heads);
+            if (!r) best.set(heads, (r = bestPair(heads, options.sinkTokens, rr, ar, options.decodeWindow)));
+            if (r.i >= 0 && (!pick || r.tier < pick.tier || (r.tier === pick.tier && r.cos > pick.cos))) pick = { heads, ...r };
           }
           if (!pick) break;
+          best.delete(pick.heads);
+          held -= pick.heads.length;
           const { heads, i } = pick;
           const p = options.pivot === 'centre' ? centrePivot(i, i + 1) : meanScore(heads, i + 1) >= meanScore(heads, i) ? i + 1 : i;
           for (const head of heads) {
@@ -71,7 +87,7 @@ export function kvmergerDecodePolicy({ options, layerBudgets }: PolicyInput<KVMe
           }
           merges++;
         }
-      });
+      }
     },
     get evicted() {
       return merges;
