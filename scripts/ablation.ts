@@ -57,6 +57,8 @@ export const VARIANTS: Variant[] = [
   { label: 'proportional + H2O split', factor: 'candidate', method: 'kvmerger', options: (b) => [...fixed('valueScale=none', 'proportional=true')(), ...h2oSplit(b)], candidate: true },
   { label: 'none + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'thresholdScope=global'), candidate: true },
   { label: 'proportional + global', factor: 'candidate', method: 'kvmerger', options: fixed('valueScale=none', 'proportional=true', 'thresholdScope=global'), candidate: true },
+  { label: 'cam', factor: 'baseline', method: 'cam', options: () => [], evalOnly: true },
+  { label: 'cam proportional', factor: 'CaM with proportional attention', method: 'cam', options: () => ['cam.proportional=true'], evalOnly: true },
   // eval only: the registered result of the tune split's choice, and each part taken out of it again
   { label: 'kvmerger-prop', factor: 'the tune split\'s choice, registered', method: 'kvmerger-prop', options: () => [], evalOnly: true },
   ...(['sets=random', 'pivot=centre', 'weighting=mean', 'sigma=rmsDistance', 'sigma=5', 'granularity=headShared', 'budgetMode=faithful'] as const).map(
@@ -264,6 +266,7 @@ function markdown(s: Summary): string {
 /** The charts: one report per group of variants (the report names a series by its method; ≤ 6 per chart read well). */
 const CHART_GROUPS: Record<string, string[]> = {
   'value-scaling': ['paper', 'valueScale=none', 'proportional (valueScale=none)', 'proportional + |S|'],
+  cam: ['cam', 'cam proportional', 'kvmerger-prop'],
   'sets-pivot-weights': ['paper', 'sets=random', 'pivot=centre', 'weighting=mean'],
   'sigma-granularity-budget': ['paper', 'sigma=rmsDistance', 'sigma=5', 'granularity=headShared', 'budgetMode=faithful'],
   candidates: ['none + H2O split', 'proportional + H2O split', 'none + global', 'proportional + global'],
