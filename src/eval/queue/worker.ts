@@ -225,7 +225,18 @@ export async function startGridWorker(options: GridWorkerOptions): Promise<GridW
     name,
     stats,
     close: async () => {
-      await worker.close();
+      // Waits for the cells in progress; without one, or when Redis is gone, it does not wait on the connection.
+      const closing = worker.close(stats.active === 0);
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 5000))),
+      ]);
+      clearTimeout(timer);
+      if (gaveUp) {
+        if (stats.active > 0) await closing;
+        else void worker.close(true).catch(() => {});
+      }
       for (const p of models.values()) await p.then((m) => m.close(), () => {});
     },
   };
