@@ -125,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const chatTemplate: 'auto' | 'none' = chatArg;
   const queue = values.queue === undefined ? undefined : await queueTarget(values.queue, values['queue-name']);
+  if (values.queue === undefined && values['queue-name'] !== undefined) throw new KvError('eval: --queue-name needs --queue redis://HOST:PORT');
 
   // The folder is made and locked before the model loads: a second run on it refuses at once.
   const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');

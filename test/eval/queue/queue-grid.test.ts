@@ -187,7 +187,7 @@ test('two workers, one killed with SIGKILL mid-cell: its cell runs on the other;
   }
 });
 
-test('the coordinator killed and restarted, then Redis restarted empty mid-run: no cell lost, none twice, rows equal the local run', { skip, timeout: 180_000 }, async () => {
+test('the coordinator killed and restarted, then Redis restarted empty mid-run: no cell lost, none twice, rows equal the local run', { skip, timeout: 180_000 }, async (t) => {
   const port = await freePort();
   const redisDir = mkdtempSync(join(tmp, 'redis-'));
   let redis = await startRedis(port, redisDir);
@@ -213,6 +213,7 @@ test('the coordinator killed and restarted, then Redis restarted empty mid-run: 
     assert.equal(code, 0, c2.log() + w.log());
     assert.match(c2.log(), /already done \(resuming\)/);
     if (atRedisKill < local.size) assert.match(c2.log(), /had no job in Redis any more/, c2.log());
+    t.diagnostic(`rows: ${afterKill} when coordinator 1 was killed, ${atRedisKill} of ${local.size} when Redis was killed`);
     sameAsLocal(rowsOf(out));
   } finally {
     w.kill('SIGTERM');
