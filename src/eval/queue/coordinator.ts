@@ -16,7 +16,6 @@
  *   the folder tries it again, once.
  */
 import { Queue, type Job } from 'bullmq';
-import { KvError } from '../../util/errors.js';
 import type { GridProgress } from '../progress.js';
 import { ResultsLog } from '../results-log.js';
 import type { GridPlan } from '../run-grid.js';
@@ -118,6 +117,11 @@ export async function runGridOnQueue(plan: GridPlan, options: QueueGridOptions):
         summary.enqueued += chunk.length;
       }
     };
+    const fail = (key: string, label: string, reason: string) => {
+      pending.delete(key);
+      summary.failed.push({ cellKey: key, label, error: reason });
+      progress?.note(`failed: ${label} (cell ${key}): ${reason}`);
+    };
     const collect = async (job: Job<CellJobData, CellJobResult>) => {
       const key = job.id!;
       if (!pending.has(key)) {
@@ -127,7 +131,8 @@ export async function runGridOnQueue(plan: GridPlan, options: QueueGridOptions):
       }
       const r = job.returnvalue;
       if (!r || typeof r !== 'object' || !r.row || r.row['cellKey'] !== key) {
-        throw new KvError(`queue: job ${key} finished without its row; the worker runs another kvmerger version`);
+        fail(key, job.data.label, 'the job finished without its row (a worker of another kvmerger version?)');
+        return;
       }
       const row: Record<string, unknown> = { ...r.row, worker: r.worker };
       log.append(row);
@@ -139,11 +144,6 @@ export async function runGridOnQueue(plan: GridPlan, options: QueueGridOptions):
       const kept = typeof row['budgetAchieved'] === 'number' ? row['budgetAchieved'] : NaN;
       progress?.cell(job.data.label, `score ${score.toFixed(3)}, kept ${(kept * 100).toFixed(1)}% (${r.worker})`);
       await job.remove().catch(() => {});
-    };
-    const fail = (key: string, label: string, reason: string) => {
-      pending.delete(key);
-      summary.failed.push({ cellKey: key, label, error: reason });
-      progress?.note(`failed: ${label} (cell ${key}): ${reason}`);
     };
     /** Checks every outstanding cell's job; the first sweep also retries jobs that failed in an earlier run. */
     const sweep = async (first: boolean) => {
