@@ -18,7 +18,7 @@ export interface AnalysisResult<J> {
   charts: AnalysisChart[];
 }
 
-function writeAtomic(path: string, data: string | Buffer): void {
+function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);

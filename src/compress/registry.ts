@@ -1,6 +1,7 @@
 import { KvError } from '../util/errors.js';
 import { didYouMean } from '../util/suggest.js';
 import type { CompressionMethod } from './compression-method.js';
+import type { ResolvedOptions } from './method-options.js';
 import { camMethod, type CaMOptions } from './methods/cam.js';
 import { fullMethod } from './methods/full.js';
 import { h2oMethod, type H2OOptions } from './methods/h2o.js';
@@ -19,7 +20,18 @@ const ALL: readonly CompressionMethod[] = [fullMethod, kvmergerMethod, kvmergerP
  * Every method by name. The map erases each method's option type: the shared code hands a method only the options
  * its own schema parsed (`schema.parse`), which is what makes them typed.
  */
-export const METHODS: ReadonlyMap<string, CompressionMethod> = new Map(ALL.map((m) => [m.name, m]));
+const REGISTRY = new Map<string, CompressionMethod>(ALL.map((m) => [m.name, m]));
+export const METHODS: ReadonlyMap<string, CompressionMethod> = REGISTRY;
+
+/**
+ * Add a method written with `defineMethod` (a library user's own; docs/library.md): from then on every name-based
+ * entry (generate's compression, the pipeline, the grid, the server) can use it. KvError when the name is taken.
+ */
+export function registerMethod<O extends ResolvedOptions>(method: CompressionMethod<O>): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(method.name)) throw new KvError(`registerMethod: method names are lower-case words with dashes (got '${method.name}')`);
+  if (REGISTRY.has(method.name)) throw new KvError(`registerMethod: a method called '${method.name}' exists already`);
+  REGISTRY.set(method.name, method as unknown as CompressionMethod);
+}
 
 /** The parsed options of every method, by name: the type a library user gives `prepareCompression({ method, options })`. */
 export interface MethodOptions {

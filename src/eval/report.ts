@@ -39,7 +39,7 @@ export interface ReportResult {
 /** Kinds of files this report writes into charts/; only these are removed when stale. */
 const CHART_PREFIXES = ['heatmap-', 'score-vs-budget-', 'scores-', 'kv-memory-', 'time-', 'layer-kept-', 'fidelity-'];
 
-function writeAtomic(path: string, content: string | Buffer): void {
+function writeAtomic(path: string, content: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, content);
   renameSync(tmp, path);

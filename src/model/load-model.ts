@@ -16,6 +16,14 @@ import type { LoadQuantType } from '../formats/hf-folder.js';
 
 export type BackendName = 'ort' | 'reference';
 
+/**
+ * ort/linear-layers' ComputePrecision, spelled out here so that the public types need nothing of onnx
+ * (test/library/consumer.test.ts compiles a user's project against them); the two must stay the same.
+ */
+export type Precision = 'int8' | 'fp32';
+const samePrecision: [ComputePrecision, Precision] extends [Precision, ComputePrecision] ? true : never = true;
+void samePrecision;
+
 export interface LoadModelOptions {
   /** A tokenizer file to use instead of the model's own vocabulary (needed for llama2.c checkpoints). */
   tokenizerPath?: string;
@@ -27,7 +35,7 @@ export interface LoadModelOptions {
    * Arithmetic of the products with quantised weights (ort only): 'int8' (default; activations quantised per block,
    * as llama.cpp does) or 'fp32'. F32/F16 weights always compute in float32.
    */
-  precision?: ComputePrecision;
+  precision?: Precision;
   /** How the KV cache stores keys and values: 'f16' (default, as llama.cpp) or 'f32'. */
   kvType?: KvType;
   /** A Hugging Face folder's matrices quantised as they are read (q8_0, q4_0 or llama.cpp's q4_k_m mix). */

@@ -44,7 +44,7 @@ export interface FontFiles {
   defaultFamily: string;
 }
 
-export function findFontFiles(env: NodeJS.ProcessEnv = process.env): FontFiles {
+export function findFontFiles(env: Record<string, string | undefined> = process.env): FontFiles {
   const fromEnv = (env.KVMERGER_FONT ?? '').split(delimiter).filter((p) => p.length > 0 && existsSync(p));
   if (fromEnv.length > 0) return { files: fromEnv, defaultFamily: 'DejaVu Sans' };
   for (const dir of DEJAVU_CANDIDATES) {

@@ -35,7 +35,7 @@ async function loadResvg(): Promise<ResvgModule> {
   return resvg;
 }
 
-export async function rasterizeSvg(svg: string, options: RasterizeOptions = {}): Promise<Buffer> {
+export async function rasterizeSvg(svg: string, options: RasterizeOptions = {}): Promise<Uint8Array> {
   const fonts = options.fonts ?? findFontFiles();
   if (fonts.files.length === 0) {
     throw new KvError(

@@ -11,7 +11,7 @@ test('renders a chart to a PNG twice the SVG size', { skip: fonts.files.length =
   const w = Number(/width="([\d.]+)"/.exec(svg)![1]);
   const png = await rasterizeSvg(svg);
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
-  assert.equal(png.readUInt32BE(16), Math.round(w * 2));
+  assert.equal(Buffer.from(png).readUInt32BE(16), Math.round(w * 2));
 });
 
 test('no font files is a user error naming the fix', async () => {
