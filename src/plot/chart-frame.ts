@@ -21,6 +21,36 @@ export interface LegendEntry {
   kind: 'line' | 'dashed' | 'box';
   /** The series name written into data-series (stable-colour checks); defaults to `name`. */
   series?: string;
+  /** A marker drawn on the swatch's line (the shape the series' points have). */
+  marker?: MarkerShape;
+  /** The line's dash pattern (a series drawn dashed because it lies on another). */
+  dash?: string;
+}
+
+/** Point shapes, one per series in turn, so that series on top of each other stay distinguishable. */
+export const MARKER_SHAPES = ['circle', 'square', 'triangle', 'diamond', 'triangle-down', 'cross'] as const;
+export type MarkerShape = (typeof MARKER_SHAPES)[number];
+
+/** Draws one marker centred at (x, y); `r` is the circle's radius, other shapes are drawn at the same visual size. */
+export function drawMarker(doc: SvgDocument, shape: MarkerShape, x: number, y: number, r: number, attrs: Record<string, string | number | undefined>): void {
+  const n = (v: number): string => String(Math.round(v * 100) / 100);
+  if (shape === 'circle') {
+    doc.element('circle', { cx: x, cy: y, r, ...attrs });
+    return;
+  }
+  const s = r * 1.15;
+  const d =
+    shape === 'square'
+      ? `M${n(x - s)},${n(y - s)}h${n(2 * s)}v${n(2 * s)}h${n(-2 * s)}Z`
+      : shape === 'triangle'
+        ? `M${n(x)},${n(y - 1.3 * s)}L${n(x + 1.2 * s)},${n(y + 0.9 * s)}L${n(x - 1.2 * s)},${n(y + 0.9 * s)}Z`
+        : shape === 'triangle-down'
+          ? `M${n(x)},${n(y + 1.3 * s)}L${n(x + 1.2 * s)},${n(y - 0.9 * s)}L${n(x - 1.2 * s)},${n(y - 0.9 * s)}Z`
+          : shape === 'diamond'
+            ? `M${n(x)},${n(y - 1.4 * s)}L${n(x + 1.4 * s)},${n(y)}L${n(x)},${n(y + 1.4 * s)}L${n(x - 1.4 * s)},${n(y)}Z`
+            : `M${n(x - s)},${n(y - 0.35 * s)}h${n(0.65 * s)}v${n(-0.65 * s)}h${n(0.7 * s)}v${n(0.65 * s)}h${n(0.65 * s)}v${n(0.7 * s)}h${n(-0.65 * s)}v${n(0.65 * s)}h${n(-0.7 * s)}v${n(-0.65 * s)}h${n(-0.65 * s)}Z`;
+  // data-cx / data-cy: the centre, as a circle's cx / cy give it (tests and readers of the SVG use either).
+  doc.path(d, { ...attrs, 'data-shape': shape, 'data-cx': n(x), 'data-cy': n(y) });
 }
 
 export interface FrameOptions {
@@ -147,9 +177,10 @@ export function drawLegend(doc: SvgDocument, o: FrameOptions, layout: FrameLayou
       doc.line(x, y + 6, x + 18, y + 6, {
         stroke: e.color,
         'stroke-width': 2.5,
-        'stroke-dasharray': e.kind === 'dashed' ? '5 3' : undefined,
+        'stroke-dasharray': e.kind === 'dashed' ? '5 3' : e.dash,
         'data-series': series,
       });
+      if (e.marker) drawMarker(doc, e.marker, x + 9, y + 6, 3.5, { fill: e.color, stroke: '#fff', 'stroke-width': 1, 'data-series': series });
     }
     doc.text(x + 26, y + 6, e.name, { size: LEGEND_SIZE, baseline: 'middle' });
     y += 20;

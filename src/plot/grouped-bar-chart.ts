@@ -72,12 +72,17 @@ export function groupedBarChart(o: GroupedBarChartOptions): string {
       const x = area.left + slot * gi + (slot - inner) / 2 + barW * si;
       const clamped = Math.max(yDomain[0], Math.min(yDomain[1], v));
       const y = sy(clamped);
-      doc.rect(x + 1, Math.min(y, base), Math.max(1, barW - 2), Math.abs(base - y), {
+      // A bar too short to see (a zero) is drawn as a 2-px stub with its value above, so it reads as a measured
+      // zero and not as missing data (a missing value has no bar and no label).
+      const h = Math.abs(base - y);
+      const tiny = h < 2;
+      doc.rect(x + 1, tiny ? (v < 0 ? base : base - 2) : Math.min(y, base), Math.max(1, barW - 2), tiny ? 2 : h, {
         fill: color,
         class: 'bar',
         'data-series': s.name,
         'data-value': v,
       });
+      if (tiny) doc.text(x + barW / 2, base - 6, fy(v), { size: 11, anchor: 'middle', fill: '#444', extra: { class: 'zero-label' } });
       const e = s.errors?.[gi];
       if (e !== null && e !== undefined && Number.isFinite(e) && e > 0) {
         const cx = x + barW / 2;

@@ -3,7 +3,7 @@
  * and optional horizontal reference lines (the full cache's score). Used for score against budget and for the
  * per-layer kept ratio.
  */
-import { drawFrame, drawLegend, layoutFrame, type FrameOptions, type LegendEntry, type Tick } from './chart-frame.js';
+import { drawFrame, drawLegend, drawMarker, layoutFrame, MARKER_SHAPES, type FrameOptions, type LegendEntry, type Tick } from './chart-frame.js';
 import { linearScale } from './linear-scale.js';
 import { methodColor } from './method-colors.js';
 import { axisTicks, niceTicks } from './nice-ticks.js';
@@ -71,8 +71,32 @@ export function lineChart(o: LineChartOptions): string {
   const { values: yTicksV, label: fy } = axisTicks(yNice.ticks, yDomain, o.formatY);
   const { values: xTicksV, label: fx } = axisTicks(xNice.ticks, xDomain, o.formatX);
 
+  const showMarkers = (s: LineSeries): boolean => o.markers ?? s.points.length <= 30;
+  // A series whose every point lies on an earlier series' (same x, y within 0.5% of the axis) would hide it: it is
+  // drawn dashed on top, and the legend says which series it covers.
+  const ySpan = Math.abs(yNice.domain[1] - yNice.domain[0]) || 1;
+  const finitePts = (s: LineSeries): LinePoint[] => s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
+  const covers: (string | undefined)[] = o.series.map((s, si) => {
+    const pts = finitePts(s);
+    if (pts.length === 0) return undefined;
+    const under = o.series.slice(0, si).find((t) => {
+      const other = finitePts(t);
+      return other.length === pts.length && other.every((q, i) => q.x === pts[i]!.x && Math.abs(q.y - pts[i]!.y) <= ySpan * 0.005);
+    });
+    return under?.name;
+  });
+  const DASHES = ['7 5', '3 4', '10 4 2 4'];
+  let dashed = 0;
+  const dashOf: (string | undefined)[] = covers.map((c) => (c === undefined ? undefined : DASHES[dashed++ % DASHES.length]));
   const legend: LegendEntry[] = [
-    ...o.series.map((s) => ({ name: s.name, color: s.color ?? methodColor(s.name), kind: 'line' as const })),
+    ...o.series.map((s, si) => ({
+      name: covers[si] !== undefined ? `${s.name} (on ${covers[si]})` : s.name,
+      series: s.name,
+      color: s.color ?? methodColor(s.name),
+      kind: 'line' as const,
+      ...(showMarkers(s) ? { marker: MARKER_SHAPES[si % MARKER_SHAPES.length] } : {}),
+      ...(dashOf[si] !== undefined ? { dash: dashOf[si] } : {}),
+    })),
     ...(o.referenceLines ?? []).map((r) => ({ name: r.name, color: r.color ?? methodColor(r.name), kind: 'dashed' as const })),
   ];
   const frame: FrameOptions = {
@@ -132,6 +156,7 @@ export function lineChart(o: LineChartOptions): string {
         stroke: color,
         'stroke-width': 2,
         'stroke-linejoin': 'round',
+        'stroke-dasharray': dashOf[si],
         class: 'line',
         'data-series': s.name,
       });
@@ -148,9 +173,10 @@ export function lineChart(o: LineChartOptions): string {
         });
       }
     }
-    if (o.markers ?? pts.length <= 30) {
+    if (showMarkers(s)) {
+      const shape = MARKER_SHAPES[si % MARKER_SHAPES.length]!;
       for (const p of pts) {
-        doc.element('circle', { cx: sx(p.x), cy: sy(p.y), r: 3.5, fill: color, stroke: '#fff', 'stroke-width': 1, class: 'point', 'data-series': s.name, 'data-value': String(Number(p.y.toPrecision(6))) });
+        drawMarker(doc, shape, sx(p.x), sy(p.y), 4, { fill: color, stroke: '#fff', 'stroke-width': 1, class: 'point', 'data-series': s.name, 'data-value': String(Number(p.y.toPrecision(6))) });
       }
     }
     doc.close('g');

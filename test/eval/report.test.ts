@@ -112,7 +112,7 @@ test('every chart exists, is well-formed SVG with the expected cells and series,
     // Kept ratio per layer: kvmerger@50% keeps 50, 25, 75% of the full cache's slots in layers 0, 1, 2.
     const lk = parseSvg(readFileSync(join(dir, 'charts', 'layer-kept-tiny-needle-b50.svg'), 'utf8'));
     assert.equal(byClass(lk, 'band').length, 3);
-    const kvPoints = byClass(lk, 'point').filter((p) => p.attrs['data-series'] === 'kvmerger').map((p) => Number(p.attrs.cy));
+    const kvPoints = byClass(lk, 'point').filter((p) => p.attrs['data-series'] === 'kvmerger').map((p) => Number(p.attrs.cy ?? p.attrs['data-cy']));
     assert.equal(kvPoints.length, 3);
     // Equal steps in y: (50 → 25) and (25 → 75) differ by -25 and +50 percentage points.
     const d1 = kvPoints[1]! - kvPoints[0]!;
