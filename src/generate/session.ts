@@ -55,6 +55,13 @@ export interface GenerateOptions {
   promptTokens?: ArrayLike<number>;
   /** Wrap the prompt as one user turn in the model's chat template (or pass the whole chat). */
   chat?: boolean | ChatMessage[];
+  /**
+   * The conversation, rendered with the model's chat template (`tokenizer.chat_template`) and the assistant's turn
+   * opened: `generate(model, { messages: [{ role: 'user', content: 'Hi' }] })`. The same as `chat: messages`.
+   */
+  messages?: ChatMessage[];
+  /** More chat-template variables, e.g. `{ enable_thinking: false }` for Qwen3 (apply_chat_template's kwargs). */
+  chatTemplateContext?: Record<string, unknown>;
   /** Tokens to generate at most (default 256). */
   maxTokens?: number;
   sampling?: SamplerOptions;
@@ -274,8 +281,11 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
   };
 }
 
-/** The prompt's token ids as `generate` makes them from `prompt` / `promptTokens` / `chat` (before the context check). */
-export function tokenizePrompt(model: SessionModel, options: Pick<GenerateOptions, 'prompt' | 'promptTokens' | 'chat'>): number[] {
+/** The prompt's token ids as `generate` makes them from `prompt` / `promptTokens` / `chat` / `messages` (before the context check). */
+export function tokenizePrompt(
+  model: SessionModel,
+  options: Pick<GenerateOptions, 'prompt' | 'promptTokens' | 'chat' | 'messages' | 'chatTemplateContext'>,
+): number[] {
   const { tokenizer } = model;
   if (options.promptTokens) {
     const ids = Array.from(options.promptTokens);
@@ -287,23 +297,41 @@ export function tokenizePrompt(model: SessionModel, options: Pick<GenerateOption
     if (ids.length === 0) throw new KvError('the prompt token list is empty; give at least one token');
     return ids;
   }
-  let text = options.prompt ?? '';
-  if (options.chat) {
+  const text = options.prompt ?? '';
+  const chat = options.messages ?? options.chat;
+  if (chat) {
     if (!model.chatTemplate) throw new KvError("--chat: the model file has no chat template (tokenizer.chat_template); run without --chat");
-    const messages = Array.isArray(options.chat) ? options.chat : [{ role: 'user', content: text }];
-    const piece = (id: number | undefined) => (id === undefined ? '' : tokenizer.tokenToPiece(id));
-    text = applyChatTemplate(model.chatTemplate, messages, { bosToken: piece(tokenizer.bos), eosToken: piece(tokenizer.eos) });
-    // Templates usually print BOS themselves; do not add a second one.
-    const bosText = piece(tokenizer.bos);
-    const ids = tokenizer.encode(text, { addSpecial: !(bosText && text.startsWith(bosText)), parseSpecial: true });
-    if (ids.length === 0) throw new KvError('--chat: the chat template rendered an empty prompt');
-    return ids;
+    const messages = Array.isArray(chat) ? chat : [{ role: 'user', content: text }];
+    if (messages.length === 0) throw new KvError('the chat has no messages; give at least one');
+    return encodeChatPrompt(tokenizer, applyChatTemplate(model.chatTemplate, messages, { ...chatTokenTexts(tokenizer), ...(options.chatTemplateContext ? { context: options.chatTemplateContext } : {}) }));
   }
   const ids = tokenizer.encode(text, { addSpecial: true });
   if (ids.length === 0) {
     if (tokenizer.bos === undefined) throw new KvError('the prompt is empty and the vocabulary has no BOS token to start from; pass --prompt');
     return [tokenizer.bos];
   }
+  return ids;
+}
+
+/** The texts of BOS and EOS (the template's `bos_token` / `eos_token`), '' where the vocabulary has none. */
+export function chatTokenTexts(tokenizer: Tokenizer): { bosToken: string; eosToken: string } {
+  const piece = (id: number | undefined) => (id === undefined ? '' : tokenizer.tokenToPiece(id));
+  return { bosToken: piece(tokenizer.bos), eosToken: piece(tokenizer.eos) };
+}
+
+/**
+ * A rendered chat as token ids, as llama.cpp's chat path does it (common_chat_templates_apply, then tokenize with
+ * add_special and parse_special): when the vocabulary adds BOS, a BOS the template printed at the start is dropped
+ * first, so there is exactly one; when it adds EOS, an EOS printed at the end likewise. The template's markers
+ * (`<|im_start|>`, `<start_of_turn>`, ...) are parsed as their special tokens.
+ */
+export function encodeChatPrompt(tokenizer: Tokenizer, rendered: string): number[] {
+  const { bosToken, eosToken } = chatTokenTexts(tokenizer);
+  let text = rendered;
+  if (tokenizer.addBos && bosToken !== '' && text.startsWith(bosToken)) text = text.slice(bosToken.length);
+  if (tokenizer.addEos && eosToken !== '' && text.endsWith(eosToken)) text = text.slice(0, text.length - eosToken.length);
+  const ids = tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
+  if (ids.length === 0) throw new KvError('--chat: the chat template rendered an empty prompt');
   return ids;
 }
 

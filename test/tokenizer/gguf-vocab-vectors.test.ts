@@ -1,31 +1,34 @@
-// llama.cpp's tokenizer test vectors (../shared/data/tokenizer-tests): every case of every vocabulary whose GGUF is
-// there, encoded with add_special=false, parse_special=false, must give exactly the expected ids.
+// llama.cpp's tokenizer test vectors (models/ggml-vocab-*.gguf.inp/.out): every case of every vocabulary whose GGUF is
+// there, encoded with add_special=false, parse_special=false, must give exactly the expected ids. The files come
+// from ../shared/data/tokenizer-tests, else from the llama.cpp source the native build checks out of node-llama-cpp
+// (test/helpers/vocab-files.ts), which also has qwen2, qwen35, llama-bpe, command-r and gemma-4.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openGGUF } from '../../src/formats/gguf-reader.js';
-import { tokenizerFromGGUFMetadata } from '../../src/tokenizer/gguf-tokenizer.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
-import { sharedData } from '../helpers/shared-data.js';
+import { loadVocab, vocabDirs } from '../helpers/vocab-files.js';
 
-const dir = sharedData('tokenizer-tests');
-const skip = dir ? false : 'needs ../shared/data/tokenizer-tests (absent)';
+const dirs = vocabDirs();
+const skip = dirs.length > 0 ? false : 'needs ../shared/data/tokenizer-tests or the llama.cpp source of `npm run build:llama-cpp` (both absent)';
+
+/** The folder holding the vocabulary's GGUF and both vector files, or undefined. */
+function dirOf(name: string): string | undefined {
+  return dirs.find((d) => ['', '.inp', '.out'].every((x) => existsSync(join(d, `ggml-vocab-${name}.gguf${x}`))));
+}
 
 function load(name: string): Tokenizer {
-  const g = openGGUF(join(dir!, `ggml-vocab-${name}.gguf`));
-  try {
-    return tokenizerFromGGUFMetadata(g.metadata as Map<string, unknown>, `ggml-vocab-${name}.gguf`);
-  } finally {
-    g.close();
-  }
+  const d = dirs.find((x) => existsSync(join(x, `ggml-vocab-${name}.gguf`)));
+  assert.ok(d, `ggml-vocab-${name}.gguf`);
+  return loadVocab(join(d, `ggml-vocab-${name}.gguf`));
 }
 
 /** The .inp strings: each one is followed by "\n__ggml_vocab_test__\n" (so the last split is empty). */
 function cases(name: string): { text: string; ids: number[] }[] {
-  const inp = readFileSync(join(dir!, `ggml-vocab-${name}.gguf.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
+  const dir = dirOf(name)!;
+  const inp = readFileSync(join(dir, `ggml-vocab-${name}.gguf.inp`), 'utf8').split('\n__ggml_vocab_test__\n');
   assert.equal(inp.pop(), '', 'the .inp ends with a separator');
-  const out = readFileSync(join(dir!, `ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
+  const out = readFileSync(join(dir, `ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
   if (out[out.length - 1] === '') out.pop();
   assert.equal(out.length, inp.length, `${name}: .inp and .out have the same number of cases`);
   return inp.map((text, i) => ({ text, ids: out[i]!.trim() === '' ? [] : out[i]!.trim().split(/\s+/).map(Number) }));
@@ -41,14 +44,22 @@ const VOCABS: [string, 'spm' | 'bpe'][] = [
   ['refact', 'bpe'],
   ['deepseek-llm', 'bpe'],
   ['deepseek-coder', 'bpe'],
+  // in the llama.cpp source only (not in ../shared/data/tokenizer-tests): Qwen 2/2.5/3, Qwen3.5, Llama 3, Command-R
+  ['qwen2', 'bpe'],
+  ['qwen35', 'bpe'],
+  ['llama-bpe', 'bpe'],
+  ['command-r', 'bpe'],
 ];
+/** Vector counts other than llama.cpp's usual 46. */
+const COUNTS: Record<string, number> = { qwen35: 50 };
 
 for (const [name, family] of VOCABS) {
-  test(`llama.cpp test vectors: ${name}`, { skip }, () => {
+  const missing = skip || (dirOf(name) ? false : `ggml-vocab-${name}.gguf with its .inp/.out is in none of ${dirs.join(', ')}`);
+  test(`llama.cpp test vectors: ${name}`, { skip: missing }, () => {
     const tok = load(name);
     assert.equal(tok.family, family);
     const all = cases(name);
-    assert.equal(all.length, 46);
+    assert.equal(all.length, COUNTS[name] ?? 46);
     const failed: string[] = [];
     for (const c of all) {
       const got = tok.encode(c.text, { addSpecial: false, parseSpecial: false });
@@ -64,11 +75,16 @@ for (const [name, family] of VOCABS) {
 }
 
 test('every test-vector file with a GGUF is covered (or declared unsupported)', { skip }, () => {
-  const unsupported = new Set(['bert-bge']);
-  for (const f of ['llama-spm', 'phi-3', 'gpt-2', 'starcoder', 'falcon', 'mpt', 'refact', 'deepseek-llm', 'deepseek-coder', 'bert-bge']) {
-    assert.ok(existsSync(join(dir!, `ggml-vocab-${f}.gguf.inp`)), f);
-    assert.ok(VOCABS.some(([n]) => n === f) || unsupported.has(f), f);
+  // bert-bge: WordPiece; gemma-4: llama.cpp's `gemma4` tokenizer model (BPE merges over raw UTF-8), not implemented
+  const unsupported = new Set(['bert-bge', 'gemma-4']);
+  const seen = new Set<string>();
+  for (const d of dirs) {
+    for (const f of readdirSync(d)) {
+      const m = /^ggml-vocab-(.+)\.gguf\.inp$/.exec(f);
+      if (m && existsSync(join(d, `ggml-vocab-${m[1]}.gguf`))) seen.add(m[1]!);
+    }
   }
+  for (const f of seen) assert.ok(VOCABS.some(([n]) => n === f) || unsupported.has(f), `${f}: vectors and GGUF present but not tested`);
 });
 
 test('baichuan (SPM, no test vectors): round trip and hand-checked pieces', { skip }, () => {
