@@ -42,7 +42,12 @@ Model:
 Prompt:
   -p, --prompt TEXT         the prompt (default: empty, generation starts from BOS)
   -f, --prompt-file FILE    read the prompt from a file; - reads stdin
-  --chat                    wrap the prompt in the model's chat template (tokenizer.chat_template)
+  --chat                    wrap the prompt in the model's chat template (tokenizer.chat_template) as
+                            a user turn, the assistant's turn opened; stops at the template's end of
+                            turn (<|eot_id|>, <|im_end|>, <end_of_turn>, <|end|>, </s>)
+  --system TEXT             with --chat (implies it): a system turn before the prompt
+  --chat-template-kwargs JSON
+                            more template variables, e.g. '{"enable_thinking": false}' (Qwen3)
   --truncate middle|start   shorten a prompt longer than the context (default: an error)
 
 Sampling:
@@ -93,6 +98,8 @@ const OPTIONS = {
   'ctx-size': { type: 'string', short: 'c', aliases: ['context'] },
   ...PROMPT_OPTIONS,
   chat: { type: 'boolean' },
+  system: { type: 'string', aliases: ['system-prompt'] },
+  'chat-template-kwargs': { type: 'string' },
   truncate: { type: 'string' },
   'max-tokens': { type: 'string', short: 'n', aliases: ['n-predict', 'predict'] },
   temperature: { type: 'string', aliases: ['temp'] },
@@ -143,6 +150,18 @@ export function methodOptionsFor(method: string, items: readonly string[]): stri
   });
 }
 
+/** --chat-template-kwargs: a JSON object of template variables. */
+export function parseTemplateKwargs(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new KvError(`--chat-template-kwargs: not JSON (${(err as Error).message}); give an object, e.g. '{"enable_thinking": false}'`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new KvError(`--chat-template-kwargs: give a JSON object, e.g. '{"enable_thinking": false}'`);
+  return v as Record<string, unknown>;
+}
+
 const STOP_WORDS: Record<StopReason, string> = {
   eos: 'end of text',
   stop: 'stop string',
@@ -169,9 +188,13 @@ export async function run(argv: string[]): Promise<number> {
   const ctxSize = numberOption('ctx-size', values['ctx-size'], { integer: true, min: 2 });
   const prompt = promptText(values) ?? '';
   const seed = resolveSeed(values.seed);
+  const system = values.system;
+  const kwargs = values['chat-template-kwargs'] !== undefined ? parseTemplateKwargs(values['chat-template-kwargs']) : undefined;
+  const chat = values.chat === true || system !== undefined || kwargs !== undefined;
   const options: GenerateOptions = {
     prompt,
-    chat: values.chat ?? false,
+    chat: chat && system !== undefined ? [{ role: 'system', content: system }, { role: 'user', content: prompt }] : chat,
+    ...(kwargs ? { chatTemplateContext: kwargs } : {}),
     truncate,
     maxTokens: num('max-tokens', values['max-tokens'], 256, { integer: true, min: 0 }),
     chunkSize: num('chunk-size', values['chunk-size'], 512, { integer: true, min: 1 }),
