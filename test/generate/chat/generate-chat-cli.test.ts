@@ -20,7 +20,7 @@ test('--system adds a system turn (and implies --chat); --chat-template-kwargs s
   const base = ['--model', path, '--backend', 'reference', '--prompt', 'hi', '--max-tokens', '1', '--temperature', '0', '--json'];
   const promptTokens = async (extra: string[]) => {
     const r = await runCommand(run, [...base, ...extra]);
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 0, r.out);
     return JSON.parse(r.out).tokens.prompt as number;
   };
   // <s> [U] h i [/U] [A] = 6; with a system turn "s": + [U] s [/U] = 9; without [A]: 5
