@@ -29,11 +29,13 @@ export const CHART_SECTIONS: { kind: ReportChart['kind']; heading: string }[] = 
 const STYLE = `
 body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; margin: 0 auto; max-width: 1500px; padding: 16px 24px 48px; color: #222; background: #fff; }
 h1 { font-size: 24px; } h2 { font-size: 20px; border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 36px; } h3 { font-size: 16px; margin-top: 24px; }
-.table-wrap { max-width: 100%; overflow-x: auto; }
+.table-wrap { width: fit-content; max-width: 100%; max-height: 75vh; overflow: auto; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
 th, td { border: 1px solid #d0d0d0; padding: 4px 8px; } th { background: #f3f3f3; max-width: 12em; } td { white-space: nowrap; }
 td.r, th.r { text-align: right; } td.l, th.l { text-align: left; }
-thead th { position: sticky; top: 0; }
+thead th { position: sticky; top: 0; z-index: 1; }
+td:first-child, th:first-child { position: sticky; left: 0; background: #fff; } thead th:first-child { z-index: 2; background: #f3f3f3; }
+tbody tr:nth-child(even) td:first-child { background: #fafafa; }
 tbody tr:nth-child(even) { background: #fafafa; }
 .caption { font-size: 12px; color: #555; max-width: 1100px; margin: 0 0 16px; }
 .summary { font-size: 13px; color: #333; } .summary li { margin: 2px 0; }
