@@ -35,7 +35,7 @@ export type Fragment = string | number;
 
 /** Control-token texts that end a turn, in order of preference for `eot` (llama.cpp's list). */
 const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<｜end▁of▁sentence｜>'];
-const EOG_TEXTS = new Set([...EOT_TEXTS, '<|eom_id|>', '<|end_of_text|>']);
+const EOG_TEXTS = new Set([...EOT_TEXTS, '<|eom_id|>', '<|end_of_text|>', '<turn|>']);
 
 /** C's isspace (llama.cpp strips these next to lstrip/rstrip tokens). */
 function isCSpace(c: number): boolean {

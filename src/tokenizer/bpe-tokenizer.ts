@@ -8,7 +8,7 @@ import { BaseTokenizer, type VocabularySpec } from './base-tokenizer.js';
 import { byteDecode, byteEncode } from './byte-unicode.js';
 import { makePreTokenizer, type PreTokenizeFn, type PreTokenizerStep } from './pre-tokenizer.js';
 import { mergeSymbols } from './merge-symbols.js';
-import type { TokenizerFamily } from './tokenizer.js';
+import { TokenType, type TokenizerFamily } from './tokenizer.js';
 
 export interface BpeSpec extends VocabularySpec {
   /** Merges in rank order: `"a b"` strings (split at the first space after position 0) or `[a, b]` pairs. */
@@ -20,6 +20,13 @@ export interface BpeSpec extends VocabularySpec {
   ignoreMerges?: boolean;
   /** Unicode normalisation of each text fragment before pre-tokenizing (tokenizer.json `normalizer`). */
   normalize?: (text: string) => string;
+  /**
+   * SentencePiece-style BPE on raw UTF-8 (llama.cpp's gemma4 pre-type: Gemma 4's vocabulary): spaces become `▁`
+   * before pre-tokenizing, symbols are characters (not GPT-2 byte characters), a symbol that is not a token becomes
+   * its `<0xXX>` byte tokens, a word of newlines only that is a token is that token, and decoding turns `▁` back
+   * into spaces.
+   */
+  rawUtf8?: boolean;
 }
 
 const MAX_CACHE = 1 << 16;
@@ -41,6 +48,7 @@ export class BpeTokenizer extends BaseTokenizer {
   private readonly ignoreMerges: boolean;
   private readonly cache = new Map<string, number[]>();
   private readonly normalize?: (text: string) => string;
+  private readonly rawUtf8: boolean;
   /**
    * Fast path when every merge joins two tokens into a token (true of real vocabularies): merges keyed by the pair
    * of ids (left * vocabSize + right → merge index), so merging needs no strings.
@@ -56,6 +64,7 @@ export class BpeTokenizer extends BaseTokenizer {
     this.pre = spec.pre;
     this.ignoreMerges = spec.ignoreMerges ?? false;
     this.normalize = spec.normalize;
+    this.rawUtf8 = spec.rawUtf8 ?? false;
     this.preTokenize = makePreTokenizer(spec.preTokenizer);
     this.merges = spec.merges;
     this.mergedId = new Int32Array(spec.merges.length).fill(-1);
@@ -101,9 +110,10 @@ export class BpeTokenizer extends BaseTokenizer {
   }
 
   protected encodeText(text: string, out: number[]): void {
-    for (const piece of this.preTokenize(this.normalize ? this.normalize(text) : text)) {
+    const normalized = this.normalize ? this.normalize(text) : text;
+    for (const piece of this.preTokenize(this.rawUtf8 ? normalized.replaceAll(' ', '\u2581') : normalized)) {
       if (piece.length === 0) continue;
-      const word = byteEncode(piece);
+      const word = this.rawUtf8 ? piece : byteEncode(piece);
       let ids = this.cache.get(word);
       if (ids === undefined) {
         ids = this.encodeWord(word);
@@ -116,7 +126,7 @@ export class BpeTokenizer extends BaseTokenizer {
 
   /** Merges one byte-level word into token ids. */
   encodeWord(word: string): number[] {
-    if (this.ignoreMerges) {
+    if (this.ignoreMerges || (this.rawUtf8 && /^\n+$/.test(word))) {
       const id = this.tokenToId.get(word);
       if (id !== undefined) return [id];
     }
@@ -217,8 +227,10 @@ export class BpeTokenizer extends BaseTokenizer {
 
   /** llama.cpp's merge loop on strings (any vocabulary, including merges whose parts are not tokens). */
   private encodeWordByText(word: string): number[] {
-    // The byte-level alphabet is all in the BMP: one code unit per symbol.
-    const starts = Array.from({ length: word.length }, (_, i) => i);
+    // The byte-level alphabet is all in the BMP: one code unit per symbol; raw UTF-8: one character per symbol.
+    const starts: number[] = [];
+    if (this.rawUtf8) for (let i = 0; i < word.length; i += (word.codePointAt(i)! > 0xffff ? 2 : 1)) starts.push(i);
+    else for (let i = 0; i < word.length; i++) starts.push(i);
     const pieces = mergeSymbols(word, starts, (start, leftLength, rightLength) =>
       this.ranks.get(word.substr(start, leftLength))?.get(word.substr(start + leftLength, rightLength)),
     );
@@ -226,7 +238,13 @@ export class BpeTokenizer extends BaseTokenizer {
     for (const s of pieces) {
       const id = this.tokenToId.get(s);
       if (id !== undefined) ids.push(id);
-      else {
+      else if (this.rawUtf8) {
+        // llama.cpp: each UTF-8 byte of the symbol as its <0xXX> token, where there is one
+        for (const b of utf8.encode(s)) {
+          const bid = this.tokenToId.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+          if (bid !== undefined) ids.push(bid);
+        }
+      } else {
         // As llama.cpp: a symbol that is not a token falls back to its single-byte (ASCII) characters, if tokens.
         for (const ch of s) {
           const cid = ch.charCodeAt(0) < 0x80 ? this.tokenToId.get(ch) : undefined;
@@ -239,6 +257,10 @@ export class BpeTokenizer extends BaseTokenizer {
 
   protected pieceBytes(id: number): Uint8Array {
     const piece = this.tokens[id]!;
+    if (this.rawUtf8) {
+      const m = this.types[id] === TokenType.Byte ? /^<0x([0-9A-Fa-f]{2})>$/.exec(piece) : null;
+      return m ? Uint8Array.of(parseInt(m[1]!, 16)) : utf8.encode(piece.replaceAll('\u2581', ' '));
+    }
     return piece.length === 0 ? utf8.encode(piece) : byteDecode(piece);
   }
 }

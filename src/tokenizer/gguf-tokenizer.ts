@@ -10,7 +10,7 @@ import { SpmTokenizer } from './spm-tokenizer.js';
 import { TokenType, type Tokenizer } from './tokenizer.js';
 
 /** The `tokenizer.ggml.model` values this project implements. */
-export const SUPPORTED_GGUF_TOKENIZERS = ['llama (SentencePiece BPE)', 'gpt2 (byte-level BPE)'];
+export const SUPPORTED_GGUF_TOKENIZERS = ['llama (SentencePiece BPE)', 'gpt2 (byte-level BPE)', 'gemma4 (SentencePiece-style BPE with merges)'];
 
 const UNSUPPORTED: Record<string, string> = {
   bert: 'WordPiece (WPM)',
@@ -68,7 +68,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
     throw new KvError(`${where}: no tokenizer in this GGUF (tokenizer.ggml.model is missing); use a GGUF that includes its vocabulary`);
   }
   if (typeof model !== 'string') throw new KvError(`${where}: metadata tokenizer.ggml.model should be a string`);
-  if (model !== 'llama' && model !== 'gpt2') {
+  if (model !== 'llama' && model !== 'gpt2' && model !== 'gemma4') {
     const what = UNSUPPORTED[model] ? `${model}, ${UNSUPPORTED[model]}` : model;
     throw new KvError(
       `${where}: unsupported tokenizer 'tokenizer.ggml.model = ${what}'; supported: ${SUPPORTED_GGUF_TOKENIZERS.join(', ')}`,
@@ -113,7 +113,8 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
     });
   }
 
-  const preValue = md.get('tokenizer.ggml.pre') ?? 'default';
+  // gemma4: BPE merges on raw UTF-8 with `▁` for spaces (llama.cpp sets the pre-tokenizer to gemma4 and always adds BOS)
+  const preValue = md.get('tokenizer.ggml.pre') ?? (model === 'gemma4' ? 'gemma4' : 'default');
   if (typeof preValue !== 'string') throw new KvError(`${where}: metadata tokenizer.ggml.pre should be a string`);
   let steps;
   try {
@@ -124,6 +125,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
   const merges = stringArray(md, 'tokenizer.ggml.merges', where);
   if (!merges) throw new KvError(`${where}: metadata tokenizer.ggml.merges is missing (a gpt2 vocabulary needs merges)`);
   const llama3Like = IGNORE_MERGES_PRE.has(preValue);
+  const gemma4 = preValue === 'gemma4';
   return new BpeTokenizer({
     tokens,
     types,
@@ -131,12 +133,13 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
     pre: preValue,
     preTokenizer: steps,
     ignoreMerges: llama3Like,
-    bos: id('bos_token_id') ?? 11,
-    eos: id('eos_token_id') ?? 11,
+    bos: id('bos_token_id') ?? (model === 'gemma4' ? undefined : 11),
+    eos: id('eos_token_id') ?? (model === 'gemma4' ? undefined : 11),
     eot: id('eot_token_id'),
     eog,
     unk: id('unknown_token_id'),
-    addBos: flag('add_bos_token') ?? (llama3Like || preValue === 'chameleon'),
+    addBos: gemma4 || (flag('add_bos_token') ?? (llama3Like || preValue === 'chameleon')),
+    rawUtf8: gemma4,
     addEos: flag('add_eos_token') ?? false,
     rstrip,
   });

@@ -72,6 +72,8 @@ const BY_PRE: [string[], PreTokenizerStep[]][] = [
   ],
   [['qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2', 'stablelm2', 'megrez', 'hunyuan', 'solar-open'], regexSteps(QWEN2)],
   [['qwen35'], regexSteps(QWEN35)],
+  // Gemma 4 (SentencePiece-style BPE on raw UTF-8, spaces already `▁`): only newlines split words
+  [['gemma4'], regexSteps('[^\\n]+|[\\n]+')],
   [['gpt-4o', 'llama4'], regexSteps(GPT4O)],
 ];
 
