@@ -180,3 +180,33 @@ test('a vocabulary that does not add BOS keeps the BOS the template prints; one 
   assert.deepEqual(encodeChatPrompt(eos, '<bos><start_of_turn><eos>'), [2, 106, 1]);
   assert.deepEqual(encodeChatPrompt(eos, '<start_of_turn>'), [2, 106, 1]);
 });
+
+test("generate with messages stops at the template's end-of-turn token (<end_of_turn>), which is not in the text", async () => {
+  const { generate } = await import('../../../src/generate/session.js');
+  const tok = gemmaLikeVocab();
+  const hello = id(tok, 'Hello');
+  const script = [hello, id(tok, '!'), 107, hello];
+  let step = 0;
+  const seen: number[][] = [];
+  const backend = {
+    name: 'reference' as const,
+    kvType: 'f32' as const,
+    async forward(tokens: Int32Array, cache: { nextPosition: number }) {
+      seen.push([...tokens]);
+      cache.nextPosition += tokens.length;
+      const logits = new Float32Array(tok.vocabSize);
+      logits[script[Math.min(step++, script.length - 1)]!] = 10;
+      return { logits };
+    },
+    async dispose() {},
+  };
+  const config = { architecture: 'gemma3', vocabSize: tok.vocabSize, contextLength: 256, blockCount: 1, headCountKv: 1, headDim: 4 };
+  const model = { config: config as never, tokenizer: tok, backend: backend as never, chatTemplate: template('gemma-3-it.jinja') };
+  const r = await generate(model, { messages: [{ role: 'user', content: 'Hello!' }], maxTokens: 10, sampling: { temperature: 0 } });
+  assert.equal(r.stopReason, 'eos');
+  assert.equal(r.text, 'Hello!');
+  assert.deepEqual(r.tokens, [hello, id(tok, '!')]);
+  assert.deepEqual(seen[0], r.promptTokens);
+  assert.deepEqual(r.promptTokens.slice(0, 2), [2, 106]);
+  assert.deepEqual(r.promptTokens.slice(-3), [106, id(tok, 'model'), id(tok, '\n')], 'the reply opens after <start_of_turn>model\\n');
+});
