@@ -114,8 +114,12 @@ export function lineChart(o: LineChartOptions): string {
   };
   const layout = layoutFrame(frame);
   const { area } = layout;
-  // A small inset keeps markers and error bars at the domain's ends inside the plot area.
-  const inset = 8;
+  // With error bars, series are nudged apart a few pixels so that bars at the same x do not hide each other; series
+  // lying on each other are nudged further, so that each one's markers show beside the others'.
+  const overlapping = covers.some((c) => c !== undefined);
+  const dodgeStep = o.series.length < 2 ? 0 : overlapping ? Math.min(7, 42 / o.series.length) : spread === 'bars' ? Math.min(4, 24 / o.series.length) : 0;
+  // A small inset keeps markers and error bars at the domain's ends (nudged or not) inside the plot area.
+  const inset = 8 + (dodgeStep * (o.series.length - 1)) / 2;
   const sxBase = linearScale(xDomain, [area.left + inset, area.left + area.width - inset]);
   const sy = linearScale(yDomain, [area.top + area.height, area.top]);
   const doc = new SvgDocument(layout.width, layout.height, { title: o.title, idPrefix: o.idPrefix });
@@ -136,8 +140,6 @@ export function lineChart(o: LineChartOptions): string {
       'data-series': r.name,
     });
   }
-  // With error bars, series are nudged apart a few pixels so that bars at the same x do not hide each other.
-  const dodgeStep = spread === 'bars' && o.series.length > 1 ? Math.min(4, 24 / o.series.length) : 0;
   o.series.forEach((s, si) => {
     const dodge = (si - (o.series.length - 1) / 2) * dodgeStep;
     const sx = (v: number): number => sxBase(v) + dodge;
