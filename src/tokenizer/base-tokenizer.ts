@@ -22,6 +22,8 @@ export interface VocabularySpec {
   eot?: number;
   /** Extra end-of-generation ids (e.g. `eom`). */
   eog?: number[];
+  /** Fill-in-the-middle pad / repository / file-separator ids (GGUF metadata), which end generation in llama.cpp. */
+  fim?: { pad?: number; rep?: number; sep?: number };
   unk?: number;
   addBos: boolean;
   addEos: boolean;
@@ -33,9 +35,23 @@ export interface VocabularySpec {
 /** Raw text or a token id, in input order. */
 export type Fragment = string | number;
 
-/** Control-token texts that end a turn, in order of preference for `eot` (llama.cpp's list). */
-const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>', '_<EOT>', '<｜end▁of▁sentence｜>'];
-const EOG_TEXTS = new Set([...EOT_TEXTS, '<|eom_id|>', '<|end_of_text|>', '<turn|>']);
+/** Token texts that end a turn, in order of preference for `eot` (llama.cpp's list, when the metadata names none). */
+const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>', '<EOT>', '_<EOT>', '[EOT]', '<｜end▁of▁sentence｜>', '<end_of_utterance>'];
+/**
+ * Token texts that end generation whatever their type (llama.cpp's special_eog_ids, llama-vocab.cpp); a token found
+ * here that is not a control token becomes one, as llama.cpp overrides its type.
+ */
+const EOG_TEXTS = new Set([
+  '<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>',
+  '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>',
+  '<eos>', '<turn|>', '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~[',
+]);
+/** Fill-in-the-middle tokens llama.cpp finds by text when the metadata names none; they end generation too. */
+const FIM_TEXTS = {
+  pad: ['<|fim_pad|>', '<fim-pad>', '<fim_pad>', '<PAD>', '[PAD]'],
+  rep: ['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>'],
+  sep: ['<|file_sep|>'],
+} as const;
 
 /** C's isspace (llama.cpp strips these next to lstrip/rstrip tokens). */
 function isCSpace(c: number): boolean {
@@ -83,22 +99,46 @@ export abstract class BaseTokenizer implements Tokenizer {
     this.addBos = spec.addBos && this.bos !== undefined;
     this.addEos = spec.addEos && this.eos !== undefined;
 
+    // llama.cpp's special_eog_ids: FIM pad/repo/separator, the end-looking texts (made control tokens), EOS, EOT, EOM
+    const stops = new Set<number>();
+    for (const k of ['pad', 'rep', 'sep'] as const) {
+      let fim = valid(spec.fim?.[k]);
+      if (fim === undefined) for (const t of FIM_TEXTS[k]) if (fim === undefined) fim = this.tokenToId.get(t);
+      if (fim !== undefined) stops.add(fim);
+    }
+    for (const t of EOG_TEXTS) {
+      const id = this.tokenToId.get(t);
+      if (id === undefined) continue;
+      stops.add(id);
+      if (this.types[id] !== TokenType.Control) this.types[id] = TokenType.Control;
+    }
     let eot = valid(spec.eot);
     if (eot === undefined) {
       for (const t of EOT_TEXTS) {
         const id = this.tokenToId.get(t);
-        if (id !== undefined && this.isSpecialType(id)) {
+        if (id !== undefined) {
           eot = id;
           break;
         }
       }
     }
     this.eot = eot;
-    const stops = new Set<number>();
     for (const id of [this.eos, this.eot, ...(spec.eog ?? [])]) if (valid(id) !== undefined) stops.add(id!);
-    for (const t of EOG_TEXTS) {
+    // llama.cpp's workarounds: <|end|> does not end gpt-oss / solar-open turns; </s> is text in Gemma 4
+    const textOf = (t: string) => {
       const id = this.tokenToId.get(t);
-      if (id !== undefined && this.isSpecialType(id)) stops.add(id);
+      return id !== undefined && stops.has(id) ? id : undefined;
+    };
+    const end = textOf('<|end|>');
+    const call = textOf('<|call|>') ?? textOf('<|calls|>');
+    if (end !== undefined && call !== undefined && (textOf('<|return|>') !== undefined || textOf('<|flush|>') !== undefined)) {
+      stops.delete(end);
+      this.types[end] = TokenType.UserDefined;
+    }
+    const s = textOf('</s>');
+    if (s !== undefined && textOf('<|tool_response>') !== undefined) {
+      stops.delete(s);
+      this.types[s] = TokenType.Normal;
     }
     this.stopIds = [...stops].sort((a, b) => a - b);
 
@@ -113,11 +153,6 @@ export abstract class BaseTokenizer implements Tokenizer {
     this.lstrip = new Set(spec.lstrip ?? []);
     this.rstrip = new Set(spec.rstrip ?? []);
     this.bytesCache = new Array<Uint8Array | undefined>(n);
-  }
-
-  private isSpecialType(id: number): boolean {
-    const t = this.types[id];
-    return t === TokenType.Control || t === TokenType.UserDefined;
   }
 
   /** Encodes one fragment of plain text (no special tokens in it), appending ids to `out`. */

@@ -81,6 +81,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
   const id = (k: string): number | undefined => optionalInt(md, `tokenizer.ggml.${k}`, where);
   const flag = (k: string): boolean | undefined => optionalBool(md, `tokenizer.ggml.${k}`, where);
   const eog = [id('eom_token_id')].filter((x): x is number => x !== undefined);
+  const fim = { pad: id('fim_pad_token_id'), rep: id('fim_rep_token_id'), sep: id('fim_sep_token_id') };
 
   // phi-3: llama.cpp makes special tokens swallow whitespace to their right (all but <unk>, <s>, <|endoftext|>).
   const name = String(md.get('general.name') ?? '').toLowerCase();
@@ -105,6 +106,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
       eos: id('eos_token_id') ?? 2,
       eot: id('eot_token_id'),
       eog,
+      fim,
       unk: id('unknown_token_id') ?? 0,
       addBos: flag('add_bos_token') ?? true,
       addEos: flag('add_eos_token') ?? false,
@@ -137,6 +139,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
     eos: id('eos_token_id') ?? (model === 'gemma4' ? undefined : 11),
     eot: id('eot_token_id'),
     eog,
+    fim,
     unk: id('unknown_token_id'),
     addBos: gemma4 || (flag('add_bos_token') ?? (llama3Like || preValue === 'chameleon')),
     rawUtf8: gemma4,

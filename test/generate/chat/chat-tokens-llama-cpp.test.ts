@@ -65,3 +65,26 @@ for (const [vocab, templates] of PAIRS) {
     }
   });
 }
+
+const EOG_VOCABS = ['llama-bpe', 'qwen2', 'qwen35', 'phi-3', 'llama-spm', 'gemma-4', 'command-r', 'gpt-2', 'deepseek-coder', 'deepseek-llm', 'falcon', 'starcoder', 'refact', 'mpt', 'baichuan', 'gpt-neox'];
+test('the ids that end generation are llama.cpp\'s end-of-generation set, token for token, in every vocabulary', async (t) => {
+  const llama = await llamaCpp();
+  if (!llama) return t.skip('node-llama-cpp is not installed');
+  const checked: string[] = [];
+  for (const v of EOG_VOCABS) {
+    const path = vocabFile(v);
+    if (!path) continue;
+    const tok = loadVocab(path);
+    const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+    try {
+      const theirs: number[] = [];
+      for (let i = 0; i < tok.vocabSize; i++) if (model.isEogToken(i as never)) theirs.push(i);
+      assert.deepEqual([...tok.stopIds], theirs, `${v}: ours ${tok.stopIds.map((i) => tok.tokenToPiece(i)).join(' ')}`);
+      assert.equal(tok.eot, model.tokens.eot === null ? undefined : Number(model.tokens.eot), `${v}: end of turn`);
+      checked.push(v);
+    } finally {
+      await model.dispose();
+    }
+  }
+  if (checked.length === 0) t.skip('no vocabulary files found');
+});
