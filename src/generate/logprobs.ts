@@ -27,3 +27,18 @@ export function tokenLogprobs(logits: Float32Array, id: number, n: number): Toke
   }
   return { id, logprob: logits[id]! - logZ, top: best.map((i) => ({ id: i, logprob: logits[i]! - logZ })) };
 }
+
+/** A token's text and its UTF-8 bytes, as OpenAI's logprobs report them (a piece may be part of a character). */
+export function tokenPiece(tokenizer: { tokenBytes(id: number): ArrayLike<number> }, id: number): { token: string; bytes: number[] } {
+  const bytes = Array.from(tokenizer.tokenBytes(id));
+  return { token: new TextDecoder().decode(Uint8Array.from(bytes)), bytes };
+}
+
+/** Generated tokens' log-probabilities in the shape of OpenAI's chat `logprobs.content`. */
+export function logprobsContent(tokenizer: { tokenBytes(id: number): ArrayLike<number> }, items: readonly TokenLogprobs[]) {
+  return items.map((t) => ({
+    ...tokenPiece(tokenizer, t.id),
+    logprob: t.logprob,
+    top_logprobs: t.top.map((a) => ({ ...tokenPiece(tokenizer, a.id), logprob: a.logprob })),
+  }));
+}

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { methodNames } from '../compress/registry.js';
-import type { TokenLogprobs } from '../generate/logprobs.js';
+import { logprobsContent, type TokenLogprobs } from '../generate/logprobs.js';
 import { ApiError } from './errors.js';
 import { chatTemplateOf, prepareJob, runJob, tokenText, type EngineModel, type JobDefaults, type JobOutcome, type KvCacheSummary } from './engine.js';
 import { parseJobRequest, type JobRequest } from './request.js';
@@ -219,14 +219,7 @@ function timingsOf(o: JobOutcome) {
 /** Logprobs of a run of tokens in the response's shape (chat: `content` list; completions: parallel lists). */
 function logprobsOf(model: EngineModel, kind: 'chat' | 'completion', items: TokenLogprobs[], offset: number) {
   if (kind === 'chat') {
-    return {
-      content: items.map((t) => ({
-        ...tokenText(model, t.id),
-        logprob: t.logprob,
-        top_logprobs: t.top.map((a) => ({ ...tokenText(model, a.id), logprob: a.logprob })),
-      })),
-      refusal: null,
-    };
+    return { content: logprobsContent(model.tokenizer, items), refusal: null };
   }
   const tokens: string[] = [];
   const textOffset: number[] = [];

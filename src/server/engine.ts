@@ -4,6 +4,7 @@
  * compression hook of the request's `kv_compression` (or the server's default), and the `kv_cache` summary of the
  * result. Shared by `kvmerger serve` and `kvmerger chat`; no numeric work happens here.
  */
+import { tokenPiece } from '../generate/logprobs.js';
 import { randomInt } from 'node:crypto';
 import { generate, tokenizePrompt, type GenerateOptions, type SessionModel, type StopReason } from '../generate/session.js';
 import { compressionHook } from '../generate/compression-hook.js';
@@ -250,6 +251,5 @@ export async function runJob(model: SessionModel, job: PreparedJob, io: JobIO = 
 
 /** A token's text and bytes for the logprobs objects. */
 export function tokenText(model: SessionModel, id: number): { token: string; bytes: number[] } {
-  const bytes = Array.from(model.tokenizer.tokenBytes(id));
-  return { token: Buffer.from(bytes).toString('utf8'), bytes };
+  return tokenPiece(model.tokenizer, id);
 }

@@ -1,3 +1,4 @@
+import { logprobsContent, type TokenLogprobs } from '../../generate/logprobs.js';
 import { KvError } from '../../util/errors.js';
 import { loadModel } from '../../model/load-model.js';
 import { generate, type GenerateOptions, type GenerateResult, type StopReason } from '../../generate/session.js';
@@ -83,6 +84,8 @@ Output:
   --json                    print exactly one JSON object: {"text", "tokens": {"prompt",
                             "generated"}, "stopReason", "seed", "timings", "cache", "model"};
                             nothing streams
+  --logprobs N              with --json: each generated token's log-probability and the N (0-20)
+                            most likely alternatives, as OpenAI's "logprobs": {"content": [...]}
   -q, --quiet               nothing on stderr but errors (no summary line, no notes)
 
 llama.cpp's spellings work too: --n-predict, --temp, --ctx-size, --batch-size, --file.
@@ -102,6 +105,7 @@ const OPTIONS = {
   'chat-template-kwargs': { type: 'string' },
   truncate: { type: 'string' },
   'max-tokens': { type: 'string', short: 'n', aliases: ['n-predict', 'predict'] },
+  logprobs: { type: 'string' },
   temperature: { type: 'string', aliases: ['temp'] },
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
@@ -188,6 +192,8 @@ export async function run(argv: string[]): Promise<number> {
   const ctxSize = numberOption('ctx-size', values['ctx-size'], { integer: true, min: 2 });
   const prompt = promptText(values) ?? '';
   const seed = resolveSeed(values.seed);
+  const topLogprobs = numberOption('logprobs', values.logprobs, { integer: true, min: 0, max: 20 });
+  if (topLogprobs !== undefined && !values.json) throw new KvError('--logprobs needs --json (the log-probabilities are part of the JSON output)');
   const system = values.system;
   const kwargs = values['chat-template-kwargs'] !== undefined ? parseTemplateKwargs(values['chat-template-kwargs']) : undefined;
   const chat = values.chat === true || system !== undefined || kwargs !== undefined;
@@ -261,6 +267,13 @@ export async function run(argv: string[]): Promise<number> {
     const session = ctxSize === undefined ? model : { config: { ...model.config, contextLength: ctxSize }, tokenizer: model.tokenizer, backend: model.backend, ...(model.chatTemplate !== undefined ? { chatTemplate: model.chatTemplate } : {}) };
     const json = values.json ?? false;
     if (!json) options.onText = (s) => process.stdout.write(s);
+    const logprobs: TokenLogprobs[] = [];
+    if (topLogprobs !== undefined) {
+      options.logprobs = topLogprobs;
+      options.onToken = (_id, lp) => {
+        if (lp) logprobs.push(lp);
+      };
+    }
     const r = await generate(session, options);
     if (json) {
       const out = {
@@ -296,6 +309,7 @@ export async function run(argv: string[]): Promise<number> {
           slotsPerLayer: r.cache.slotsPerLayer,
         },
         model: { path: model.path, architecture: model.config.architecture, backend: model.backend.name },
+        ...(topLogprobs !== undefined ? { logprobs: { content: logprobsContent(model.tokenizer, logprobs) } } : {}),
       };
       process.stdout.write(JSON.stringify(out) + '\n');
     } else {
