@@ -61,6 +61,16 @@ export const MODEL_OPTIONS = {
  */
 export const QUANTIZE_OPTION = { quantize: { type: 'string' } } as const satisfies OptionTable;
 
+/** The --help lines of the model options of the commands that run one model session (generate, chat, serve). */
+export const SESSION_MODEL_HELP = `  -m, --model FILE          GGUF file or llama2.c checkpoint (.bin); default: the built-in model
+  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
+  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
+  -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
+  --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
+  --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
+  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)`;
+
 /** --json (one JSON document on stdout) and --quiet (nothing on stderr but errors): every command. */
 export const OUTPUT_OPTIONS = {
   json: { type: 'boolean' },

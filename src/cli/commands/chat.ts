@@ -3,7 +3,7 @@ import { KvError } from '../../util/errors.js';
 import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
-import { MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, SEED_OPTION, numberOption, parseOptions, type OptionTable } from '../options.js';
+import { MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, SEED_OPTION, numberOption, parseOptions, type OptionTable, SESSION_MODEL_HELP } from '../options.js';
 import { chatTemplateOf, prepareJob, runJob, type EngineModel, type JobDefaults, type JobOutcome } from '../../server/engine.js';
 import { ApiError } from '../../server/errors.js';
 import type { CompressionSpec, JobRequest } from '../../server/request.js';
@@ -32,14 +32,7 @@ line. Ctrl-C stops the reply (not the program); Ctrl-D or /quit ends it.
 ${COMMANDS_HELP}
 
 Model:
-  -m, --model FILE          GGUF file or llama2.c checkpoint (.bin); default: the built-in model
-  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
-  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
-  -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
-  --precision int8|fp32     products with quantised weights: int8 (default) or fp32
-  --kv-type f16|f32         how the KV cache stores keys and values (default f16)
-  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
-  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
+${SESSION_MODEL_HELP}
 
 Chat:
   --system TEXT             the system prompt (default: none)

@@ -20,6 +20,7 @@ import {
   parseOptions,
   promptText,
   type OptionTable,
+  SESSION_MODEL_HELP,
 } from '../options.js';
 
 export const summary = 'generate text from a prompt (streams tokens; optional KV-cache compression)';
@@ -31,14 +32,7 @@ produced; then one line on stderr: prompt tokens and prefill speed, generated to
 speed, why it stopped, and the seed.
 
 Model:
-  -m, --model FILE          GGUF file or llama2.c checkpoint (.bin); default: the built-in model
-  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
-  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
-  -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
-  --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
-  --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
-  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
-  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
+${SESSION_MODEL_HELP}
 
 Prompt:
   -p, --prompt TEXT         the prompt (default: empty, generation starts from BOS)

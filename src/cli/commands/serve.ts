@@ -5,7 +5,7 @@ import { methodNames } from '../../compress/registry.js';
 import { compressionHook } from '../../generate/compression-hook.js';
 import type { LoadedModel } from '../../model/load-model.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
-import { CHUNK_OPTION, MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable, type OptionValues } from '../options.js';
+import { CHUNK_OPTION, MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable, type OptionValues, SESSION_MODEL_HELP } from '../options.js';
 import { DEFAULT_SAMPLING, type EngineModel, type JobDefaults } from '../../server/engine.js';
 import type { CompressionSpec } from '../../server/request.js';
 import { methodOptionsFor } from './generate.js';
@@ -22,14 +22,7 @@ how its KV cache is compressed ("kv_compression": {"method", "budget" | "budget_
 address it listens on is printed on stdout; one line per request goes to stderr.
 
 Model:
-  -m, --model FILE          GGUF file or llama2.c checkpoint (.bin); default: the built-in model
-  --tokenizer FILE          instead of the model's own: tokenizer.bin, tokenizer.json or GGUF
-  --backend ort|reference   ort: onnxruntime (default); reference: plain TypeScript, exact and slow
-  -t, --threads N           onnxruntime threads (default: onnxruntime's own choice)
-  --precision int8|fp32     products with quantised weights: int8 (default) or fp32
-  --kv-type f16|f32         how the KV cache stores keys and values (default f16)
-  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
-  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
+${SESSION_MODEL_HELP}
 
 Server:
   --host HOST               address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)

@@ -5,6 +5,7 @@
  *   the mergeable adjacent pairs with the highest cosine, giving reserved tokens up (in reverse reservation order)
  *   when they alone leave too few.
  */
+import { upperBound } from './upper-bound.js';
 import { mergeablePairs, thresholdCuts } from './merging-sets.js';
 import type { MergingUnit } from './merging-units.js';
 import type { KVMergerOptions } from './options.js';
@@ -94,14 +95,3 @@ function exactCuts(units: MergingUnit[], m: number): { cuts: Uint8Array[]; level
   return { cuts, level, threshold: tau };
 }
 
-/** First index with sorted[i] > x. */
-function upperBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -22,6 +22,7 @@
  * copy of the head). In steady state about (1 − b) merges per step per layer in ppl-stream, one when the budget is
  * fixed (measured: docs/methods.md).
  */
+import { upperBound } from './upper-bound.js';
 import { HeadCache } from '../../../cache/head-cache.js';
 import type { DecodePolicy, PolicyInput } from '../../compression-method.js';
 import { LAST_ROW } from '../../eviction-policy.js';
@@ -140,7 +141,7 @@ export function bestPair(heads: HeadCache[], sink: number, recentRatio: number, 
     if (free.length > 0) {
       const take = Math.min(attn, free.length);
       const thr = free[free.length - take]!;
-      let ties = take - (free.length - upper(free, thr));
+      let ties = take - (free.length - upperBound(free, thr));
       for (let j = 0; j < n; j++) if (!reserved[j] && sc[j]! > thr) reserved[j] = 1;
       for (let j = n - 1; j >= 0 && ties > 0; j--) {
         if (!reserved[j] && sc[j] === thr) {
@@ -172,17 +173,6 @@ export function bestPair(heads: HeadCache[], sink: number, recentRatio: number, 
   return { i: -1, cos: -Infinity, tier: 3 };
 }
 
-/** First index of a sorted array with a value > x. */
-function upper(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Cosine of keys i and i+1, averaged over the heads (read slot by slot: no working copy of the head). */
 function cosine(heads: HeadCache[], i: number): number {
