@@ -6,36 +6,18 @@
  * tokenisation cannot hide a difference. This catches RoPE layout and weight-order mistakes that self-consistency
  * tests cannot.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVCache } from '../../src/cache/kv-cache.js';
-import { openGGUF } from '../../src/formats/gguf-reader.js';
 import { openModelFile } from '../../src/formats/open-model-file.js';
-import { gguf, typedMetadata, writeGGUF, type GGUFTensorInput } from '../../src/formats/gguf-writer.js';
 import type { ModelConfig } from '../../src/core/model-config.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { Rng } from '../../src/util/rng.js';
-import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
+import { llamaCpp, smallConfig, softmax, topK, vocabularyOf, writeRandomModelGGUF } from '../helpers/llama-cpp.js';
 import { sharedData } from '../helpers/shared-data.js';
-
-type LlamaModule = typeof import('node-llama-cpp');
-type Llama = Awaited<ReturnType<LlamaModule['getLlama']>>;
-let llamaPromise: Promise<Llama | undefined> | undefined;
-/** llama.cpp's CPU build, loaded once for the file; undefined when node-llama-cpp is not installed. */
-function llamaCpp(): Promise<Llama | undefined> {
-  llamaPromise ??= import('node-llama-cpp').then(
-    (lc) => lc.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: lc.LlamaLogLevel.error }),
-    () => undefined,
-  );
-  return llamaPromise;
-}
-after(async () => {
-  const llama = await llamaPromise;
-  await llama?.dispose();
-});
 
 interface Case {
   name: string;
@@ -64,72 +46,13 @@ const CASES: Case[] = [
   },
 ];
 
-/** Scale of the output projection: makes the next-token distribution peaked, so 1e-3 on probabilities means something. */
-const OUTPUT_SCALE = 4;
-
+/** A random model of the case's shape with the vocabulary's tokenizer, written as llama.cpp names it (test/helpers). */
 function writeRandomGGUF(path: string, vocabPath: string, over: Partial<ModelConfig>, seed: number, ropeFreqs = false): ModelConfig {
-  const vocab = openGGUF(vocabPath);
-  let tokenizerMeta: Map<string, ReturnType<typeof gguf.str>>;
-  let vocabSize: number;
-  try {
-    tokenizerMeta = new Map([...typedMetadata(vocab)].filter(([k]) => k.startsWith('tokenizer.')));
-    vocabSize = (vocab.metadata.get('tokenizer.ggml.tokens') as string[]).length;
-  } finally {
-    vocab.close();
-  }
-  const config = smallConfig({ vocabSize, feedForwardLength: 96, contextLength: 512, ...over });
-  const ws = randomWeightSource(config, seed, { ropeFreqs });
-  const arch = config.architecture;
-  const meta = new Map<string, ReturnType<typeof gguf.str>>([
-    ['general.architecture', gguf.str(arch)],
-    ['general.name', gguf.str(`random-${arch}`)],
-    [`${arch}.context_length`, gguf.u32(config.contextLength)],
-    [`${arch}.embedding_length`, gguf.u32(config.embeddingLength)],
-    [`${arch}.block_count`, gguf.u32(config.blockCount)],
-    [`${arch}.feed_forward_length`, gguf.u32(config.feedForwardLength)],
-    [`${arch}.attention.head_count`, gguf.u32(config.headCount)],
-    [`${arch}.attention.head_count_kv`, gguf.u32(config.headCountKv)],
-    [`${arch}.rope.dimension_count`, gguf.u32(config.ropeDimensionCount)],
-    [`${arch}.rope.freq_base`, gguf.f32(config.ropeFreqBase)],
-    [`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(config.rmsNormEps)],
-    ...tokenizerMeta,
-  ]);
-  if (config.ropeScaling.type === 'linear') {
-    meta.set(`${arch}.rope.scaling.type`, gguf.str('linear'));
-    meta.set(`${arch}.rope.scaling.factor`, gguf.f32(config.ropeScaling.factor));
-  }
-  const names = ['token_embd.weight', 'output_norm.weight', ...(config.tiedEmbeddings ? [] : ['output.weight']), ...(ropeFreqs ? ['rope_freqs.weight'] : [])];
-  for (let b = 0; b < config.blockCount; b++) {
-    for (const p of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']) names.push(`blk.${b}.${p}.weight`);
-    if (config.attentionBias) for (const p of ['attn_q', 'attn_k', 'attn_v']) names.push(`blk.${b}.${p}.bias`);
-  }
-  const tensors: GGUFTensorInput[] = names.map((name) => {
-    let data = ws.get(name);
-    if (name === 'output.weight' || (config.tiedEmbeddings && name === 'token_embd.weight')) {
-      // tied: the embedding doubles as the output projection; its rows are N(0, 1) already
-      const s = name === 'output.weight' ? OUTPUT_SCALE : 1;
-      data = data.map((v) => v * s);
-    }
-    return { name, dims: [...ws.shapeOf(name)].reverse(), type: 'F32', data };
-  });
-  writeGGUF(path, { metadata: meta, tensors });
+  const { meta, size } = vocabularyOf(vocabPath);
+  const config = smallConfig({ vocabSize: size, feedForwardLength: 96, contextLength: 512, ...over });
+  // Output projection ×4 (the helper's default): a peaked next-token distribution, so 1e-3 on probabilities means something.
+  writeRandomModelGGUF(path, config, meta, seed, { ropeFreqs });
   return config;
-}
-
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const p = new Float64Array(logits.length);
-  let s = 0;
-  for (let i = 0; i < logits.length; i++) s += p[i] = Math.exp(logits[i]! - max);
-  for (let i = 0; i < p.length; i++) p[i]! /= s;
-  return p;
-}
-
-function topK(p: ArrayLike<number>, k: number): number[] {
-  return Array.from({ length: p.length }, (_, i) => i)
-    .sort((a, b) => p[b]! - p[a]! || a - b)
-    .slice(0, k);
 }
 
 for (const [ci, c] of CASES.entries()) {
