@@ -185,7 +185,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
     }
 
     // Query heads grouped by KV head: [KV, G·T, D] (query head qh reads KV head floor(qh / G)).
-    const qGroups = g.op('Reshape', [qHeads, g.ints([KV, -1, D])]);
+    const qGroups = g.op('Reshape', [qHeads!, g.ints([KV, -1, D])]);
     const outs: string[] = [];
     const chunkMask = local ? g.op('Add', [maskG, G === 1 ? chunkWindowMask(g, full, window) : g.op('Tile', [chunkWindowMask(g, full, window), g.ints([G, 1])])]) : maskG;
     for (let kh = 0; kh < KV; kh++) {
