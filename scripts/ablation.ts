@@ -15,12 +15,12 @@ import { mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } fr
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/model/load-model.js';
-import { planGrid, resultRow, type GridSpec } from '../src/eval/run-grid.js';
-import { runSampleCells, type CellOutcome } from '../src/eval/run-sample.js';
-import { getTask } from '../src/eval/tasks.js';
-import type { GridCell } from '../src/eval/grid-cell.js';
-import type { Sample } from '../src/eval/task.js';
-import { writeReport } from '../src/eval/report.js';
+import { planGrid, resultRow, type GridSpec } from '../src/eval/grid/run-grid.js';
+import { runSampleCells, type CellOutcome } from '../src/eval/grid/run-sample.js';
+import { getTask } from '../src/eval/tasks/registry.js';
+import type { GridCell } from '../src/eval/grid/grid-cell.js';
+import type { Sample } from '../src/eval/tasks/task.js';
+import { writeReport } from '../src/report/report.js';
 import { methodColor } from '../src/plot/method-colors.js';
 
 /** A configuration: a method and its `--method-option` strings, maybe depending on the budget. */

@@ -10,9 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { loadGutenbergBooks } from '../src/eval/gutenberg.js';
-import { resolveDataRoot, packageRoot } from '../src/eval/data-root.js';
-import type { BuiltinHaystackFile } from '../src/eval/builtin-haystack.js';
+import { loadGutenbergBooks } from '../src/eval/tasks/gutenberg.js';
+import { resolveDataRoot, packageRoot } from '../src/eval/tasks/data-root.js';
+import type { BuiltinHaystackFile } from '../src/eval/tasks/builtin-haystack.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, books: { type: 'string', default: '16' }, chars: { type: 'string', default: '24000' } } });
 const books = loadGutenbergBooks(resolveDataRoot(values.data), 'haystack');

@@ -11,7 +11,7 @@ import { KVCache } from '../src/cache/kv-cache.js';
 import type { WeightSource } from '../src/core/weight-source.js';
 import { dequantize } from '../src/formats/dequantize.js';
 import { quantize } from '../src/formats/quantize.js';
-import { builtinHaystackText } from '../src/eval/builtin-haystack.js';
+import { builtinHaystackText } from '../src/eval/tasks/builtin-haystack.js';
 import { loadModel } from '../src/model/load-model.js';
 import { createOrtBackend } from '../src/model/ort-backend.js';
 import { ReferenceBackend } from '../src/model/reference-backend.js';

@@ -7,7 +7,7 @@
 //    compressed once, then the next `--forced` tokens are teacher-forced through it (logits 'all'). Row i of the
 //    forced pass predicts token T+i+1, so every forced row is measured (the text has T + forced + 1 tokens).
 //    The same rows through the uncompressed cache are the reference: mean KL(p_full ‖ p_compressed) per token in
-//    float64, top-1 agreement, perplexities (src/eval/logit-metrics.ts), achieved budget and bytes kept.
+//    float64, top-1 agreement, perplexities (src/eval/metrics/logit-metrics.ts), achieved budget and bytes kept.
 //
 // Usage: npx tsx scripts/quality-signal.ts [--model FILE] [--tokenizer FILE] [--seeds 0,1,2,3,4] [--budgets 0.5,0.35]
 //        [--prompt-tokens 400] [--forced 100] [--temperature 1] [--backend ort|reference] [--threads N]
@@ -28,8 +28,8 @@ import { KVCache } from '../src/cache/kv-cache.js';
 import { prepareCompression, type CompressionReport } from '../src/compress/compress-cache.js';
 import { prefillUnsupported } from '../src/compress/prefill-compressor.js';
 import type { OptionValue, ResolvedOptions } from '../src/compress/method-options.js';
-import { forcedLogits } from '../src/eval/forced-logits.js';
-import { FidelityAccumulator, summarizeFidelity } from '../src/eval/logit-metrics.js';
+import { forcedLogits } from '../src/eval/grid/forced-logits.js';
+import { FidelityAccumulator, summarizeFidelity } from '../src/eval/metrics/logit-metrics.js';
 import { chunkedPrefill } from '../src/generate/chunked-prefill.js';
 import { Sampler } from '../src/generate/sampler.js';
 import { generate, type SessionModel } from '../src/generate/session.js';

@@ -29,14 +29,14 @@ export { compressByScore } from './compress/keep-by-score.js';
 export { evictionPolicy } from './compress/eviction-policy.js';
 
 // Evaluation: tasks (samples and scores), the grid runner (results.jsonl), fidelity metrics.
-export { getTask, listTasks, describeTasks } from './eval/tasks.js';
-export type { Task, Sample, SampleOptions, TaskScore } from './eval/task.js';
-export { planGrid, runGrid, type GridSpec, type GridTaskPlan, type GridSummary, type RunGridOptions } from './eval/run-grid.js';
-export { FidelityAccumulator } from './eval/logit-metrics.js';
+export { getTask, listTasks, describeTasks } from './eval/tasks/registry.js';
+export type { Task, Sample, SampleOptions, TaskScore } from './eval/tasks/task.js';
+export { planGrid, runGrid, type GridSpec, type GridTaskPlan, type GridSummary, type RunGridOptions } from './eval/grid/run-grid.js';
+export { FidelityAccumulator } from './eval/metrics/logit-metrics.js';
 
 // Reports rebuilt from a run's results.jsonl, and the charts they draw (SVG text; PNG bytes through resvg).
-export { writeReport, type ReportOptions, type ReportResult } from './eval/report.js';
-export { readReportRows, type ReportRow } from './eval/read-report-rows.js';
+export { writeReport, type ReportOptions, type ReportResult } from './report/report.js';
+export { readReportRows, type ReportRow } from './report/read-report-rows.js';
 export { lineChart } from './plot/line-chart.js';
 export { groupedBarChart } from './plot/grouped-bar-chart.js';
 export { heatmapChart } from './plot/heatmap-chart.js';

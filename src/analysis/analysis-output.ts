@@ -3,7 +3,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rasterizeSvg } from '../plot/rasterize-svg.js';
 import { findFontFiles } from '../plot/find-font-files.js';
-import { makeOutDir } from '../eval/out-dir.js';
+import { makeOutDir } from '../eval/grid/out-dir.js';
 
 export interface AnalysisChart {
   /** File name without extension, e.g. `similarity-keys-l0-h0`. */

@@ -5,11 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveDataRoot } from '../eval/data-root.js';
-import { haystackTokens, openHaystack, randomParagraphStart } from '../eval/haystack.js';
-import { sampleRng } from '../eval/seeded-random.js';
-import { encodeContent, type EvalTokenizer, type SampleOptions } from '../eval/task.js';
-import { getTask } from '../eval/tasks.js';
+import { resolveDataRoot } from '../eval/tasks/data-root.js';
+import { haystackTokens, openHaystack, randomParagraphStart } from '../eval/tasks/haystack.js';
+import { sampleRng } from '../eval/tasks/seeded-random.js';
+import { encodeContent, type EvalTokenizer, type SampleOptions } from '../eval/tasks/task.js';
+import { getTask } from '../eval/tasks/registry.js';
 import { KvError } from '../util/errors.js';
 
 export interface AnalysisPrompt {

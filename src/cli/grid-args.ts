@@ -1,7 +1,7 @@
 /** Parsing helpers shared by the grid commands (eval, reproduce, demo). */
 import { basename } from 'node:path';
 import { KvError } from '../util/errors.js';
-import type { Task, TaskOptionValue } from '../eval/task.js';
+import type { Task, TaskOptionValue } from '../eval/tasks/task.js';
 
 /** `0.5,0.35` → [0.5, 0.35]; `integers` also rejects non-integers. */
 export function parseNumberList(flag: string, spec: string | undefined, integers = false): number[] | undefined {

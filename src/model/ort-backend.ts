@@ -81,14 +81,15 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   if (!COMPUTE_PRECISIONS.includes(precision)) throw new KvError(`ort backend: precision '${String(precision)}' is unknown; use ${COMPUTE_PRECISIONS.join(' or ')}`);
   // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
   // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
-  let built: ReturnType<typeof buildTransformerGraph> | undefined = buildTransformerGraph(weights, { precision, kvType, logMass: options.logMass ?? true });
+  const graph = buildTransformerGraph(weights, { precision, kvType, logMass: options.logMass ?? true });
+  let built: ReturnType<typeof graph.graph.build> | undefined = graph.graph.build();
   let table: EmbeddingTable | undefined;
-  if (built.embedding === 'fed') {
+  if (graph.embedding === 'fed') {
     const type = weights.typeOf('token_embd.weight');
     const info = ggmlTypeByName(type)!;
     table = { type, bytes: weights.readBytes!('token_embd.weight'), rowBytes: ggmlByteSize(info, config.embeddingLength), width: config.embeddingLength };
   }
-  const holdings = built.holdings;
+  const holdings = graph.holdings;
   const weightMiB = (built.weightBytes / 2 ** 20).toFixed(0);
   let session: ort.InferenceSession;
   try {

@@ -2,9 +2,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { run as demo, demoTable, formatDemoTable } from '../../src/cli/commands/demo.js';
-import { reproduceTasks } from '../../src/eval/reproduce-grid.js';
+import { reproduceTasks } from '../../src/eval/grid/reproduce-grid.js';
 import { loadModel, type LoadedModel } from '../../src/model/load-model.js';
-import { sampleContextNeed } from '../../src/eval/run-sample.js';
+import { sampleContextNeed } from '../../src/eval/grid/run-sample.js';
 import { runCommand } from '../helpers/run-command.js';
 import { sharedData } from '../helpers/shared-data.js';
 

@@ -1,5 +1,5 @@
 /** Lossless toy tokenizers for eval tests: any text round-trips through encode/decode. */
-import type { EvalTokenizer } from '../../src/eval/task.js';
+import type { EvalTokenizer } from '../../src/eval/tasks/task.js';
 
 /** One token per Unicode code point (id = the code point). */
 export const charTokenizer: EvalTokenizer = {

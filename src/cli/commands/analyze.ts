@@ -135,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
   const modelArgs = parseModelArgs(values);
   if (values.png) await checkPngSupport();
   // The folder first: a path that cannot be a folder is one line before any model work.
-  const { makeOutDir } = await import('../../eval/out-dir.js');
+  const { makeOutDir } = await import('../../eval/grid/out-dir.js');
   makeOutDir(values.out);
   const { seed, random: randomSeed } = parseSeed(values.seed, 0);
   if (randomSeed) process.stderr.write(drawnSeedNote('analyze', seed));

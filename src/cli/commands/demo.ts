@@ -146,9 +146,9 @@ export async function run(argv: string[]): Promise<number> {
   const { model, modelPath } = await loadModelFromArgs(modelArgs);
   const out = values.out ?? mkdtempSync(join(tmpdir(), 'kvmerger-demo-'));
   try {
-    const { getTask } = await import('../../eval/tasks.js');
-    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
-    const { createProgress } = await import('../../eval/progress.js');
+    const { getTask } = await import('../../eval/tasks/registry.js');
+    const { planGrid, runGrid } = await import('../../eval/grid/run-grid.js');
+    const { createProgress } = await import('../../eval/grid/progress.js');
     const bos = model.tokenizer.addBos && model.tokenizer.bos !== undefined ? 1 : 0;
     const C = model.config.contextLength - bos;
     const L = parseIntFlag('--length', values.length, Math.min(C, 2048), 64);

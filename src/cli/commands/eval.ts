@@ -1,6 +1,6 @@
 /** `kvmerger eval`: a tasks × methods × budgets grid, one result row per cell in DIR/results.jsonl (resumable). */
 import { KvError } from '../../util/errors.js';
-import { describeTasks, parseTaskList } from '../../eval/tasks.js';
+import { describeTasks, parseTaskList } from '../../eval/tasks/registry.js';
 import { exitOnInterrupt, modelName, parseIntFlag, parseNameList, parseNumberList, taskOptionsBy } from '../grid-args.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
 import { drawnSeedNote, parseSeed } from '../seed.js';
@@ -128,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.queue === undefined && values['queue-name'] !== undefined) throw new KvError('eval: --queue-name needs --queue redis://HOST:PORT');
 
   // The folder is made and locked before the model loads: a second run on it refuses at once.
-  const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');
+  const { lockOutDir, makeOutDir } = await import('../../eval/grid/out-dir.js');
   makeOutDir(values.out);
   const unlock = lockOutDir(values.out);
   let model: Awaited<ReturnType<typeof loadModelFromArgs>>['model'];
@@ -140,9 +140,9 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   try {
-    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
-    const { createProgress } = await import('../../eval/progress.js');
-    const { writeRunInfo } = await import('../../eval/run-info.js');
+    const { planGrid, runGrid } = await import('../../eval/grid/run-grid.js');
+    const { createProgress } = await import('../../eval/grid/progress.js');
+    const { writeRunInfo } = await import('../../eval/grid/run-info.js');
     const spec = {
       model: modelName(modelPath),
       backend,
@@ -171,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
       grid: gridDescription(spec, plan.totalCells),
     });
     if (queue) {
-      const { runQueued } = await import('../../eval/queue/eval-queued.js');
+      const { runQueued } = await import('../../eval/grid/queue/eval-queued.js');
       return await runQueued({ plan, spec, model, modelPath, modelArgs, out: values.out, ...queue, quiet: values.quiet ?? false, json: values.json ?? false });
     }
     const release = exitOnInterrupt(values.out, 'kvmerger eval');
@@ -198,7 +198,7 @@ export async function run(argv: string[]): Promise<number> {
 
 /** --queue and --queue-name, checked before the model loads (the queue modules, and bullmq, load only here). */
 async function queueTarget(url: string, name: string | undefined): Promise<{ url: string; queueName: string }> {
-  const { DEFAULT_QUEUE_NAME, parseQueueUrl } = await import('../../eval/queue/jobs.js');
+  const { DEFAULT_QUEUE_NAME, parseQueueUrl } = await import('../../eval/grid/queue/jobs.js');
   if (name !== undefined && !/^[A-Za-z0-9_.-]+$/.test(name)) throw new KvError(`--queue-name '${name}': use letters, digits, '-', '_' and '.'`);
   return { url: parseQueueUrl(url), queueName: name ?? DEFAULT_QUEUE_NAME };
 }

@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new KvError(`report: expected one folder (the --out of an eval run), got ${dirs.length}; usage: kvmerger report DIR [--png] [--json]`);
   }
   const pngScale = numberOption('png-scale', values['png-scale'], { min: 0, minExclusive: true, max: 8 });
-  const { writeReport } = await import('../../eval/report.js');
+  const { writeReport } = await import('../../report/report.js');
   const r = await writeReport(dirs[0]!, { png: values.png ?? false, pngScale });
   if (values.json) {
     process.stdout.write(

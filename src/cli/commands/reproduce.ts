@@ -81,12 +81,12 @@ export async function run(argv: string[]): Promise<number> {
   const { seed, random: randomSeed } = parseSeed(values.seed, 0);
   if (randomSeed) process.stderr.write(drawnSeedNote('reproduce', seed));
   const chunkSize = parseIntFlag('--chunk-size', values['chunk-size'], 512, 1);
-  const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/reproduce-grid.js');
+  const { REPRODUCE_BUDGETS, REPRODUCE_METHODS, reproduceTasks } = await import('../../eval/grid/reproduce-grid.js');
   const methods = values.methods ? parseNameList(values.methods) : REPRODUCE_METHODS;
   const budgets = parseNumberList('--budgets', values.budgets) ?? REPRODUCE_BUDGETS;
 
   // The folder is made and locked before the model loads: a second run on it refuses at once.
-  const { lockOutDir, makeOutDir } = await import('../../eval/out-dir.js');
+  const { lockOutDir, makeOutDir } = await import('../../eval/grid/out-dir.js');
   makeOutDir(out);
   const unlock = lockOutDir(out);
   let model: Awaited<ReturnType<typeof loadModelFromArgs>>['model'];
@@ -102,9 +102,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!quiet) process.stderr.write(`${s}\n`);
   };
   try {
-    const { planGrid, runGrid } = await import('../../eval/run-grid.js');
-    const { createProgress } = await import('../../eval/progress.js');
-    const { writeRunInfo } = await import('../../eval/run-info.js');
+    const { planGrid, runGrid } = await import('../../eval/grid/run-grid.js');
+    const { createProgress } = await import('../../eval/grid/progress.js');
+    const { writeRunInfo } = await import('../../eval/grid/run-info.js');
     const name = modelName(modelPath);
     const preset = reproduceTasks(model, {
       quick,
@@ -167,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
         say(`  note: analysis skipped: ${err.message}`);
       }
     }
-    const { writeReport } = await import('../../eval/report.js');
+    const { writeReport } = await import('../../report/report.js');
     const r = await writeReport(out, { png });
     const seconds = (performance.now() - t0) / 1000;
     if (values.json) {

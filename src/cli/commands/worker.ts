@@ -1,4 +1,4 @@
-/** `kvmerger worker`: runs the cells that `kvmerger eval --queue` adds to a queue on Redis (src/eval/queue/worker.ts). */
+/** `kvmerger worker`: runs the cells that `kvmerger eval --queue` adds to a queue on Redis (src/eval/grid/queue/worker.ts). */
 import { KvError } from '../../util/errors.js';
 import { OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable } from '../options.js';
 
@@ -50,7 +50,7 @@ export const options: OptionTable = OPTIONS;
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseOptions('worker', argv, OPTIONS);
   if (values.queue === undefined) throw new KvError("worker: --queue redis://HOST:PORT is required (the Redis that 'kvmerger eval --queue' uses)");
-  const { DEFAULT_QUEUE_NAME, parseQueueUrl } = await import('../../eval/queue/jobs.js');
+  const { DEFAULT_QUEUE_NAME, parseQueueUrl } = await import('../../eval/grid/queue/jobs.js');
   const url = parseQueueUrl(values.queue);
   const concurrency = numberOption('concurrency', values.concurrency, { integer: true, min: 1 }) ?? 1;
   const threads = numberOption('threads', values.threads, { integer: true, min: 1 });
@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const { existsSync } = await import('node:fs');
   for (const m of values.model ?? []) if (!existsSync(m)) throw new KvError(`--model ${m}: no such file; check the path`);
   const quiet = values.quiet ?? false;
-  const { startGridWorker } = await import('../../eval/queue/worker.js');
+  const { startGridWorker } = await import('../../eval/grid/queue/worker.js');
   const worker = await startGridWorker({
     url,
     queueName: values['queue-name'] ?? DEFAULT_QUEUE_NAME,

@@ -1,3 +1,5 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -218,6 +220,76 @@ export class GraphBuilder {
   }
 
   build(): BuiltModel {
+    const bytes = this.encode(this.initializers);
+    const externalData = [...this.external];
+    for (const b of this.deferredBuffers) {
+      const blob = new Uint8Array(b.bytes);
+      for (const d of b.items) d.fill(blob.subarray(d.at, d.at + d.bytes));
+      externalData.push({ path: b.path, data: blob });
+    }
+    return { bytes, externalData, weightBytes: this.weightBytes };
+  }
+
+  /**
+   * The serialised graph with its external data by reference, no weight read: the same bytes for the same graph and
+   * tensor sizes, so a hash of it tells apart the graphs that two builds (or two versions of this code) produce.
+   */
+  graphBytes(): Uint8Array {
+    return this.encode(this.initializers);
+  }
+
+  /**
+   * Writes the model to `dir` as `modelFile` beside one external-data file `dataFile`: each weight is filled into a
+   * buffer of its own size, written and dropped, so JavaScript never holds more than the largest tensor. Every
+   * weight starts at a multiple of 4 KiB, so that onnxruntime maps the file instead of copying it.
+   */
+  writeFiles(dir: string, modelFile: string, dataFile: string): { weightBytes: number; dataBytes: number } {
+    const fd = openSync(join(dir, dataFile), 'w');
+    const at = new Map<string, number>(); // old location:offset → offset in the data file
+    let end = 0;
+    const put = (key: string, write: (offset: number) => number) => {
+      end = Math.ceil(end / DATA_ALIGNMENT) * DATA_ALIGNMENT;
+      at.set(key, end);
+      end += write(end);
+    };
+    try {
+      for (const e of this.external) put(`${e.path}:0`, (offset) => writeAll(fd, e.data, offset));
+      for (const b of this.deferredBuffers) {
+        for (const d of b.items) {
+          put(`${b.path}:${d.at}`, (offset) => {
+            const data = new Uint8Array(d.bytes);
+            d.fill(data);
+            return writeAll(fd, data, offset);
+          });
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const initializers = this.initializers.map((t) => {
+      if (!t.externalData) return t;
+      const field = (k: string) => t.externalData!.find((e) => e.key === k)!.value!;
+      const offset = at.get(`${field('location')}:${field('offset')}`)!;
+      return {
+        ...t,
+        externalData: [
+          { key: 'location', value: dataFile },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: field('length') },
+        ],
+      };
+    });
+    const model = this.encode(initializers);
+    const mfd = openSync(join(dir, modelFile), 'w');
+    try {
+      writeAll(mfd, model, 0);
+    } finally {
+      closeSync(mfd);
+    }
+    return { weightBytes: this.weightBytes, dataBytes: end };
+  }
+
+  private encode(initializers: onnxProto.onnx.ITensorProto[]): Uint8Array {
     const model: onnxProto.onnx.IModelProto = {
       irVersion: 8,
       producerName: 'kvmerger',
@@ -230,18 +302,21 @@ export class GraphBuilder {
         node: this.nodes,
         input: this.inputs,
         output: this.outputs,
-        initializer: this.initializers,
+        initializer: initializers,
       },
     };
-    const bytes = onnx.ModelProto.encode(model).finish();
-    const externalData = [...this.external];
-    for (const b of this.deferredBuffers) {
-      const blob = new Uint8Array(b.bytes);
-      for (const d of b.items) d.fill(blob.subarray(d.at, d.at + d.bytes));
-      externalData.push({ path: b.path, data: blob });
-    }
-    return { bytes, externalData, weightBytes: this.weightBytes };
+    return onnx.ModelProto.encode(model).finish();
   }
+}
+
+/** Offsets of weights in a written external-data file: the page size, so onnxruntime can map each one. */
+const DATA_ALIGNMENT = 4096;
+
+/** Writes all of `data` at `offset`; returns its length. */
+function writeAll(fd: number, data: Uint8Array, offset: number): number {
+  let done = 0;
+  while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done);
+  return data.byteLength;
 }
 
 /** Most bytes of deferred weights in one buffer. */

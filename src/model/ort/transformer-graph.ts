@@ -4,7 +4,7 @@ import { isSupportedArchitecture } from '../../formats/model-description.js';
 import { splitFusedWeights } from '../fused-weights.js';
 import { cacheWindowMask, chunkWindowMask, geluTanhOp, softcapOp } from './arch-ops.js';
 import { blockTensor, type WeightSource } from '../../core/weight-source.js';
-import { GraphBuilder, type BuiltModel } from './graph-builder.js';
+import { GraphBuilder } from './graph-builder.js';
 import type { KvType } from '../../cache/head-cache.js';
 import { LinearLayers, type ComputePrecision, type WeightHolding } from './linear-layers.js';
 
@@ -56,10 +56,12 @@ export const graphNames = {
  * - Statistics are `stat_weights [S, T] @ P [G, T, L + T]` per KV head: one row of ones gives column sums, a 0/1
  *   window row gives window sums, a one-hot last row gives the last attention row; S = 0 costs nothing.
  * - Q, K and V (and gate and up) projections are fused into one Gemm each (transB, so weights stay [out, in]).
- * Weights are F32 initializers held as in-memory external data (no 2 GB protobuf limit), all in one buffer that is
- * filled tensor by tensor at build() and that the caller drops once onnxruntime has copied it.
+ * Weights are initializers held as external data (no 2 GB protobuf limit), read tensor by tensor only when the
+ * caller builds the graph in memory or writes it to files (see GraphBuilder).
  */
-export interface BuiltTransformer extends BuiltModel {
+export interface BuiltTransformer {
+  /** The graph, its weights not yet read: `graph.build()` holds them in memory, `graph.writeFiles()` writes them out. */
+  graph: GraphBuilder;
   /** 'graph': the graph takes token ids; 'fed': it takes embedded rows (`embeddings`), looked up by the caller. */
   embedding: 'graph' | 'fed';
   /** How each weight matrix is held: packed in its own quantisation, or expanded to F32. */
@@ -246,7 +248,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   let logits = head === 'token_embd.weight' && embd ? g.op('Gemm', [normed, embd], { transB: 1 }) : lin.linear(normed, E, [{ name: head, rows: c.vocabSize }], 'output_head');
   if (c.finalLogitSoftcap !== undefined) logits = softcapOp(g, logits, c.finalLogitSoftcap);
   g.output(logits, n.logits, 'float32', ['R', c.vocabSize]);
-  return { ...g.build(), embedding: fedEmbedding ? 'fed' : 'graph', holdings: [...lin.holdings.values()] };
+  return { graph: g, embedding: fedEmbedding ? 'fed' : 'graph', holdings: [...lin.holdings.values()] };
 }
 
 /** ONNX element type codes for Cast. */
