@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
+import { stableJson } from '../util/stable-json.js';
 
 export interface ReportRow {
   model: string;
@@ -76,19 +77,6 @@ function slots(v: unknown): number[] | null {
     }
   }
   return out;
-}
-
-/** Stable JSON (sorted keys) for comparing options objects. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 export function parseReportRows(text: string): ReportRows {

@@ -4,7 +4,8 @@
  * and the budgets (the full cache apart, then compressed budgets from largest to smallest).
  */
 import { methodBaseName, sortMethods } from '../plot/method-colors.js';
-import { stableJson, type ReportRow } from './read-report-rows.js';
+import type { ReportRow } from './read-report-rows.js';
+import { stableJson } from '../util/stable-json.js';
 
 export interface BudgetGroup {
   /** 'full', 'none' (a compressed method without a recorded budget) or the budget as a string ('0.5'). */

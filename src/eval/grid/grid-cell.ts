@@ -5,7 +5,7 @@
  * the cells it already finished, and a changed option makes a new cell instead of reusing an old row.
  */
 import { createHash } from 'node:crypto';
-import { stableJson } from '../../report/read-report-rows.js';
+import { stableJson } from '../../util/stable-json.js';
 import type { Sample, Task, TaskOptionValue } from '../tasks/task.js';
 import type { ResolvedOptions } from '../../compress/method-options.js';
 
