@@ -19,6 +19,7 @@ import { planGrid, resultRow, type GridSpec } from '../src/eval/grid/run-grid.js
 import { runSampleCells, type CellOutcome } from '../src/eval/grid/run-sample.js';
 import { getTask } from '../src/eval/tasks/registry.js';
 import type { GridCell } from '../src/eval/grid/grid-cell.js';
+import type { ResultRow } from '../src/eval/grid/result-row.js';
 import type { Sample } from '../src/eval/tasks/task.js';
 import { writeReport } from '../src/report/report.js';
 import { methodColor } from '../src/plot/method-colors.js';
@@ -278,7 +279,7 @@ const CHART_GROUPS: Record<string, string[]> = {
 async function factorReports(out: string, model: string): Promise<void> {
   const path = join(out, model, 'results.jsonl');
   if (!existsSync(path)) return;
-  const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown> & { variant: string });
+  const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ResultRow & { variant: string });
   for (const [group, labels] of Object.entries(CHART_GROUPS)) {
     const dir = join(out, model, 'charts-by-factor', group);
     mkdirSync(dir, { recursive: true });

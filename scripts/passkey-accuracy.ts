@@ -9,14 +9,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ResultRow } from '../src/eval/grid/result-row.js';
 
-interface Row {
-  task: string;
-  method: string;
-  contextLength: number;
-  depth: number | null;
-  score: number;
-}
+type Row = Pick<ResultRow, 'task' | 'method' | 'contextLength' | 'depth' | 'score'>;
 
 const BAR: Record<number, number> = { 1000: 0.95, 2000: 0.95, 4000: 0.9 };
 

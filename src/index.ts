@@ -32,6 +32,7 @@ export { evictionPolicy } from './compress/eviction-policy.js';
 export { getTask, listTasks, describeTasks } from './eval/tasks/registry.js';
 export type { Task, Sample, SampleOptions, TaskScore } from './eval/tasks/task.js';
 export { planGrid, runGrid, type GridSpec, type GridTaskPlan, type GridSummary, type RunGridOptions } from './eval/grid/run-grid.js';
+export type { ResultRow } from './eval/grid/result-row.js';
 export { FidelityAccumulator } from './eval/metrics/logit-metrics.js';
 
 // Reports rebuilt from a run's results.jsonl, and the charts they draw (SVG text; PNG bytes through resvg).

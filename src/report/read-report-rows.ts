@@ -1,42 +1,35 @@
 /**
  * Reads the grid runner's `results.jsonl` for reports, tolerantly: a run may still be going (the last line cut off
- * mid-write), may predate a field, or may hold a few bad lines. Every row becomes a `ReportRow` whose missing
- * numbers are null; lines that cannot be used are counted with the reason, never fatal. When the same cell appears
- * twice (a re-run), the later row wins.
+ * mid-write), may predate a field, or may hold a few bad lines. Every row (a ResultRow, result-row.ts) becomes a
+ * `ReportRow` whose missing numbers are null; lines that cannot be used are counted with the reason, never fatal.
+ * When the same cell appears twice (a re-run), the later row wins.
  */
 import { readFileSync } from 'node:fs';
 import { KvError } from '../util/errors.js';
 import { stableJson } from '../util/stable-json.js';
+import type { ResultRow } from '../eval/grid/result-row.js';
 
-export interface ReportRow {
-  model: string;
-  task: string;
-  sample: string;
-  method: string;
-  options: Record<string, unknown>;
-  /** Fraction of prompt tokens to keep (0.5 = 50%); null when the row has none (the full cache). */
-  budgetRequested: number | null;
-  budgetAchieved: number | null;
-  /** In [0, 1] for the project's tasks (higher is better); null for failed cells. */
-  score: number | null;
-  kvBytes: number | null;
-  prefillMs: number | null;
-  compressMs: number | null;
-  decodeMs: number | null;
-  version: string | null;
-  contextLength: number | null;
-  depth: number | null;
-  promptTokens: number | null;
-  klDivergence: number | null;
-  pplIncrease: number | null;
-  top1Agreement: number | null;
-  /** Kept slots per layer ([layers]), or per layer and head ([layers][heads], averaged over heads here). */
-  slotsPerLayer: number[] | null;
-  /** The row as written, for fields the report does not know. */
-  raw: Record<string, unknown>;
-  /** 1-based line in the file. */
-  line: number;
-}
+/** Nullable copies of a result row's fields: the reader puts null where a row lacks a number. */
+type NullableFields<K extends keyof ResultRow> = { [P in K]: ResultRow[P] | null };
+
+/**
+ * A result row as the report reads it (ResultRow's names, so a renamed field breaks the reader at compile time):
+ * the identifying strings always present, the numbers null when missing, the fidelity metrics lifted out of
+ * `metrics`, per-head slot counts averaged to per-layer.
+ */
+export type ReportRow = Pick<ResultRow, 'model' | 'task' | 'sample' | 'method'> &
+  NullableFields<'budgetRequested' | 'budgetAchieved' | 'score' | 'kvBytes' | 'prefillMs' | 'compressMs' | 'decodeMs' | 'version' | 'contextLength' | 'depth' | 'promptTokens' | 'slotsPerLayer'> & {
+    /** The method's configuration (ResultRow.options); {} when the row has none. */
+    options: Record<string, unknown>;
+    /** Mean KL divergence from the full cache, nats per token (`metrics.meanKL`). */
+    klDivergence: number | null;
+    pplIncrease: number | null;
+    top1Agreement: number | null;
+    /** The row as written, for fields the report does not know. */
+    raw: Record<string, unknown>;
+    /** 1-based line in the file. */
+    line: number;
+  };
 
 export interface SkippedLine {
   line: number;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
+import type { ResultRow } from '../../eval/grid/result-row.js';
 import { modelName, parseIntFlag, parseNameList, parseNumberList } from '../grid-args.js';
 import { loadModelFromArgs, parseModelArgs } from '../model-args.js';
 import { drawnSeedNote, parseSeed } from '../seed.js';
@@ -85,11 +86,14 @@ interface DemoRow {
   ms: number;
 }
 
+/** The fields of a result row the demo's table reads. */
+export type DemoTableInput = Pick<ResultRow, 'task' | 'method' | 'budgetRequested' | 'score' | 'metrics' | 'kvBytes' | 'kvBytesFull' | 'compressMs' | 'decodeMs'>;
+
 /** Mean per (method, budget) over the rows of a demo run. */
-export function demoTable(rows: Record<string, unknown>[]): DemoRow[] {
-  const by = new Map<string, Record<string, unknown>[]>();
+export function demoTable(rows: readonly DemoTableInput[]): DemoRow[] {
+  const by = new Map<string, DemoTableInput[]>();
   for (const r of rows) {
-    const k = `${String(r.method)}\u0000${String(r.budgetRequested)}`;
+    const k = `${r.method}\u0000${r.budgetRequested}`;
     by.set(k, [...(by.get(k) ?? []), r]);
   }
   const out: DemoRow[] = [];
@@ -97,17 +101,17 @@ export function demoTable(rows: Record<string, unknown>[]): DemoRow[] {
     const gen = list.filter((r) => r.task !== 'fidelity');
     const fid = list.filter((r) => r.task === 'fidelity');
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-    const metric = (r: Record<string, unknown>, k: string) => (r.metrics as Record<string, number>)[k]!;
+    const metric = (r: DemoTableInput, k: string) => r.metrics[k]!;
     out.push({
-      method: String(list[0]!.method),
-      budget: Number(list[0]!.budgetRequested),
+      method: list[0]!.method,
+      budget: list[0]!.budgetRequested,
       correct: gen.filter((r) => r.score === 1).length,
       answered: gen.length,
       kl: mean(fid.map((r) => metric(r, 'meanKL'))),
       top1: mean(fid.map((r) => metric(r, 'top1Agreement'))),
-      kvBytes: mean(list.map((r) => Number(r.kvBytes)))!,
-      kvBytesFull: mean(list.map((r) => Number(r.kvBytesFull)))!,
-      ms: mean(list.map((r) => Number(r.compressMs) + Number(r.decodeMs)))!,
+      kvBytes: mean(list.map((r) => r.kvBytes))!,
+      kvBytesFull: mean(list.map((r) => r.kvBytesFull))!,
+      ms: mean(list.map((r) => r.compressMs + r.decodeMs))!,
     });
   }
   return out;
@@ -171,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
       chunkSize,
     };
     const plan = planGrid(model, spec);
-    const rows: Record<string, unknown>[] = [];
+    const rows: ResultRow[] = [];
     const tty = process.stderr.isTTY && !values.json && !values.quiet;
     if (!values.json && !values.quiet) process.stderr.write(`demo: ${spec.model}, ${L}-token prompts, ${methods.length} methods × ${budgets.map((b) => `${b * 100}%`).join(', ')}\n`);
     const s = await runGrid(model, plan, { out, progress: createProgress({ quiet: !tty }), onRow: (r) => rows.push(r) });
@@ -179,10 +183,10 @@ export async function run(argv: string[]): Promise<number> {
       // Rows kept from an earlier run into the same --out.
       const { readFileSync } = await import('node:fs');
       rows.length = 0;
-      for (const l of readFileSync(s.resultsPath, 'utf8').split('\n')) if (l.trim()) rows.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of readFileSync(s.resultsPath, 'utf8').split('\n')) if (l.trim()) rows.push(JSON.parse(l) as ResultRow);
     }
     const table = demoTable(rows);
-    const prefillMs = rows.length ? Math.max(...rows.map((r) => Number(r.prefillMs))) : 0;
+    const prefillMs = rows.length ? Math.max(...rows.map((r) => r.prefillMs)) : 0;
     const elapsed = (performance.now() - t0) / 1000;
     if (values.json) {
       process.stdout.write(JSON.stringify({ model: spec.model, length: L, prompts: plan.samples.length, prefillMs, rows: table, elapsedSeconds: elapsed }, null, 2) + '\n');

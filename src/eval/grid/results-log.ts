@@ -9,6 +9,7 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync,
 import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { ioReason, lockOutDir, makeOutDir } from './out-dir.js';
+import type { ResultRow } from './result-row.js';
 
 /** The file operations append uses (tests put failing ones in their place). */
 export interface ResultsLogIo {
@@ -78,7 +79,7 @@ export class ResultsLog {
     for (const line of text.slice(0, end).split('\n')) {
       if (line.trim() === '') continue;
       try {
-        const row = JSON.parse(line) as { cellKey?: unknown };
+        const row = JSON.parse(line) as Partial<Record<keyof ResultRow, unknown>> | null;
         if (row && typeof row === 'object' && typeof row.cellKey === 'string') {
           opened.done.add(row.cellKey);
           opened.rows++;
@@ -106,7 +107,7 @@ export class ResultsLog {
   }
 
   /** Append one row as a whole line. */
-  append(row: Record<string, unknown>): void {
+  append(row: ResultRow): void {
     if (this.closed) throw new Error('ResultsLog: append after close');
     const buf = Buffer.from(JSON.stringify(row) + '\n', 'utf8');
     const at = fstatSync(this.fd).size;

@@ -16,6 +16,7 @@ import { version } from '../../version.js';
 import { CHAT_TEMPLATE_MODES, modelChatFormat, type ChatTemplateMode } from '../tasks/chat-format.js';
 import { cellKey, type GridCell } from './grid-cell.js';
 import type { GridProgress } from './progress.js';
+import type { ResultRow } from './result-row.js';
 import { ResultsLog } from './results-log.js';
 import { prepareCell, runSampleCells, sampleContextNeed, type CellOutcome, type GridModel } from './run-sample.js';
 import type { Sample, Task, TaskOptionValue } from '../tasks/task.js';
@@ -227,7 +228,7 @@ export interface RunGridOptions {
   progress?: GridProgress;
   signal?: AbortSignal;
   /** Called with each row after it is written. */
-  onRow?: (row: Record<string, unknown>) => void;
+  onRow?: (row: ResultRow) => void;
   /** Characters of generated text kept in a row (default 300). */
   outputChars?: number;
 }
@@ -235,7 +236,8 @@ export interface RunGridOptions {
 /** Rounds a millisecond time to 0.1 ms, so rows stay readable. */
 const ms = (x: number) => Math.round(x * 10) / 10;
 
-export function resultRow(spec: GridSpec, o: CellOutcome, outputChars = 300): Record<string, unknown> {
+/** The row of one finished cell, as results.jsonl holds it. */
+export function resultRow(spec: GridSpec, o: CellOutcome, outputChars = 300): ResultRow {
   const { cell } = o;
   const s = cell.sample;
   return {

@@ -11,8 +11,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lockOutDir, makeOutDir } from '../../../src/eval/grid/out-dir.js';
 import { ResultsLog } from '../../../src/eval/grid/results-log.js';
+import type { ResultRow } from '../../../src/eval/grid/result-row.js';
 import { KvError } from '../../../src/util/errors.js';
 import { writeChatModel } from '../../helpers/chat-model.js';
+
+/** A partial row: the log writes whatever row it is given, and these tests need only the key. */
+const row = (r: Partial<ResultRow> & Record<string, unknown>): ResultRow => r as ResultRow;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = ['--import', 'tsx', join(root, 'src/cli/main.ts')];
@@ -70,7 +74,7 @@ test('lock: reentrant in one process, refused while another live process holds i
 test('ResultsLog: a write that fails midway (ENOSPC) or at fsync (EIO) leaves the last complete row last', () => {
   const d = join(dir, 'log');
   const log0 = ResultsLog.open(d);
-  log0.append({ cellKey: 'a' });
+  log0.append(row({ cellKey: 'a' }));
   log0.close();
   const before = readFileSync(join(d, 'results.jsonl'), 'utf8');
   const fail = (code: string) => Object.assign(new Error(`${code}: simulated, write`), { code });
@@ -81,11 +85,11 @@ test('ResultsLog: a write that fails midway (ENOSPC) or at fsync (EIO) leaves th
       throw fail('ENOSPC');
     },
   });
-  assert.throws(() => log.append({ cellKey: 'b', payload: 'x'.repeat(100) }), kv(/cannot write .*results\.jsonl \(ENOSPC: simulated\); the run stopped and the rows written so far are kept; .*run the same command again to resume/));
+  assert.throws(() => log.append(row({ cellKey: 'b', payload: 'x'.repeat(100) })), kv(/cannot write .*results\.jsonl \(ENOSPC: simulated\); the run stopped and the rows written so far are kept; .*run the same command again to resume/));
   log.close();
   assert.equal(readFileSync(join(d, 'results.jsonl'), 'utf8'), before);
   const log2 = ResultsLog.open(d, { fsyncSync: () => { throw fail('EIO'); } });
-  assert.throws(() => log2.append({ cellKey: 'c' }), kv(/\(EIO: simulated\)/));
+  assert.throws(() => log2.append(row({ cellKey: 'c' })), kv(/\(EIO: simulated\)/));
   log2.close();
   assert.equal(readFileSync(join(d, 'results.jsonl'), 'utf8'), before);
   assert.ok(!existsSync(join(d, '.lock')));

@@ -6,14 +6,18 @@ import { join } from 'node:path';
 import { ResultsLog } from '../../../src/eval/grid/results-log.js';
 import { createProgress, formatDuration } from '../../../src/eval/grid/progress.js';
 import { cellKey } from '../../../src/eval/grid/grid-cell.js';
+import type { ResultRow } from '../../../src/eval/grid/result-row.js';
+
+/** A partial row: the log writes whatever row it is given, and these tests need only the key. */
+const row = (r: Partial<ResultRow> & Record<string, unknown>): ResultRow => r as ResultRow;
 
 test('ResultsLog appends whole lines and reads back the finished cell keys', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvm-log-'));
   try {
     const log = ResultsLog.open(dir);
     assert.equal(log.opened.rows, 0);
-    log.append({ cellKey: 'a', score: 1 });
-    log.append({ cellKey: 'b', score: 0.5 });
+    log.append(row({ cellKey: 'a', score: 1 }));
+    log.append(row({ cellKey: 'b', score: 0.5 }));
     log.close();
     assert.equal(readFileSync(join(dir, 'results.jsonl'), 'utf8'), '{"cellKey":"a","score":1}\n{"cellKey":"b","score":0.5}\n');
     const again = ResultsLog.open(dir);
@@ -34,7 +38,7 @@ test('ResultsLog cuts off a torn last line, so the next row starts on a clean li
     assert.deepEqual([...log.opened.done], ['a']);
     assert.equal(log.opened.badLines, 1);
     assert.equal(log.opened.tornBytes, Buffer.byteLength('{"cellKey":"b","sco'));
-    log.append({ cellKey: 'b' });
+    log.append(row({ cellKey: 'b' }));
     log.close();
     assert.equal(readFileSync(path, 'utf8'), '{"cellKey":"a"}\nnot json\n{"cellKey":"b"}\n');
   } finally {

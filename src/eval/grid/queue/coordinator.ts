@@ -17,6 +17,7 @@
  */
 import { Queue, type Job } from 'bullmq';
 import type { GridProgress } from '../progress.js';
+import type { ResultRow } from '../result-row.js';
 import { ResultsLog } from '../results-log.js';
 import type { GridPlan } from '../run-grid.js';
 import { cellLabel, connectionOptions, reachRedis, type CellJobData, type CellJobResult } from './jobs.js';
@@ -130,18 +131,19 @@ export async function runGridOnQueue(plan: GridPlan, options: QueueGridOptions):
         return;
       }
       const r = job.returnvalue;
-      if (!r || typeof r !== 'object' || !r.row || r.row['cellKey'] !== key) {
+      if (!r || typeof r !== 'object' || !r.row || r.row.cellKey !== key) {
         fail(key, job.data.label, 'the job finished without its row (a worker of another kvmerger version?)');
         return;
       }
-      const row: Record<string, unknown> = { ...r.row, worker: r.worker };
+      const row: ResultRow = { ...r.row, worker: r.worker };
       log.append(row);
       done.add(key);
       pending.delete(key);
       summary.ran++;
       summary.workers[r.worker] = (summary.workers[r.worker] ?? 0) + 1;
-      const score = typeof row['score'] === 'number' ? row['score'] : NaN;
-      const kept = typeof row['budgetAchieved'] === 'number' ? row['budgetAchieved'] : NaN;
+      // The row came over the network from another process: checked, not trusted.
+      const score = typeof row.score === 'number' ? row.score : NaN;
+      const kept = typeof row.budgetAchieved === 'number' ? row.budgetAchieved : NaN;
       progress?.cell(job.data.label, `score ${score.toFixed(3)}, kept ${(kept * 100).toFixed(1)}% (${r.worker})`);
       await job.remove().catch(() => {});
     };

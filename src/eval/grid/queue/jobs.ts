@@ -8,6 +8,7 @@
  * This module imports nothing from bullmq: the eval command loads the queue modules only with --queue.
  */
 import { KvError } from '../../../util/errors.js';
+import type { ResultRow } from '../result-row.js';
 
 /** The queue's default name (`--queue-name`). */
 export const DEFAULT_QUEUE_NAME = 'kvmerger-eval';
@@ -54,7 +55,7 @@ export interface CellJobData {
 
 /** What a worker returns: the row (as a local run writes it) and who ran it. */
 export interface CellJobResult {
-  row: Record<string, unknown>;
+  row: ResultRow;
   worker: string;
 }
 
