@@ -1,6 +1,6 @@
 """Gutenberg corpus access: header/footer stripping, text normalisation and the seeded book split.
 
-Split rule (documented in docs/default-model.md and stored in src/eval/data/gutenberg-split.json):
+Split rule (documented in docs/default-model.md and stored in src/eval/tasks/data/gutenberg-split.json):
   1. Take every file listed in MANIFEST.tsv whose text has a `*** START OF` and a `*** END OF` marker
      (three old-format books without markers are excluded).
   2. Sort the paths, shuffle them with random.Random(seed).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GUTENBERG = REPO_ROOT.parent / "shared" / "data" / "corpora" / "gutenberg"
-SPLIT_JSON = REPO_ROOT / "src" / "eval" / "data" / "gutenberg-split.json"
+SPLIT_JSON = REPO_ROOT / "src" / "eval" / "tasks" / "data" / "gutenberg-split.json"
 VALIDATION_BOOKS = 20
 HAYSTACK_BOOKS = 40
 

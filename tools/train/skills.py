@@ -15,13 +15,14 @@ Families (the `mix` names of a phase):
   copy_doc     "repeat the passage": a short passage, then an instruction and the passage again (long copies)
   niah_like    (step 3,420 on) the standard needle test's shape: one "The best thing to ... in <city> is <phrase>." needle
   paraphrase_qa (step 3,420 on) one needle, a question sharing few words with it, "Question: ...\nAnswer:"
+  ruler_multikey (step 4,250 on) ruler_niah with 2-5 keys (essay or distractor-needle haystack) and one asked
 
 Disjointness from the laboratory's evaluation (see docs/default-model.md):
   - all prose comes from the 'train' books (the token stream of train.py); never the 'haystack' or 'validation' books
   - samples come from Python's random.Random(f"{seed}:{step}"), not from the engine's seeded generators
   - held-out answers: no answer is one of the niah-paraphrase task's values (`EVAL_VALUES`)
   - held-out wordings: the standard needle (San Francisco, sandwich, Dolores Park) and the eight niah-paraphrase
-    templates (src/eval/paraphrased-needles.ts) are never generated: no key or value word is a `HELD_OUT` word, and
+    templates (src/eval/tasks/paraphrased-needles.ts) are never generated: no key or value word is a `HELD_OUT` word, and
     `check_held_out` asserts on every generated needle and question that none occurs (book prose may contain such
     words by itself, as any text does)
 """
@@ -51,8 +52,8 @@ def check_held_out(text: str) -> None:
 
 
 def _paraphrase_values() -> set[str]:
-    """The niah-paraphrase task's answer values (src/eval/paraphrased-needles.ts), never trained as answers."""
-    f = REPO / "src" / "eval" / "paraphrased-needles.ts"
+    """The niah-paraphrase task's answer values (src/eval/tasks/paraphrased-needles.ts), never trained as answers."""
+    f = REPO / "src" / "eval" / "tasks" / "paraphrased-needles.ts"
     if not f.exists():
         return set()
     vals = set()
@@ -65,7 +66,7 @@ EVAL_VALUES = _paraphrase_values()
 
 
 def _ts_words(name: str) -> list[str]:
-    src = (REPO / "src" / "eval" / "english-words.ts").read_text(encoding="utf-8")
+    src = (REPO / "src" / "eval" / "tasks" / "english-words.ts").read_text(encoding="utf-8")
     m = re.search(r"const " + name + r" = `([^`]*)`", src)
     return list(dict.fromkeys(m.group(1).split())) if m else []
 
@@ -539,8 +540,15 @@ class Skills:
                       "Some hidden {t} appear in the following document. Keep them in mind.\n{context}\nWhat are the "
                       "hidden {t} for {query}? The hidden {t} for {query} are")
 
-    def t_ruler_niah(self, rng, length: int):
+    def t_ruler_multikey(self, rng, length: int):
+        """RULER's niah with 2-5 keys and one asked (multikey_1/2/3's shape): added at step 4250, when the model
+        answered a needle's value but not the asked key's (multikey 0-20% at step 4148)."""
+        return self.t_ruler_niah(rng, length, multikey=True)
+
+    def t_ruler_niah(self, rng, length: int, multikey: bool = False):
         hay = rng.choice(["noise", "essay", "essay", "needle"])
+        if multikey and hay == "noise":
+            hay = rng.choice(["essay", "needle"])
         kk = rng.choice(["words", "words", "words", "numbers", "uuids"])
         vv = rng.choice(["numbers", "numbers", "numbers", "words", "uuids"])
         if hay == "needle" and rng.random() < 0.4:
@@ -553,6 +561,8 @@ class Skills:
             nv = rng.randint(2, 5)
         elif r < 0.65:
             nq = rng.randint(2, 4)
+        if multikey:
+            nk, nv, nq = rng.randint(2, 5), 1, 1
         nk = max(nk, nq)
         alt = rng.random() < 0.2
         template = rng.choice(self.RULER_NIAH_ALT) if alt else self.RULER_NIAH
@@ -740,4 +750,4 @@ class Skills:
         return None if res is None else (*res, 1.0)
 
 
-FAMILIES = ("needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc", "niah_like", "paraphrase_qa")
+FAMILIES = ("needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc", "niah_like", "paraphrase_qa", "ruler_multikey")

@@ -17,7 +17,7 @@ KV_NEEDLE = " The special magic number for {x} is {n}."
 KV_QUESTION = "\nWhat is the special magic number for {x}? The special magic number for {x} is"
 # Task families a phase's `mix` may name: v1's four, then the v2 skill families of skills.py.
 MIX_NAMES = ("prose", "passkey", "kv", "induction", "needles", "ruler_niah", "vt", "cwe", "qa", "copy_doc",
-             "niah_like", "paraphrase_qa")
+             "niah_like", "paraphrase_qa", "ruler_multikey")
 
 
 class TaskMaker:
