@@ -13,6 +13,9 @@ import { buildTransformerGraph, graphNames } from './ort/transformer-graph.js';
 import { COMPUTE_PRECISIONS, type ComputePrecision } from './ort/linear-layers.js';
 import { dequantize } from '../formats/dequantize.js';
 import { ggmlByteSize, ggmlTypeByName } from '../formats/ggml-types.js';
+import { createModelSession, type SessionCache, type SessionOrigin } from './ort/cached-session.js';
+import { onnxCacheRoot } from './ort/onnx-cache.js';
+import { checkLoadMemory } from './ort/load-memory.js';
 
 export interface OrtBackendOptions {
   /** onnxruntime intra-op threads (default: the machine's cores). */
@@ -50,6 +53,14 @@ export interface OrtBackendOptions {
    * their cost (docs/methods.md): such a backend refuses a cache whose slots carry proportional masses.
    */
   logMass?: boolean;
+  /**
+   * What the weights are (`modelFileIdentity(path)`), so that the compiled model is kept in the model cache
+   * (`onnxCacheRoot()`; docs/model-files.md) and later loads map it instead of building it again. Without it the
+   * model is built in memory.
+   */
+  cacheIdentity?: string;
+  /** Where a one-line note goes when the cache cannot be used (default: stderr). */
+  note?: (line: string) => void;
 }
 
 /** A quantised embedding table kept as stored: rows are dequantised as they are looked up. */
@@ -79,37 +90,52 @@ export async function createOrtBackend(weights: WeightSource, options: OrtBacken
   const kvType = options.kvType ?? 'f32';
   if (!KV_TYPES.includes(kvType)) throw new KvError(`ort backend: KV type '${String(kvType)}' is unknown; use ${KV_TYPES.join(' or ')}`);
   if (!COMPUTE_PRECISIONS.includes(precision)) throw new KvError(`ort backend: precision '${String(precision)}' is unknown; use ${COMPUTE_PRECISIONS.join(' or ')}`);
-  // The weights live in JavaScript only here: onnxruntime copies external data into its own initializers (and
-  // prepacks the Gemm weights), so `built` is dropped as soon as the session exists.
-  const graph = buildTransformerGraph(weights, { precision, kvType, logMass: options.logMass ?? true });
-  let built: ReturnType<typeof graph.graph.build> | undefined = graph.graph.build();
+  const logMass = options.logMass ?? true;
+  // Nothing is read yet: the weights are read tensor by tensor when the graph is written to the cache (or built in
+  // memory, when there is no cache to write to), see cached-session.ts.
+  const graph = buildTransformerGraph(weights, { precision, kvType, logMass });
   let table: EmbeddingTable | undefined;
   if (graph.embedding === 'fed') {
     const type = weights.typeOf('token_embd.weight');
     const info = ggmlTypeByName(type)!;
     table = { type, bytes: weights.readBytes!('token_embd.weight'), rowBytes: ggmlByteSize(info, config.embeddingLength), width: config.embeddingLength };
   }
-  const holdings = graph.holdings;
-  const weightMiB = (built.weightBytes / 2 ** 20).toFixed(0);
-  let session: ort.InferenceSession;
+  const weightBytes = graph.graph.weightByteCount();
+  const cache: SessionCache = {
+    root: options.cacheIdentity === undefined ? undefined : onnxCacheRoot(),
+    identity: options.cacheIdentity,
+    options: `precision ${precision}, kv ${kvType}, log-mass ${logMass}`,
+  };
+  let created: Awaited<ReturnType<typeof createModelSession>>;
   try {
-    session = await ort.InferenceSession.create(built.bytes, {
-      externalData: built.externalData,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      enableCpuMemArena: options.arena ?? true,
-      enableMemPattern: options.memoryPattern ?? false,
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' }, inter_op: { allow_spinning: '0' } } },
-    });
+    created = await createModelSession(
+      graph.graph,
+      {
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        enableCpuMemArena: options.arena ?? true,
+        enableMemPattern: options.memoryPattern ?? false,
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' }, inter_op: { allow_spinning: '0' } } },
+      },
+      cache,
+      {
+        // checked again here when a cache was meant to be used: in memory the load peaks far higher
+        inMemory: () => {
+          if (cache.root !== undefined && cache.identity !== undefined) checkLoadMemory('the model', weightBytes, 'memory');
+        },
+        note: options.note ?? ((line) => process.stderr.write(`kvmerger: note: ${line}\n`)),
+      },
+    );
   } catch (e) {
-    throw new Error(`ort backend: onnxruntime could not load the model graph (${weightMiB} MiB of weights): ${(e as Error).message}`, { cause: e });
-  } finally {
-    built = undefined;
+    if (e instanceof KvError) throw e;
+    throw new Error(`ort backend: onnxruntime could not load the model graph (${(weightBytes / 2 ** 20).toFixed(0)} MiB of weights): ${(e as Error).message}`, { cause: e });
   }
-  return new OrtBackend(config, session, ropes, chunk, table, holdings, kvType, options.logMass ?? true);
+  const session = created.session;
+  const holdings = graph.holdings;
+  return new OrtBackend(config, session, ropes, chunk, table, holdings, kvType, logMass, created.origin);
 }
 
 class OrtBackend implements ForwardBackend {
@@ -117,6 +143,7 @@ class OrtBackend implements ForwardBackend {
 
   private readonly fetchBase: string[];
   private readonly fetchAll: string[];
+  private readonly ropeRowsByLength = new Map<number, ort.Tensor>();
 
   constructor(
     private readonly config: ModelConfig,
@@ -130,10 +157,12 @@ class OrtBackend implements ForwardBackend {
     readonly kvType: KvType,
     /** Whether the graph takes log-mass inputs (proportional attention). */
     private readonly logMass: boolean,
+    /** Where the session's weights came from: the model cache, a cache entry built by this load, or memory. */
+    readonly origin: SessionOrigin,
   ) {
     const n = graphNames;
     const layers = Array.from({ length: config.blockCount }, (_, l) => l);
-    this.fetchBase = [n.logits, ...layers.flatMap((l) => [n.newKeys(l), n.newValues(l)])];
+    this.fetchBase = [n.logits, ...layers.map((l) => n.newKeysValues(l))];
     const heads = Array.from({ length: config.headCountKv }, (_, h) => h);
     this.fetchAll = [...this.fetchBase, ...layers.flatMap((l) => heads.map((h) => n.stats(l, h)))];
   }
@@ -166,6 +195,21 @@ class OrtBackend implements ForwardBackend {
     return mergeChunks(parts, options);
   }
 
+  /** The `rope_rows` input for a chunk of T tokens (one per chunk length: decode reuses one tensor). */
+  private ropeRows(T: number): ort.Tensor {
+    let rows = this.ropeRowsByLength.get(T);
+    if (!rows) {
+      const c = this.config;
+      const qk = c.headCount + c.headCountKv;
+      const data = new BigInt64Array((qk + c.headCountKv) * T);
+      for (let r = 0; r < qk + c.headCountKv; r++) for (let t = 0; t < T; t++) data[r * T + t] = BigInt(r < qk ? t : T);
+      rows = new ort.Tensor('int64', data, [qk + c.headCountKv, T]);
+      if (this.ropeRowsByLength.size >= 4) this.ropeRowsByLength.clear(); // a few lengths: decode, the chunk, a tail
+      this.ropeRowsByLength.set(T, rows);
+    }
+    return rows;
+  }
+
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = undefined;
@@ -195,7 +239,7 @@ class OrtBackend implements ForwardBackend {
     const start = cache.nextPosition;
     const rope = this.ropes.global;
     const half = rope.invFreq.length;
-    const { cos, sin } = ropeTables(start, T, rope.invFreq, rope.mscale);
+    const { cos, sin } = withIdentityRow(ropeTables(start, T, rope.invFreq, rope.mscale), half);
 
     const rows = options.logits === 'all' ? Int32Array.from({ length: T }, (_, i) => i) : Int32Array.of(T - 1);
     const req: StatsRequest | undefined = options.stats;
@@ -213,16 +257,17 @@ class OrtBackend implements ForwardBackend {
 
     const feeds: Record<string, ort.Tensor> = {
       ...(this.table ? { [n.embeddings]: new ort.Tensor('float32', this.embed(tokens), [T, c.embeddingLength]) } : { [n.tokens]: new ort.Tensor('int32', tokens, [T]) }),
-      [n.cos]: new ort.Tensor('float32', cos, [T, half]),
-      [n.sin]: new ort.Tensor('float32', sin, [T, half]),
+      [n.cos]: new ort.Tensor('float32', cos, [T + 1, half]),
+      [n.sin]: new ort.Tensor('float32', sin, [T + 1, half]),
+      [n.ropeRows]: this.ropeRows(T),
       [n.logitRows]: new ort.Tensor('int32', rows, [rows.length]),
       [n.statWeights]: new ort.Tensor('float32', statW, [kinds.length, T]),
     };
     const local = this.ropes.local;
     if (local) {
-      const tl = ropeTables(start, T, local.invFreq, local.mscale);
-      feeds[n.cosLocal] = new ort.Tensor('float32', tl.cos, [T, half]);
-      feeds[n.sinLocal] = new ort.Tensor('float32', tl.sin, [T, half]);
+      const tl = withIdentityRow(ropeTables(start, T, local.invFreq, local.mscale), half);
+      feeds[n.cosLocal] = new ort.Tensor('float32', tl.cos, [T + 1, half]);
+      feeds[n.sinLocal] = new ort.Tensor('float32', tl.sin, [T + 1, half]);
     }
     if (c.slidingWindow) feeds[n.queryPositions] = new ort.Tensor('float32', Float32Array.from({ length: T }, (_, t) => start + t), [T]);
     for (let l = 0; l < c.blockCount; l++) {
@@ -254,8 +299,9 @@ class OrtBackend implements ForwardBackend {
     if (stats && req!.lastRow) stats.lastRow = [];
     for (let l = 0; l < c.blockCount; l++) {
       const heads = cache.layers[l]!.heads;
-      const kNew = out[n.newKeys(l)]!.data as Float32Array | Uint16Array; // [KV, T, D] (f16 bits under f16)
-      const vNew = out[n.newValues(l)]!.data as Float32Array | Uint16Array;
+      const kv = out[n.newKeysValues(l)]!.data as Float32Array | Uint16Array; // [2KV, T, D] (f16 bits under f16)
+      const kNew = kv.subarray(0, KV * T * D);
+      const vNew = kv.subarray(KV * T * D);
       const perKind: Float32Array[][] = kinds.map(() => []);
       for (let h = 0; h < KV; h++) {
         const hc = heads[h]!;
@@ -281,6 +327,16 @@ class OrtBackend implements ForwardBackend {
     const logits = out[n.logits]!.data as Float32Array;
     return stats ? { logits, stats } : { logits };
   }
+}
+
+/** [T + 1, half] tables: the chunk's rows, then angle 0 (cos 1, sin 0), which leaves the value heads as they are. */
+function withIdentityRow(t: { cos: Float32Array; sin: Float32Array }, half: number): { cos: Float32Array; sin: Float32Array } {
+  const cos = new Float32Array(t.cos.length + half);
+  cos.set(t.cos);
+  cos.fill(1, t.cos.length);
+  const sin = new Float32Array(t.sin.length + half);
+  sin.set(t.sin);
+  return { cos, sin };
 }
 
 /** The log-mass input of a head whose slots all stand for one token: one 0, broadcast over the slots. */

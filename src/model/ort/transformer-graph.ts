@@ -14,12 +14,17 @@ export const graphNames = {
   tokens: 'tokens',
   /** float32 [T, E]: this call's embedded tokens (when the table is quantised: the caller looks rows up). */
   embeddings: 'embeddings',
-  /** float32 [T, ropeDim/2]: cos and sin of each token's RoPE angles (row t: position start + t). */
+  /**
+   * float32 [T + 1, ropeDim/2]: cos and sin of each token's RoPE angles (row t: position start + t), and a last row
+   * of angle 0 (cos 1, sin 0: the identity, exactly), which the value heads read so one RoPE runs over all heads.
+   */
   cos: 'rope_cos',
   sin: 'rope_sin',
-  /** float32 [T, ropeDim/2]: the same for the sliding-window layers' own RoPE (`config.ropeLocal`), when it has one. */
+  /** float32 [T + 1, ropeDim/2]: the same for the sliding-window layers' own RoPE (`config.ropeLocal`), when it has one. */
   cosLocal: 'rope_cos_local',
   sinLocal: 'rope_sin_local',
+  /** int64 [H + 2·KV, T]: the RoPE table row of each head's token t: t for query and key heads, T for value heads. */
+  ropeRows: 'rope_rows',
   /** float32 [T]: this call's positions (start + t), when some layer has a sliding window. */
   queryPositions: 'q_pos',
   /** int32 [slots_l_h]: the positions of the slots KV head h of sliding-window layer l holds before this call. */
@@ -38,9 +43,8 @@ export const graphNames = {
   logMass: (l: number, h: number) => `log_mass_${l}_${h}`,
   /** float32 [R, vocab] */
   logits: 'logits',
-  /** float32 [kvHeads, T, headDim]: this call's keys (after RoPE) and values, to append to the cache. */
-  newKeys: (l: number) => `k_new_${l}`,
-  newValues: (l: number) => `v_new_${l}`,
+  /** [2·kvHeads, T, headDim] (the cache's element type): this call's keys (after RoPE), then its values, to append to the cache. */
+  newKeysValues: (l: number) => `kv_new_${l}`,
   /** float32 [group, S, slots_l_h + T]: stat_weights · softmax probabilities, per query head of KV head h's group. */
   stats: (l: number, h: number) => `stats_${l}_${h}`,
 } as const;
@@ -52,7 +56,11 @@ export const graphNames = {
  *   concatenates the cache with the new tokens: scores against the cache [G·T, L] and against the chunk [G·T, T]
  *   (causal mask) are joined (small), one softmax runs over both, and the two halves multiply their own values.
  *   Attention cost is proportional to the slots each head holds.
- * - New keys/values come out per layer as [kvHeads, T, headDim]; the caller appends them to its HeadCaches.
+ * - New keys and values come out per layer as one [2·kvHeads, T, headDim] block; the caller appends them to its
+ *   HeadCaches.
+ * - Decode runs ≈ 2,000 small kernels per token, each with a fixed cost of a few µs, so the graph avoids kernels per
+ *   KV head: one RoPE over all heads of a layer (value heads read the identity row), per-head operands by one Split
+ *   per layer, masks as Gemm's C, residual adds fused into the next norm.
  * - Statistics are `stat_weights [S, T] @ P [G, T, L + T]` per KV head: one row of ones gives column sums, a 0/1
  *   window row gives window sums, a one-hot last row gives the last attention row; S = 0 costs nothing.
  * - Q, K and V (and gate and up) projections are fused into one Gemm each (transB, so weights stay [out, in]).
@@ -106,10 +114,11 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   lin.check('token_embd.weight', [c.vocabSize, E]);
   const embd = fedEmbedding ? undefined : weight('token_embd.weight', [c.vocabSize, E]);
   const tokens = fedEmbedding ? g.input(n.embeddings, 'float32', ['T', E]) : g.input(n.tokens, 'int32', ['T']);
-  const cos = g.input(n.cos, 'float32', ['T', rd / 2]);
-  const sin = g.input(n.sin, 'float32', ['T', rd / 2]);
-  const cosLocal = c.ropeLocal ? g.input(n.cosLocal, 'float32', ['T', rd / 2]) : cos;
-  const sinLocal = c.ropeLocal ? g.input(n.sinLocal, 'float32', ['T', rd / 2]) : sin;
+  const cos = g.input(n.cos, 'float32', ['T_plus_1', rd / 2]);
+  const sin = g.input(n.sin, 'float32', ['T_plus_1', rd / 2]);
+  const cosLocal = c.ropeLocal ? g.input(n.cosLocal, 'float32', ['T_plus_1', rd / 2]) : cos;
+  const sinLocal = c.ropeLocal ? g.input(n.sinLocal, 'float32', ['T_plus_1', rd / 2]) : sin;
+  const ropeRows = g.input(n.ropeRows, 'int64', [H + 2 * KV, 'T']);
   const queryPos = c.slidingWindow ? g.input(n.queryPositions, 'float32', ['T']) : undefined;
   const logitRows = g.input(n.logitRows, 'int32', ['R']);
   const statW = g.input(n.statWeights, 'float32', ['S', 'T']);
@@ -121,13 +130,22 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   const mask = g.op('Trilu', [full, g.int(1)], { upper: 1 }); // [T, T]: −inf above the diagonal, 0 elsewhere
   const maskG = G === 1 ? mask : g.op('Tile', [mask, g.ints([G, 1])]); // [G·T, T]
   const groupShape = g.op('Concat', [g.ints([G]), tShape, g.ints([-1])], { axis: 0 }); // [G, T, -1]
-  // RoPE tables are per call: row t holds position start + t, so the op's position offset is 0.
-  const ropeOffset = g.ints([0]);
+  const minusT = g.op('Neg', [tShape]); // [1] = −T: where each head's chunk columns start, counted from the end
 
   const rmsNorm = (x: string, w: string): string =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: c.rmsNormEps }, stash_type: 1 });
+  /** The residual add and the next norm in one kernel: [norm(x + y), x + y]. */
+  const addNorm = (x: string, y: string, w: string): [string, string] => {
+    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', [x, y, w], {
+      attrs: { epsilon: { float: c.rmsNormEps } },
+      outputs: [g.fresh('normed'), '', '', g.fresh('residual')],
+      domain: 'com.microsoft',
+    });
+    return [normed!, sum!];
+  };
 
   let x = embd ? g.op('Gather', [embd, tokens], { axis: 0 }) : tokens; // [T, E]
+  let pending: string | undefined; // the last layer's FFN output, not yet added to x (added by the next norm)
   if (c.embeddingScale !== undefined) x = g.op('Mul', [x, g.floats([c.embeddingScale], [])]);
   const scale = { float: c.attentionScale ?? 1 / Math.sqrt(D) };
   const cap = (v: string): string => (c.attnLogitSoftcap === undefined ? v : softcapOp(g, v, c.attnLogitSoftcap));
@@ -135,7 +153,9 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   for (let l = 0; l < c.blockCount; l++) {
     const b = (part: string) => blockTensor(l, part);
     const attnNorm = weight(b('attn_norm.weight'), [E]);
-    const h = rmsNorm(x, attnNorm);
+    let h: string;
+    if (pending) [h, x] = addNorm(x, pending, attnNorm);
+    else h = rmsNorm(x, attnNorm);
     let qkv = lin.linear(h, E, [
       { name: b('attn_q.weight'), rows: H * D },
       { name: b('attn_k.weight'), rows: KV * D },
@@ -144,50 +164,43 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
     if (c.attentionBias) {
       qkv = g.op('Add', [qkv, fused(`blk.${l}.attn_qkv.bias`, [[b('attn_q.bias'), [H * D]], [b('attn_k.bias'), [KV * D]], [b('attn_v.bias'), [KV * D]]])]);
     }
-    // Head-major in one transpose: [H + 2KV, T, D]; then RoPE on the H + KV query and key heads at once.
-    const heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
-    // Under f16 the projections' keys and values are rounded by a Cast into the claimed output names.
-    const vNew = f16 ? g.fresh('v_proj_f32') : g.claim(n.newValues(l));
-    let qk0: string;
+    // Head-major in one transpose: [H + 2KV, T, D]; then one RoPE over all heads, each read as a batch row of one
+    // head ([batch, T, D]): query and key heads take their positions' rows, value heads the identity row.
+    let heads3 = g.op('Transpose', [g.op('Reshape', [qkv, g.ints([0, H + 2 * KV, D])])], { perm: [1, 0, 2] });
     if (c.qkNorm) {
       // per-head RMSNorm of queries and keys (qwen3, gemma3), before RoPE
-      const [q0, k0] = g.node('Split', [heads3, g.ints([H, KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('q'), g.fresh('k'), vNew] });
+      const [q0, k0, v0] = g.node('Split', [heads3, g.ints([H, KV, KV])], { attrs: { axis: 0 }, count: 3 });
       const qn = rmsNorm(q0!, weight(b('attn_q_norm.weight'), [D]));
       const kn = rmsNorm(k0!, weight(b('attn_k_norm.weight'), [D]));
-      qk0 = g.op('Concat', [qn, kn], { axis: 0 });
-    } else {
-      qk0 = g.node('Split', [heads3, g.ints([H + KV, KV])], { attrs: { axis: 0 }, outputs: [g.fresh('qk'), vNew] })[0]!;
+      heads3 = g.op('Concat', [qn, kn, v0!], { axis: 0 });
     }
     const window = layerWindow(c, l);
     const local = window !== undefined;
-    const qkRot = g.op(
+    const rot = g.op(
       'RotaryEmbedding',
-      [g.op('Unsqueeze', [qk0, g.ints([0])]), ropeOffset, local ? cosLocal : cos, local ? sinLocal : sin],
-      { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: H + KV },
+      [heads3, ropeRows, local ? cosLocal : cos, local ? sinLocal : sin],
+      { interleaved: c.ropeStyle === 'normal' ? 1 : 0, rotary_embedding_dim: rd, num_heads: 1 },
       'com.microsoft',
-    ); // [1, H + KV, T, D]
-    const kNew = f16 ? g.fresh('k_rot_f32') : g.claim(n.newKeys(l));
-    const [qHeads] = g.node('Split', [g.op('Squeeze', [qkRot, g.ints([0])]), g.ints([H, KV])], {
-      attrs: { axis: 0 },
-      outputs: [g.fresh('q'), kNew],
-    }); // [H, T, D], [KV, T, D]
-    let kUse = kNew;
-    let vUse = vNew;
+    ); // [H + 2KV, T, D]
+    // Under f16 the keys and values are rounded by a Cast into the output; the chunk attends to them as the cache
+    // will hold them (rounded), as llama.cpp does.
+    const kvOut = f16 ? g.fresh('kv_f32') : g.claim(n.newKeysValues(l));
+    const [qHeads] = g.node('Split', [rot, g.ints([H, 2 * KV])], { attrs: { axis: 0 }, outputs: [g.fresh('q'), kvOut] }); // [H, T, D], [2KV, T, D]
+    let kvUse = kvOut;
     if (f16) {
-      for (const [value, name] of [[kNew, n.newKeys(l)], [vNew, n.newValues(l)]] as const) {
-        g.node('Cast', [value], { attrs: { to: FLOAT16 }, outputs: [g.claim(name)] });
-        g.output(name, name, 'float16', [KV, 'T', D]);
-      }
-      // The chunk attends to its own keys and values as the cache will hold them (rounded), as llama.cpp does.
-      kUse = g.op('Cast', [n.newKeys(l)], { to: FLOAT32 });
-      vUse = g.op('Cast', [n.newValues(l)], { to: FLOAT32 });
-    } else {
-      g.output(kNew, n.newKeys(l), 'float32', [KV, 'T', D]);
-      g.output(vNew, n.newValues(l), 'float32', [KV, 'T', D]);
+      g.node('Cast', [kvOut], { attrs: { to: FLOAT16 }, outputs: [g.claim(n.newKeysValues(l))] });
+      kvUse = g.op('Cast', [n.newKeysValues(l)], { to: FLOAT32 });
     }
+    g.output(n.newKeysValues(l), n.newKeysValues(l), f16 ? 'float16' : 'float32', [2 * KV, 'T', D]);
 
-    // Query heads grouped by KV head: [KV, G·T, D] (query head qh reads KV head floor(qh / G)).
-    const qGroups = g.op('Reshape', [qHeads!, g.ints([KV, -1, D])]);
+    // Per KV head, 2-D without a kernel per head: rows of [H·T, D] split in KV equal parts (query head qh reads KV
+    // head floor(qh / G), so KV head h's queries are the rows h·G·T … (h + 1)·G·T − 1), [2KV·T, D] in 2KV.
+    const perHead = (v: string, parts: number): string[] => {
+      const rows = g.op('Reshape', [v, g.ints([-1, D])]);
+      return parts === 1 ? [rows] : g.node('Split', [rows], { attrs: { axis: 0 }, count: parts });
+    };
+    const qParts = perHead(qHeads!, KV); // [G·T, D] each
+    const kvParts = perHead(kvUse, 2 * KV); // [T, D] each: KV keys, then KV values
     const outs: string[] = [];
     const chunkMask = local ? g.op('Add', [maskG, G === 1 ? chunkWindowMask(g, full, window) : g.op('Tile', [chunkWindowMask(g, full, window), g.ints([G, 1])])]) : maskG;
     for (let kh = 0; kh < KV; kh++) {
@@ -197,36 +210,34 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       };
       const kc = cacheIn(n.keyCache(l, kh));
       const vc = cacheIn(n.valueCache(l, kh));
-      const at = g.int(kh);
-      const qh = g.op('Gather', [qGroups, at], { axis: 0 }); // [G·T, D]
-      const kn = g.op('Gather', [kUse, at], { axis: 0 }); // [T, D]
-      const vn = g.op('Gather', [vUse, at], { axis: 0 });
+      const qh = qParts[kh]!;
+      const kn = kvParts[kh]!;
+      const vn = kvParts[KV + kh]!;
       // [G·T, L]; log(mass) of the cached slots is added after the soft cap (as Gemm's C when there is none)
       const lm = logMass ? g.input(n.logMass(l, kh), 'float32', [`mass_${l}_${kh}`]) : undefined;
       let sc = lm && c.attnLogitSoftcap === undefined ? g.op('Gemm', [qh, kc, lm], { transB: 1, alpha: scale }) : cap(g.op('Gemm', [qh, kc], { transB: 1, alpha: scale }));
       if (lm && c.attnLogitSoftcap !== undefined) sc = g.op('Add', [sc, lm]);
       if (local) sc = g.op('Add', [sc, cacheWindowMask(g, queryPos!, g.input(n.slotPositions(l, kh), 'int32', [`slots_${l}_${kh}`]), window, G)]);
-      const sn = g.op('Add', [cap(g.op('Gemm', [qh, kn], { transB: 1, alpha: scale })), chunkMask]); // [G·T, T]
+      // [G·T, T]: the causal mask is Gemm's C when there is no soft cap
+      const sn = c.attnLogitSoftcap === undefined ? g.op('Gemm', [qh, kn, chunkMask], { transB: 1, alpha: scale }) : g.op('Add', [cap(g.op('Gemm', [qh, kn], { transB: 1, alpha: scale })), chunkMask]);
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]
-      const len = g.op('Shape', [kc], { start: 0, end: 1 }); // [1] = L
-      const pc = g.op('Slice', [p, g.ints([0]), len, g.ints([1])]);
-      const pn = g.op('Slice', [p, len, g.ints([2 ** 31 - 1]), g.ints([1])]);
-      const st = g.node('MatMul', [statW, g.op('Reshape', [p, groupShape])], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
+      const p3 = g.op('Reshape', [p, groupShape]); // [G, T, L + T]
+      const st = g.node('MatMul', [statW, p3], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
       g.output(st, n.stats(l, kh), 'float32', [G, 'S', `slots_${l}_${kh}_plus_T`]);
-      // The head's output depends on its stats (+ 0 · sum, exact: the stats are finite), so onnxruntime runs the stats
-      // MatMul here and frees p at once. Without it the stats nodes (graph outputs only) run last and every layer's
-      // [G·T, L + T] block stays alive until then: 3 GB more and 2.4× slower at a 4096-token prefill.
-      const zero = g.op('Mul', [g.op('ReduceSum', [st], { keepdims: 0 }), g.floats([0], [])]);
-      outs.push(g.op('Add', [g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])]), zero])); // [G·T, D]
+      // The chunk's half ends at the stats' last dimension (L + T, the end of p): so the head's output depends on
+      // its stats and onnxruntime runs the stats MatMul here, freeing p at once. Without that dependency the stats
+      // nodes (graph outputs only) run last and every layer's [G·T, L + T] block stays alive until then: 3 GB more
+      // and 2.4× slower at a 4096-token prefill.
+      const pc = g.op('Slice', [p3, g.ints([0]), minusT, g.ints([2])]); // [G, T, L]
+      const pn = g.op('Slice', [p3, minusT, g.op('Shape', [st], { start: 2, end: 3 }), g.ints([2])]); // [G, T, T]
+      outs.push(g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])])); // [G, T, D]
     }
-    const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
+    const attn = KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
     let o = lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'));
     if (c.postNorms) o = rmsNorm(o, weight(b('post_attention_norm.weight'), [E]));
-    x = g.op('Add', [x, o]);
-
-    const ffnNorm = weight(b('ffn_norm.weight'), [E]);
-    const h2 = rmsNorm(x, ffnNorm);
+    let h2: string;
+    [h2, x] = addNorm(x, o, weight(b('ffn_norm.weight'), [E]));
     const gateUp = lin.linear(h2, E, [
       { name: b('ffn_gate.weight'), rows: F },
       { name: b('ffn_up.weight'), rows: F },
@@ -237,8 +248,9 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       : g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
     let down = lin.linear(act, F, [{ name: b('ffn_down.weight'), rows: E }], b('ffn_down.weight'));
     if (c.postNorms) down = rmsNorm(down, weight(b('post_ffw_norm.weight'), [E]));
-    x = g.op('Add', [x, down]);
+    pending = down;
   }
+  if (pending) x = g.op('Add', [x, pending]);
 
   const rows = g.op('Gather', [x, logitRows], { axis: 0 }); // [R, E]
   const outNorm = weight('output_norm.weight', [E]);
