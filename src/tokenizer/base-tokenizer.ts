@@ -155,8 +155,11 @@ export abstract class BaseTokenizer implements Tokenizer {
     this.bytesCache = new Array<Uint8Array | undefined>(n);
   }
 
-  /** Encodes one fragment of plain text (no special tokens in it), appending ids to `out`. */
-  protected abstract encodeText(text: string, out: number[], afterSpecial: boolean): void;
+  /**
+   * Encodes one fragment of plain text (no special tokens in it), appending ids to `out`. `afterSpecial`: it starts
+   * the text or follows a special token; `atStart`: it starts the text.
+   */
+  protected abstract encodeText(text: string, out: number[], afterSpecial: boolean, atStart: boolean): void;
   /** The decoded bytes of a non-control token. */
   protected abstract pieceBytes(id: number): Uint8Array;
   /** Whether decode drops the dummy-prefix space of the first piece (SPM with add_space_prefix). */
@@ -171,14 +174,12 @@ export abstract class BaseTokenizer implements Tokenizer {
     if (addSpecial && this.addBos) out.push(this.bos!);
     if (text.length > 0) {
       let afterSpecial = true;
+      let atStart = true;
       for (const f of this.splitSpecial(text, parseSpecial)) {
-        if (typeof f === 'number') {
-          out.push(f);
-          afterSpecial = true;
-        } else {
-          this.encodeText(f, out, afterSpecial);
-          afterSpecial = false;
-        }
+        if (typeof f === 'number') out.push(f);
+        else this.encodeText(f, out, afterSpecial, atStart);
+        afterSpecial = typeof f === 'number';
+        atStart = false;
       }
     }
     if (addSpecial && this.addEos) out.push(this.eos!);

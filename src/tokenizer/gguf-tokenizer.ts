@@ -58,11 +58,17 @@ function numberArray(md: Map<string, unknown>, key: string, where: string, n: nu
   return a;
 }
 
+/** What a Hugging Face folder's tokenizer adds to the metadata (no GGUF key says it). */
+export interface GGUFTokenizerOptions {
+  /** SPM: the space prefix only at the start of the text (Metaspace `prepend_scheme: first`). */
+  spacePrefixAtStartOnly?: boolean;
+}
+
 /**
  * Builds the tokenizer described by GGUF metadata (as `openGGUF(path).metadata` holds it). `where` names the file
  * in error messages.
  */
-export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGUF'): Tokenizer {
+export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGUF', options: GGUFTokenizerOptions = {}): Tokenizer {
   const model = md.get('tokenizer.ggml.model');
   if (model === undefined) {
     throw new KvError(`${where}: no tokenizer in this GGUF (tokenizer.ggml.model is missing); use a GGUF that includes its vocabulary`);
@@ -111,6 +117,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
       addBos: flag('add_bos_token') ?? true,
       addEos: flag('add_eos_token') ?? false,
       addSpacePrefix: flag('add_space_prefix') ?? true,
+      spacePrefixAtStartOnly: options.spacePrefixAtStartOnly ?? false,
       rstrip,
     });
   }

@@ -113,7 +113,7 @@ export function tokenizerFromHFJson(json: unknown, where = 'tokenizer.json', hin
   const model = json.model;
   const type = model.type ?? (model.merges ? 'BPE' : undefined);
   if (type !== 'BPE') {
-    throw new KvError(`${where}: unsupported tokenizer model ${String(type)}; supported: BPE (byte-level)`);
+    throw new KvError(`${where}: unsupported tokenizer model ${String(type)}; supported: BPE (byte-level, or SentencePiece-style with byte_fallback)`);
   }
   if (model.continuing_subword_prefix || model.end_of_word_suffix) {
     throw new KvError(`${where}: BPE with continuing_subword_prefix / end_of_word_suffix is not supported`);
@@ -122,8 +122,8 @@ export function tokenizerFromHFJson(json: unknown, where = 'tokenizer.json', hin
   const decoderType = isObj(json.decoder) ? json.decoder.type : undefined;
   if (!byteLevel && decoderType !== 'ByteLevel') {
     throw new KvError(
-      `${where}: only byte-level BPE tokenizer.json files are supported (ByteLevel pre-tokenizer or decoder); ` +
-        'for SentencePiece-style models use the GGUF or a llama2.c tokenizer.bin',
+      `${where}: a BPE tokenizer.json is read when it is byte-level (a ByteLevel pre-tokenizer or decoder) or ` +
+        'SentencePiece-style (byte_fallback); this one is neither',
     );
   }
   if (!isObj(model.vocab)) throw new KvError(`${where}: model.vocab is missing (it must be an object of token → id)`);

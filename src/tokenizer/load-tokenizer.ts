@@ -1,14 +1,18 @@
 /**
- * `loadTokenizer(path)`: a GGUF (its `tokenizer.ggml.*` metadata), a llama2.c `tokenizer.bin`, or a Hugging Face
- * `tokenizer.json`, recognised by content rather than by name.
+ * `loadTokenizer(path)`: a GGUF (its `tokenizer.ggml.*` metadata), a llama2.c `tokenizer.bin`, a Hugging Face
+ * `tokenizer.json` (byte-level BPE, or SentencePiece-style with byte_fallback), recognised by content rather than by
+ * name; a SentencePiece `tokenizer.model` (by its .model name: its protobuf has no magic); or a Hugging Face folder
+ * (a directory with config.json: its tokenizer.model or tokenizer.json, as src/formats/hf-vocab.ts chooses).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { openGGUF } from '../formats/gguf-reader.js';
+import { hfFolderTokenizer, readJsonFile } from '../formats/hf-vocab.js';
 import { KvError } from '../util/errors.js';
 import { tokenizerFromGGUFMetadata } from './gguf-tokenizer.js';
 import { tokenizerFromHFJson, type HFTokenizerHints } from './hf-tokenizer.js';
 import { Llama2cTokenizer, parseLlama2cTokenizer } from './llama2c-tokenizer.js';
+import { isSpmTokenizerJson } from './spm-vocab.js';
 import type { Tokenizer } from './tokenizer.js';
 
 const NOT_FOUND =
@@ -67,7 +71,10 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
   let size: number;
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new KvError(`${path}: is a directory; pass a GGUF, a tokenizer.bin or a tokenizer.json file`);
+    if (st.isDirectory()) {
+      if (existsSync(join(path, 'config.json'))) return folderTokenizer(path, {});
+      throw new KvError(`${path}: is a directory without config.json; pass a GGUF, a tokenizer.bin, a tokenizer.json or a tokenizer.model file, or a Hugging Face model folder`);
+    }
     size = st.size;
   } catch (err) {
     if (err instanceof KvError) throw err;
@@ -75,6 +82,7 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
     if (code === 'ENOENT') throw new KvError(`${path}: no such file; check the path`);
     throw new KvError(`${path}: cannot read (${(err as Error).message})`);
   }
+  if (basename(path).endsWith('.model')) return folderTokenizer(dirname(path), { tokenizerModel: path });
   const h = head(path, 64);
   const magic = String.fromCharCode(...h.subarray(0, 4));
   if (magic === 'GGUF') {
@@ -99,6 +107,8 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
     if (typeof json !== 'object' || json === null || !('model' in json)) {
       throw new KvError(`${path}: ${NOT_FOUND} (this JSON has no "model"; is it config.json rather than tokenizer.json?)`);
     }
+    // SentencePiece-style (byte_fallback): as its folder's conversion writes it, the folder's config files beside it
+    if (isSpmTokenizerJson(json)) return folderTokenizer(dirname(path), { tokenizerJson: path });
     return tokenizerFromHFJson(json, path, hfHints(path));
   }
   if (looksLikeLlama2cCheckpoint(h)) {
@@ -114,6 +124,22 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
     }
   }
   throw new KvError(`${path}: ${NOT_FOUND}`);
+}
+
+/**
+ * A Hugging Face folder's tokenizer (or one file of it), with config.json's vocab_size when the folder has one: a
+ * tokenizer.model or an SPM tokenizer.json pads to it, as its conversion does.
+ */
+function folderTokenizer(dir: string, files: { tokenizerJson?: string; tokenizerModel?: string }): Tokenizer {
+  let config: Record<string, unknown> = {};
+  try {
+    const c = readJsonFile(join(dir, 'config.json'));
+    if (c) config = typeof c.text_config === 'object' && c.text_config !== null ? { ...c, ...(c.text_config as Record<string, unknown>) } : c;
+  } catch {
+    config = {}; // a broken neighbour is not this file's problem
+  }
+  const vocabSize = typeof config.vocab_size === 'number' && Number.isInteger(config.vocab_size) && config.vocab_size > 0 ? config.vocab_size : undefined;
+  return hfFolderTokenizer(dir, vocabSize, config, files);
 }
 
 /** The start of a llama2.c tokenizer.bin: max_token_length in 1..64 Ki, then the first token's finite score. */

@@ -13,6 +13,11 @@ export interface SpmSpec extends VocabularySpec {
   scores: ArrayLike<number>;
   /** GGUF `tokenizer.ggml.add_space_prefix`; default true. */
   addSpacePrefix?: boolean;
+  /**
+   * The prefix only where the text starts, not after special tokens (a Hugging Face Metaspace `prepend_scheme:
+   * first`; llama.cpp has no such mode). Default false.
+   */
+  spacePrefixAtStartOnly?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -22,6 +27,7 @@ const MAX_CACHE = 1 << 16;
 export class SpmTokenizer extends BaseTokenizer {
   readonly family: TokenizerFamily = 'spm';
   readonly addSpacePrefix: boolean;
+  private readonly prefixAtStartOnly: boolean;
   private readonly scores: Float32Array;
   private readonly byteIds: Int32Array;
   /** Whether text may be merged segment by segment (see space-segments.ts); then segments are cached. */
@@ -31,6 +37,7 @@ export class SpmTokenizer extends BaseTokenizer {
   constructor(spec: SpmSpec) {
     super(spec);
     this.addSpacePrefix = spec.addSpacePrefix ?? true;
+    this.prefixAtStartOnly = spec.spacePrefixAtStartOnly ?? false;
     this.scores = Float32Array.from({ length: this.vocabSize }, (_, i) => (i < spec.scores.length ? spec.scores[i]! : 0));
     // byte → token: `<0xXX>`, else the one-character string, else unknown (llama.cpp's byte_to_token).
     this.byteIds = new Int32Array(256).fill(-1);
@@ -46,8 +53,9 @@ export class SpmTokenizer extends BaseTokenizer {
     return this.addSpacePrefix;
   }
 
-  protected encodeText(fragment: string, out: number[], afterSpecial: boolean): void {
-    const text = (this.addSpacePrefix && afterSpecial ? ' ' + fragment : fragment).replaceAll(' ', SPACE);
+  protected encodeText(fragment: string, out: number[], afterSpecial: boolean, atStart: boolean): void {
+    const prefix = this.addSpacePrefix && (this.prefixAtStartOnly ? atStart : afterSpecial);
+    const text = (prefix ? ' ' + fragment : fragment).replaceAll(' ', SPACE);
     if (!this.segmentable) {
       this.encodeSegment(text, out);
       return;

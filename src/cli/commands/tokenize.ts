@@ -1,5 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { loadTokenizer } from '../../tokenizer/load-tokenizer.js';
 import { MODEL_OPTIONS, OUTPUT_OPTIONS, PROMPT_OPTIONS, parseOptions, promptText, type OptionTable } from '../options.js';
@@ -50,8 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     const { defaultModelPath } = await import('../../model/load-model.js');
     file = defaultModelPath();
   }
-  // A Hugging Face folder's vocabulary is its tokenizer.json.
-  if (values.tokenizer === undefined && existsSync(join(file, 'config.json')) && statSync(file).isDirectory()) file = join(file, 'tokenizer.json');
+  // A Hugging Face folder's vocabulary (its tokenizer.json or tokenizer.model): loadTokenizer reads the folder.
   const tokenizer = loadTokenizer(file);
   const special = !values['no-special'];
   const ids = tokenizer.encode(text, { addSpecial: special, parseSpecial: special });
