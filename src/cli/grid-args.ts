@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { KvError } from '../util/errors.js';
 import type { Task, TaskOptionValue } from '../eval/tasks/task.js';
+import { malformedTaskOption } from '../eval/tasks/task-options.js';
 
 /** `0.5,0.35` → [0.5, 0.35]; `integers` also rejects non-integers. */
 export function parseNumberList(flag: string, spec: string | undefined, integers = false): number[] | undefined {
@@ -37,7 +38,7 @@ export function taskOptionsBy(tasks: Task[], items: readonly string[]): Map<stri
   const out = new Map<string, Record<string, TaskOptionValue>>();
   for (const item of items) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new KvError(`--task-option '${item}' must be task.name=value or name=value (e.g. fidelity.k=128)`);
+    if (eq <= 0) throw new KvError(malformedTaskOption(item));
     const key = item.slice(0, eq).trim();
     const value = item.slice(eq + 1).trim();
     const dot = key.lastIndexOf('.');

@@ -15,20 +15,37 @@ import { KvError } from '../../util/errors.js';
 import { haystackTokens, openHaystack, randomParagraphStart } from './haystack.js';
 import { summarizeFidelity } from '../metrics/logit-metrics.js';
 import { sampleRng } from './seeded-random.js';
-import type { FidelityObservation, FidelityTask, Sample, SampleOptions, TaskOptionSpec, TaskScore } from './task.js';
-import { readTaskOptions } from './task-options.js';
-import type { GutenbergSplitName } from './gutenberg.js';
+import type { FidelityObservation, FidelityTask, Sample, SampleOptions, TaskScore } from './task.js';
+import { defineTaskOptions } from './task-options.js';
+import { option, type OptionsOf } from '../../util/option-declarations.js';
 
 export type FidelityVariant = 'fidelity' | 'ppl-stream';
 
+const SPLIT = {
+  split: option.enum(['validation', 'haystack'], { default: 'validation', description: 'held-out Gutenberg books to draw documents from' }),
+} as const;
+
+const FIDELITY_DECL = {
+  ...SPLIT,
+  k: option.integer({ min: 0, minExclusive: true, default: 256, description: 'continuation tokens teacher-forced after the compressed prompt' }),
+} as const;
+
+const PPL_STREAM_DECL = {
+  ...SPLIT,
+  promptTokens: option.integer({ min: 0, minExclusive: true, default: 64, description: 'tokens prefilled before the stream (the rest of L is forced one by one)' }),
+} as const;
+
+/** The options of `fidelity`, as the library passes them. */
+export type FidelityOptions = OptionsOf<typeof FIDELITY_DECL>;
+/** The options of `ppl-stream`, as the library passes them. */
+export type PplStreamOptions = OptionsOf<typeof PPL_STREAM_DECL>;
+
+const FIDELITY_OPTIONS = defineTaskOptions(FIDELITY_DECL);
+const PPL_STREAM_OPTIONS = defineTaskOptions(PPL_STREAM_DECL);
+
 export function createFidelityTask(variant: FidelityVariant): FidelityTask {
   const stream = variant === 'ppl-stream';
-  const options: TaskOptionSpec[] = [
-    { name: 'split', type: 'string', default: 'validation', choices: ['validation', 'haystack'], description: 'held-out Gutenberg books to draw documents from' },
-    stream
-      ? { name: 'promptTokens', type: 'number', default: 64, description: 'tokens prefilled before the stream (the rest of L is forced one by one)' }
-      : { name: 'k', type: 'number', default: 256, description: 'continuation tokens teacher-forced after the compressed prompt' },
-  ];
+  const schema = stream ? PPL_STREAM_OPTIONS : FIDELITY_OPTIONS;
   const defaultLengths = stream ? [2048] : [1024, 2048];
   return {
     kind: 'fidelity',
@@ -36,16 +53,16 @@ export function createFidelityTask(variant: FidelityVariant): FidelityTask {
     description: stream
       ? 'perplexity of an L-token Gutenberg stream with the budget enforced while decoding; KL and top-1 vs the full cache'
       : 'T = L prompt tokens compressed, k forced tokens: perplexity increase, KL(full ‖ compressed), top-1 agreement',
-    options,
+    options: schema.specs,
     defaultLengths,
     samples(opts: SampleOptions): Sample[] {
-      const o = readTaskOptions(variant, options, opts.options);
-      const corpus = openHaystack('gutenberg', opts.dataRoot, `the '${variant}' task`, o.split as GutenbergSplitName);
+      const o = schema.parse(variant, opts.options);
+      const corpus = openHaystack('gutenberg', opts.dataRoot, `the '${variant}' task`, o.split);
       const out: Sample[] = [];
       for (const L of opts.lengths ?? defaultLengths) {
         if (!(Number.isInteger(L) && L > 0)) throw new KvError(`length ${L} is not a positive integer token count`);
-        const T = stream ? (o.promptTokens as number) : L;
-        const k = stream ? L - T : (o.k as number);
+        const T = 'promptTokens' in o ? o.promptTokens : L;
+        const k = 'k' in o ? o.k : L - T;
         if (!(Number.isInteger(T) && T > 0 && Number.isInteger(k) && k > 0)) {
           throw new KvError(`task '${variant}': prompt ${T} and continuation ${k} tokens must both be positive integers (check --lengths and the options)`);
         }
@@ -65,7 +82,7 @@ export function createFidelityTask(variant: FidelityVariant): FidelityTask {
             maxNewTokens: 0,
             contextLength: L,
             promptTokens: T,
-            meta: { seed: opts.seed, split: o.split as string, start, k, decodeCompression: stream },
+            meta: { seed: opts.seed, split: o.split, start, k, decodeCompression: stream },
           });
         }
       }

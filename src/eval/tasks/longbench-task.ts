@@ -24,8 +24,9 @@ import { resolveDataRoot } from './data-root.js';
 import { parseJsonLines } from './json-lines.js';
 import { DATASET_METRIC, longBenchScore } from '../metrics/longbench-metrics.js';
 import { encodeChat } from './chat-format.js';
-import { encodeContent, type ChatFormat, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
-import { readTaskOptions } from './task-options.js';
+import { encodeContent, type ChatFormat, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskScore } from './task.js';
+import { defineTaskOptions } from './task-options.js';
+import { option } from '../../util/option-declarations.js';
 
 export interface LongBenchRow {
   input: string;
@@ -141,22 +142,22 @@ export function createLongBenchTask(dataset: string): GenerationTask {
     throw new KvError(`unknown LongBench dataset '${dataset}'; known: ${Object.keys(DATASET_METRIC).join(', ')}`);
   }
   const name = `longbench-${dataset}`;
-  const options: TaskOptionSpec[] = [
-    { name: 'dir', type: 'string', description: `folder with ${dataset}.jsonl (default: <data>/longbench)` },
-    { name: 'config', type: 'string', description: "folder with LongBench's dataset2prompt.json and dataset2maxlen.json (default: <dir>/config)" },
-  ];
+  const options = defineTaskOptions({
+    dir: option.string({ description: `folder with ${dataset}.jsonl (default: <data>/longbench)` }),
+    config: option.string({ description: "folder with LongBench's dataset2prompt.json and dataset2maxlen.json (default: <dir>/config)" }),
+  });
   return {
     kind: 'generate',
     name,
     description: `LongBench ${dataset} (${DATASET_METRIC[dataset]}); prompt middle-truncated to L tokens`,
-    options,
+    options: options.specs,
     defaultLengths: DEFAULT_LONGBENCH_LENGTHS,
     samples(opts: SampleOptions): Sample[] {
-      const o = readTaskOptions(name, options, opts.options);
-      const dir = o.dir !== undefined ? String(o.dir) : join(resolveDataRoot(opts.dataRoot, `task '${name}'`), 'longbench');
+      const o = options.parse(name, opts.options);
+      const dir = o.dir ?? join(resolveDataRoot(opts.dataRoot, `task '${name}'`), 'longbench');
       const file = join(dir, `${dataset}.jsonl`);
       if (!existsSync(file)) throw new KvError(`${file} not found: task '${name}' needs LongBench's ${dataset}.jsonl; pass dir=FOLDER`);
-      const cfg = loadLongBenchConfig(o.config !== undefined ? String(o.config) : join(dir, 'config'));
+      const cfg = loadLongBenchConfig(o.config ?? join(dir, 'config'));
       const template = cfg.dataset2prompt[dataset];
       const maxNew = cfg.dataset2maxlen[dataset];
       if (typeof template !== 'string' || typeof maxNew !== 'number') {

@@ -19,24 +19,33 @@
  */
 import { KvError } from '../../util/errors.js';
 import { fitToTokens } from './fit-to-tokens.js';
-import { HAYSTACK_SOURCES, haystackTokens, openHaystack, randomParagraphStart, splitAtDepth, trimToSentence, type HaystackSource } from './haystack.js';
+import { HAYSTACK_SOURCES, haystackTokens, openHaystack, randomParagraphStart, splitAtDepth, trimToSentence } from './haystack.js';
 import { defaultDataRoot } from './data-root.js';
 import { normalizeAnswer } from '../metrics/longbench-metrics.js';
 import { loadNiahDefaults } from './niah-defaults.js';
 import { PARAPHRASED_NEEDLES } from './paraphrased-needles.js';
 import { rouge1Recall } from '../metrics/rouge.js';
 import { choice, randInt, sampleRng } from './seeded-random.js';
-import { encodeContent, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
-import { readTaskOptions } from './task-options.js';
+import { encodeContent, type GenerationTask, type Sample, type SampleOptions, type TaskScore } from './task.js';
+import { defineTaskOptions } from './task-options.js';
+import { option, type OptionsOf } from '../../util/option-declarations.js';
 
 export type NeedleVariant = 'niah' | 'passkey' | 'niah-paraphrase';
 
 export const DEFAULT_NEEDLE_LENGTHS = [1000, 2000, 4000];
 export const DEFAULT_NEEDLE_DEPTHS = [0, 25, 50, 75, 100];
 
-const OPTIONS: TaskOptionSpec[] = [
-  { name: 'haystack', type: 'string', default: 'gutenberg', choices: [...HAYSTACK_SOURCES], description: 'haystack text: held-out Gutenberg books (their built-in excerpts where no data folder exists), the built-in excerpts, or the Paul Graham essays of the standard test (when present)' },
-];
+const NEEDLE_DECL = {
+  haystack: option.enum(HAYSTACK_SOURCES, {
+    default: 'gutenberg',
+    description: 'haystack text: held-out Gutenberg books (their built-in excerpts where no data folder exists), the built-in excerpts, or the Paul Graham essays of the standard test (when present)',
+  }),
+} as const;
+
+/** The options of `niah`, `passkey` and `niah-paraphrase`, as the library passes them. */
+export type NeedleOptions = OptionsOf<typeof NEEDLE_DECL>;
+
+const OPTIONS = defineTaskOptions(NEEDLE_DECL);
 
 /** What one needle sample needs: the needle text, how it joins the prose, the question part, the answer. */
 interface NeedlePlan {
@@ -89,11 +98,10 @@ export function createNeedleTask(variant: NeedleVariant): GenerationTask {
     kind: 'generate',
     name: variant,
     description,
-    options: OPTIONS,
+    options: OPTIONS.specs,
     defaultLengths: DEFAULT_NEEDLE_LENGTHS,
     samples(opts: SampleOptions): Sample[] {
-      const o = readTaskOptions(variant, OPTIONS, opts.options);
-      const source = o.haystack as HaystackSource;
+      const source = OPTIONS.parse(variant, opts.options).haystack;
       const corpus = openHaystack(source, opts.dataRoot, `the '${variant}' task`);
       const dataRoot = opts.dataRoot ?? defaultDataRoot();
       const lengths = opts.lengths ?? DEFAULT_NEEDLE_LENGTHS;

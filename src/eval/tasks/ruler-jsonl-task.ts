@@ -10,8 +10,9 @@ import { KvError } from '../../util/errors.js';
 import { dataPath, resolveDataRoot } from './data-root.js';
 import { parseJsonLines } from './json-lines.js';
 import { stringMatchAll, stringMatchPart } from '../metrics/ruler-metrics.js';
-import { encodeContent, type GenerationTask, type Sample, type SampleOptions, type TaskOptionSpec, type TaskScore } from './task.js';
-import { readTaskOptions } from './task-options.js';
+import { encodeContent, type GenerationTask, type Sample, type SampleOptions, type TaskScore } from './task.js';
+import { defineTaskOptions } from './task-options.js';
+import { option, type OptionsOf } from '../../util/option-declarations.js';
 
 export interface RulerRow {
   index: number;
@@ -33,21 +34,26 @@ export function parseRulerJsonl(text: string, file: string): RulerRow[] {
   return rows;
 }
 
-const OPTIONS: TaskOptionSpec[] = [
-  { name: 'file', type: 'string', default: 'ruler/4096/niah_multikey_3.jsonl', description: 'RULER JSONL file (relative to the data folder, or absolute)' },
-  { name: 'metric', type: 'string', default: 'all', choices: ['all', 'part'], description: "RULER string match: 'all' (needle tasks) or 'part' (QA)" },
-  { name: 'maxNewTokens', type: 'number', default: 128, description: 'tokens to generate (RULER: 128 for needle tasks)' },
-];
+const RULER_JSONL_DECL = {
+  file: option.string({ default: 'ruler/4096/niah_multikey_3.jsonl', description: 'RULER JSONL file (relative to the data folder, or absolute)' }),
+  metric: option.enum(['all', 'part'], { default: 'all', description: "RULER string match: 'all' (needle tasks) or 'part' (QA)" }),
+  maxNewTokens: option.integer({ min: 0, minExclusive: true, default: 128, description: 'tokens to generate (RULER: 128 for needle tasks)' }),
+} as const;
+
+/** The options of `ruler-jsonl`, as the library passes them. */
+export type RulerJsonlOptions = OptionsOf<typeof RULER_JSONL_DECL>;
+
+const OPTIONS = defineTaskOptions(RULER_JSONL_DECL);
 
 export const rulerJsonlTask: GenerationTask = {
   kind: 'generate',
   name: 'ruler-jsonl',
   description: 'pre-generated RULER samples from a JSONL file (default: 4k multi-key needles, Llama-3 lengths); prompts as written',
-  options: OPTIONS,
+  options: OPTIONS.specs,
   defaultLengths: [],
   samples(opts: SampleOptions): Sample[] {
-    const o = readTaskOptions('ruler-jsonl', OPTIONS, opts.options);
-    const rel = o.file as string;
+    const o = OPTIONS.parse('ruler-jsonl', opts.options);
+    const rel = o.file;
     const file = isAbsolute(rel) ? rel : dataPath(resolveDataRoot(opts.dataRoot, "the 'ruler-jsonl' task"), rel, "the 'ruler-jsonl' task");
     let text: string;
     try {
@@ -65,10 +71,10 @@ export const rulerJsonlTask: GenerationTask = {
         mode: 'generate' as const,
         prompt: r.input,
         answers: r.outputs,
-        maxNewTokens: o.maxNewTokens as number,
-        contextLength: tokens + (o.maxNewTokens as number),
+        maxNewTokens: o.maxNewTokens,
+        contextLength: tokens + o.maxNewTokens,
         promptTokens: tokens,
-        meta: { file: join(rel), metric: o.metric as string, recordedLength: r.length },
+        meta: { file: join(rel), metric: o.metric, recordedLength: r.length },
       };
     });
   },

@@ -22,8 +22,9 @@ import { circularSlice, HAYSTACK_SOURCES, openHaystack, splitSentences, type Hay
 import { linspaceRounded } from './niah-defaults.js';
 import { stringMatchAll } from '../metrics/ruler-metrics.js';
 import { choice, randInt, randomUuid, sampleDistinct, sampleRng, shuffle } from './seeded-random.js';
-import type { GenerationTask, Sample, SampleOptions, TaskOptionSpec, TaskOptionValue, TaskScore } from './task.js';
-import { readTaskOptions } from './task-options.js';
+import type { GenerationTask, Sample, SampleOptions, TaskScore } from './task.js';
+import { defineTaskOptions, NO_TASK_OPTIONS } from './task-options.js';
+import { option, type OptionSpec } from '../../util/option-declarations.js';
 
 /** constants.py: templates with RULER's answer prefixes appended (base-model prompts). */
 export const RULER_TEMPLATES = {
@@ -123,7 +124,6 @@ interface Ctx {
   limit: number;
   L: number;
   essayWords(count: number): string[];
-  options: Record<string, TaskOptionValue>;
 }
 
 function fill(template: string, vars: Record<string, string>, context: string): string {
@@ -260,11 +260,11 @@ function vtBody(rng: Rng, numChains: number, numHops: number, letters: number) {
   return { context, answers: chainVars[0]!, value };
 }
 
-function vtPlan(args: { numChains: number; numHops: number }, c: Ctx): Plan {
+function vtPlan(args: { numChains: number; numHops: number; fewshot: boolean }, c: Ctx): Plan {
   const { rng } = c;
   const t = RULER_TEMPLATES.variable_tracking.template;
   let icl = '';
-  if (c.options.fewshot !== false) {
+  if (args.fewshot) {
     // RULER's in-context example: 3-letter variables, a short noise haystack, its answer appended.
     const ex = vtBody(rng, args.numChains, Math.min(10, args.numHops), 3);
     const exInput = fill(t, { query: ex.value, num_v: String(Math.min(10, args.numHops) + 1) }, ex.context(10));
@@ -286,7 +286,7 @@ function numbered(words: string[]): string {
   return words.map((w, i) => `${i + 1}. ${w}`).join(' ');
 }
 
-function cwePlan(args: { freqCw: number; freqUcw: number; numCw: number }, c: Ctx): Plan {
+function cwePlan(args: { freqCw: number; freqUcw: number; numCw: number; fewshot: boolean }, c: Ctx): Plan {
   const { rng } = c;
   const t = RULER_TEMPLATES.common_words_extraction.template;
   const small = c.L < 4096;
@@ -297,7 +297,7 @@ function cwePlan(args: { freqCw: number; freqUcw: number; numCw: number }, c: Ct
     return { context: numbered(shuffle(r, list)), common };
   };
   let icl = '';
-  if (c.options.fewshot !== false) {
+  if (args.fewshot) {
     const ex = small ? example(20, 3, 1, rng) : example(40, 10, 3, rng);
     icl = fill(t, {}, ex.context) + ' ' + numbered(ex.common) + '\n';
   }
@@ -357,27 +357,57 @@ function fwePlan(args: { alpha: number }, c: Ctx): Plan {
   };
 }
 
-function optionsFor(config: RulerConfig): TaskOptionSpec[] {
+const FEWSHOT = {
+  fewshot: option.boolean({ default: true, description: 'prepend one solved example, as RULER does' }),
+} as const;
+
+const count = (d: number, description: string) => option.integer({ min: 0, minExclusive: true, default: d, description });
+
+/** A RULER task's options: their declaration, and the sample plan the parsed values choose. */
+interface RulerOptions {
+  readonly specs: readonly OptionSpec[];
+  /** The parsed options as the sample builder uses them: the essay haystack's text (essay tasks) and the plan. */
+  read(task: string, given: SampleOptions['options']): { essay?: HaystackSource; plan: (c: Ctx) => Plan };
+}
+
+function rulerOptions(config: RulerConfig): RulerOptions {
   switch (config.task) {
-    case 'niah':
-      return config.args.haystack === 'essay'
-        ? [{ name: 'haystackText', type: 'string', default: 'gutenberg', choices: [...HAYSTACK_SOURCES], description: 'text of the essay haystack' }]
-        : [];
-    case 'variable_tracking':
-      return [
-        { name: 'numChains', type: 'number', default: config.args.numChains, description: 'variable chains (the first is asked)' },
-        { name: 'numHops', type: 'number', default: config.args.numHops, description: 'assignments after the value in each chain' },
-        { name: 'fewshot', type: 'boolean', default: true, description: 'prepend one solved example, as RULER does' },
-      ];
-    case 'common_words_extraction':
-      return [
-        { name: 'freqCw', type: 'number', default: config.args.freqCw, description: 'repeats of each common word (L ≥ 4096; 6 below)' },
-        { name: 'freqUcw', type: 'number', default: config.args.freqUcw, description: 'repeats of each other word (L ≥ 4096; 1 below)' },
-        { name: 'numCw', type: 'number', default: config.args.numCw, description: 'common words to find' },
-        { name: 'fewshot', type: 'boolean', default: true, description: 'prepend one solved example, as RULER does' },
-      ];
-    case 'freq_words_extraction':
-      return [{ name: 'alpha', type: 'number', default: config.args.alpha, description: 'Zipf exponent of the word counts' }];
+    case 'niah': {
+      const args = config.args;
+      if (args.haystack !== 'essay') {
+        return {
+          specs: NO_TASK_OPTIONS.specs,
+          read: (task, given) => {
+            NO_TASK_OPTIONS.parse(task, given); // rejects any option
+            return { plan: (c) => niahPlan(args, c) };
+          },
+        };
+      }
+      const schema = defineTaskOptions({ haystackText: option.enum(HAYSTACK_SOURCES, { default: 'gutenberg', description: 'text of the essay haystack' }) });
+      return { specs: schema.specs, read: (task, given) => ({ essay: schema.parse(task, given).haystackText, plan: (c) => niahPlan(args, c) }) };
+    }
+    case 'variable_tracking': {
+      const schema = defineTaskOptions({
+        numChains: count(config.args.numChains, 'variable chains (the first is asked)'),
+        numHops: count(config.args.numHops, 'assignments after the value in each chain'),
+        ...FEWSHOT,
+      });
+      return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => vtPlan(o, c) }; } };
+    }
+    case 'common_words_extraction': {
+      const schema = defineTaskOptions({
+        freqCw: count(config.args.freqCw, 'repeats of each common word (L ≥ 4096; 6 below)'),
+        freqUcw: count(config.args.freqUcw, 'repeats of each other word (L ≥ 4096; 1 below)'),
+        numCw: count(config.args.numCw, 'common words to find'),
+        ...FEWSHOT,
+      });
+      return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => cwePlan(o, c) }; } };
+    }
+    case 'freq_words_extraction': {
+      // zeta(alpha), the Zipf normaliser, converges only above 1.
+      const schema = defineTaskOptions({ alpha: option.number({ min: 1, minExclusive: true, default: config.args.alpha, description: 'Zipf exponent of the word counts' }) });
+      return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => fwePlan(o, c) }; } };
+    }
   }
 }
 
@@ -385,20 +415,20 @@ export function createRulerTask(configName: string): GenerationTask {
   const config = RULER_CONFIGS[configName];
   if (!config) throw new KvError(`unknown RULER task '${configName}'; known: ${Object.keys(RULER_CONFIGS).join(', ')}`);
   const name = `ruler-${configName}`;
-  const options = optionsFor(config);
+  const options = rulerOptions(config);
   return {
     kind: 'generate',
     name,
     description: `${DESCRIPTIONS[configName]}; prompt + answer budget ≤ L tokens`,
-    options,
+    options: options.specs,
     defaultLengths: DEFAULT_RULER_LENGTHS,
     samples(opts: SampleOptions): Sample[] {
-      const o = readTaskOptions(name, options, opts.options);
+      const o = options.read(name, opts.options);
       const needsEssay = config.task === 'niah' && config.args.haystack === 'essay';
       let corpusText: string | undefined;
       const essayWords = (count: number): string[] => {
         if (corpusText === undefined) {
-          const corpus = openHaystack(o.haystackText as HaystackSource, opts.dataRoot, `task '${name}' (essay haystack)`);
+          const corpus = openHaystack(o.essay ?? 'gutenberg', opts.dataRoot, `task '${name}' (essay haystack)`);
           corpusText = circularSlice(corpus, 0, Math.max(20000, count * 12));
         }
         return corpusText.split(/\s+/).filter((w) => w.length > 0);
@@ -425,17 +455,9 @@ export function createRulerTask(configName: string): GenerationTask {
               corpusText = undefined; // grow the window
               return essayWords(count);
             },
-            options: o,
           };
           if (ctx.limit <= 0) throw new KvError(`task '${name}': length ${L} leaves no room for the ${maxNew}-token answer; use a larger --lengths value`);
-          const plan =
-            config.task === 'niah'
-              ? niahPlan(config.args, ctx)
-              : config.task === 'variable_tracking'
-                ? vtPlan({ numChains: o.numChains as number, numHops: o.numHops as number }, ctx)
-                : config.task === 'common_words_extraction'
-                  ? cwePlan({ freqCw: o.freqCw as number, freqUcw: o.freqUcw as number, numCw: o.numCw as number }, ctx)
-                  : fwePlan({ alpha: o.alpha as number }, ctx);
+          const plan = o.plan(ctx);
           const fitted = fitToTokens(plan.build, opts.tokenizer, ctx.limit, { min: plan.min, max: plan.max, guess: plan.guess, what: `task '${name}'` });
           out.push({
             id: `L=${L}/i=${i}`,

@@ -1,38 +1,49 @@
-/** Reads a task's options: defaults filled in, strings from the command line coerced, unknown names rejected. */
-import { KvError } from '../../util/errors.js';
-import type { TaskOptionSpec, TaskOptionValue } from './task.js';
+/**
+ * Task options, declared once per task with the shared option declarations (src/util/option-declarations.ts, which
+ * the compression methods use too): `defineTaskOptions({ k: option.integer(...), ... })` gives the listing
+ * (`Task.options`: `kvmerger eval --help`, docs/eval-tasks.md's table), the parser of the values `--task-option`
+ * passes (strings) or the library passes (typed values), with errors that name the task, and the parsed options'
+ * TypeScript type (`OptionsOf<typeof DECLARATION>`), which the task's code reads without casts.
+ */
+import {
+  declareOptions,
+  type OptionDecls,
+  type OptionOwner,
+  type OptionsOf,
+  type OptionSpec,
+  type OptionValue,
+} from '../../util/option-declarations.js';
 
-export function readTaskOptions(
-  taskName: string,
-  specs: readonly TaskOptionSpec[],
-  given: Record<string, TaskOptionValue> | undefined,
-): Record<string, TaskOptionValue> {
-  const out: Record<string, TaskOptionValue> = {};
-  for (const s of specs) if (s.default !== undefined) out[s.name] = s.default;
-  for (const [name, raw] of Object.entries(given ?? {})) {
-    const spec = specs.find((s) => s.name === name);
-    if (!spec) {
-      const known = specs.length ? specs.map((s) => s.name).join(', ') : 'none';
-      throw new KvError(`task '${taskName}' has no option '${name}'; its options: ${known}`);
-    }
-    let v: TaskOptionValue = raw;
-    if (spec.type === 'number') {
-      v = typeof raw === 'number' ? raw : Number(raw);
-      if (typeof raw === 'boolean' || !Number.isFinite(v)) {
-        throw new KvError(`task '${taskName}' option '${name}': '${String(raw)}' is not a number`);
-      }
-    } else if (spec.type === 'boolean') {
-      if (typeof raw === 'string') {
-        if (raw !== 'true' && raw !== 'false') throw new KvError(`task '${taskName}' option '${name}': use true or false`);
-        v = raw === 'true';
-      } else if (typeof raw !== 'boolean') throw new KvError(`task '${taskName}' option '${name}': use true or false`);
-    } else {
-      v = String(raw);
-      if (spec.choices && !spec.choices.includes(v)) {
-        throw new KvError(`task '${taskName}' option '${name}': '${v}' is not one of ${spec.choices.join(', ')}`);
-      }
-    }
-    out[name] = v;
-  }
-  return out;
+/** A task's options, declared once: their listing and their typed parser. */
+export interface TaskOptionSchema<O> {
+  /** In declaration order: the task's `options`. */
+  readonly specs: readonly OptionSpec[];
+  /**
+   * The options `given` for task `task` (`SampleOptions.options`), defaults filled in, strings from the command line
+   * converted; an unknown name or an ill-typed value is a KvError naming the task and the option.
+   */
+  parse(task: string, given?: Readonly<Record<string, OptionValue>>): O;
 }
+
+/** The message for a `--task-option` item without its `=`. */
+export function malformedTaskOption(item: string): string {
+  return `--task-option '${item}' must be task.name=value or name=value (e.g. fidelity.k=128)`;
+}
+
+function taskOwner(task: string): OptionOwner {
+  return {
+    label: `task '${task}'`,
+    malformed: malformedTaskOption,
+    // One `--task-option key=value` reaches every task in the grid that has the option.
+    nameInValueErrors: true,
+  };
+}
+
+/** Declare a task's options (key order is the listing order). */
+export function defineTaskOptions<const D extends OptionDecls>(decls: D): TaskOptionSchema<OptionsOf<D>> {
+  const declared = declareOptions(decls);
+  return { specs: declared.specs, parse: (task, given) => declared.parse(taskOwner(task), given ?? {}) };
+}
+
+/** A task without options. */
+export const NO_TASK_OPTIONS = defineTaskOptions({});

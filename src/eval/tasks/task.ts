@@ -3,6 +3,7 @@
  * and scores what the model produced for a sample. Tasks never touch a model: the grid runner feeds `prompt` (or
  * `promptIds`) to the engine and hands the output back to `score`.
  */
+import type { OptionSpec, OptionValue } from '../../util/option-declarations.js';
 
 /**
  * The tokenizer a task needs: the project's `Tokenizer` (src/tokenizer/tokenizer.ts) satisfies it. Tasks always call
@@ -19,8 +20,8 @@ export function encodeContent(tokenizer: EvalTokenizer, text: string): number[] 
   return tokenizer.encode(text, { addSpecial: false, parseSpecial: false });
 }
 
-/** Task-specific option values, as the CLI passes them (`--task-option name=value`). */
-export type TaskOptionValue = string | number | boolean;
+/** Task-specific option values: strings as the CLI passes them (`--task-option name=value`), or typed values. */
+export type TaskOptionValue = OptionValue;
 
 export interface SampleOptions {
   /** Seeds every random choice; the same options give the same samples. */
@@ -97,22 +98,13 @@ export interface TaskScore {
   metrics: Record<string, number>;
 }
 
-export interface TaskOptionSpec {
-  name: string;
-  type: 'string' | 'number' | 'boolean';
-  default?: TaskOptionValue;
-  /** Allowed values for a string option. */
-  choices?: string[];
-  description: string;
-}
-
 interface TaskBase {
   /** Registry name, e.g. `passkey`, `ruler-niah-single-1`, `longbench-multi_news`. */
   readonly name: string;
   /** One line for `kvmerger eval --help` and reports. */
   readonly description: string;
-  /** Task-specific options with defaults. */
-  readonly options: readonly TaskOptionSpec[];
+  /** Task-specific options with defaults, from the task's declaration (`defineTaskOptions`, task-options.ts). */
+  readonly options: readonly OptionSpec[];
   /** Default lengths when `SampleOptions.lengths` is absent. */
   readonly defaultLengths: readonly number[];
   samples(opts: SampleOptions): Sample[];

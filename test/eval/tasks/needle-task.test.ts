@@ -97,8 +97,8 @@ test('niah-paraphrase: question worded differently, random value in the needle',
 test('needle tasks: bad lengths and options are KvErrors', () => {
   const task = createNeedleTask('passkey');
   assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, lengths: [20], depths: [50], dataRoot, options: essays }), KvError);
-  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { colour: 'red' } }), /no option 'colour'/);
-  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { haystack: 'web' } }), /not one of gutenberg, builtin, essays/);
+  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { colour: 'red' } }), /^KvError: unknown option 'colour' for task 'passkey'; options: haystack$/);
+  assert.throws(() => task.samples({ seed: 0, tokenizer: charTokenizer, dataRoot, options: { haystack: 'web' } }), /^KvError: option haystack of task 'passkey' expects gutenberg, builtin or essays; got 'web'$/);
 });
 
 test('linspaceRounded reproduces np.round(np.linspace)', () => {
