@@ -12,15 +12,16 @@ export type { Tokenizer } from './tokenizer/tokenizer.js';
 export type { KVCache } from './cache/kv-cache.js';
 
 // Generation, as a function or as a transformers.js-style pipeline.
-export { pipeline, type Compression, type PipelineOptions, type TextGenerationPipeline, type TextGenerationOptions, type TextGenerationOutput } from './generate/pipeline.js';
-export { generate, type GenerateOptions, type GenerateResult, type StopReason } from './generate/session.js';
+export { pipeline, type PipelineOptions, type TextGenerationPipeline, type TextGenerationOptions, type TextGenerationOutput } from './generate/pipeline.js';
+export { generate, type GenerateOptions, type GenerateResult } from './generate/session.js';
+export type { StopReason } from './generate/stop-reason.js';
 export type { SamplerOptions } from './generate/sampler.js';
 export { applyChatTemplate, type ChatMessage } from './generate/chat-template.js';
 
-// KV-cache compression: the methods by name, the session hook, and what a new method is written with.
+// KV-cache compression: how generate() asks for it, the methods by name, and what a new method is written with.
 /** The compression methods by name (`kvmerger methods` lists them with their options). */
 export { METHODS as methods, methodNames, registerMethod, type MethodOptions } from './compress/registry.js';
-export { compressionHook, type CompressionChoice } from './generate/compression-hook.js';
+export { checkCompression, type Compression } from './generate/compression.js';
 export type { CompressionReport } from './compress/compress-cache.js';
 export type { BudgetSpec } from './compress/budget.js';
 export { defineMethod, NO_STATS, type CompressionMethod } from './compress/compression-method.js';

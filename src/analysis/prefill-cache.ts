@@ -1,12 +1,14 @@
 /**
- * Prefill a prompt into a fresh KV cache through the ordinary generation session (chunked prefill, no decoding), so
- * the analysis reads exactly the keys (after RoPE) and values the model caches. Optionally also returns the
+ * Prefill a prompt into a fresh KV cache with the generation session's chunked prefill (no decoding), so the
+ * analysis reads exactly the keys (after RoPE) and values the model caches. Optionally also returns the
  * aggregated attention per KV head (column sums, GQA-reduced), which KVMerger's attention-reserved tokens need.
  */
 import type { KVCache } from '../cache/kv-cache.js';
-import type { AttentionStats } from '../cache/attention-stats.js';
+import { dropOutsideWindow } from '../cache/sliding-window.js';
 import { reduceLayers, type GqaReduce } from '../compress/reduce-to-kv-heads.js';
-import { generate, type SessionModel } from '../generate/session.js';
+import { chunkedPrefill } from '../generate/chunked-prefill.js';
+import { tokenizePrompt } from '../generate/session.js';
+import type { SessionModel } from '../generate/session-model.js';
 import { KvError } from '../util/errors.js';
 
 export interface PrefilledCache {
@@ -40,27 +42,18 @@ export async function prefillCache(model: SessionModel, tokens: readonly number[
   if (tokens.length >= model.config.contextLength) {
     throw new KvError(`the prompt has ${tokens.length} tokens but the model's context is ${model.config.contextLength}; use fewer tokens`);
   }
-  let stats: AttentionStats | undefined;
-  let captured: KVCache | undefined;
-  const r = await generate(model, {
-    promptTokens: tokens,
-    maxTokens: 0,
-    chunkSize: options.chunkSize ?? 512,
-    compression: {
-      stats: { columnSums: options.attention === true, window: 0, lastRow: false },
-      // Not a compression: only catches the cache and the statistics after the prefill, leaving both as they are.
-      compress(cache, s) {
-        captured = cache;
-        stats = s;
-        return undefined;
-      },
-    },
-  });
-  const cache = captured ?? r.kvCache;
+  const chunkSize = options.chunkSize ?? 512;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KvError(`chunk size must be an integer ≥ 1 (got ${options.chunkSize})`);
+  const ids = tokenizePrompt(model, { promptTokens: tokens }); // every id in the vocabulary
+  const pre = await chunkedPrefill(model, ids, { columnSums: options.attention === true, window: 0, lastRow: false }, 0, chunkSize);
+  const { cache, stats } = pre;
+  // As a session leaves it after the prefill: a sliding layer holds only the slots its window still sees.
+  const swa = model.config.slidingWindow;
+  if (swa) dropOutsideWindow(cache, swa);
   let attention: Float32Array[][] | undefined;
   if (options.attention) {
     if (!stats?.columnSums) throw new Error('prefillCache: the backend returned no attention column sums');
     attention = reduceLayers(stats.columnSums, cache.layers.map((l) => l.kvHeads), options.gqaReduce ?? 'mean');
   }
-  return { cache, tokens: [...tokens], ...(attention ? { attention } : {}), prefillMs: r.timings.prefillMs };
+  return { cache, tokens: [...tokens], ...(attention ? { attention } : {}), prefillMs: pre.ms };
 }

@@ -3,7 +3,7 @@
  * return the JSON and charts (analysis-output.ts writes them). Prompt lengths are bounded by the model's context
  * (one slot stays free, as the session requires) and, for the T × T maps, by MAX_SIMILARITY_TOKENS.
  */
-import type { SessionModel } from '../generate/session.js';
+import type { SessionModel } from '../generate/session-model.js';
 import { KvError } from '../util/errors.js';
 import { faithfulShares } from '../compress/methods/kvmerger/index.js';
 import { defaultRatioTasks, filePrompt, gutenbergPassage, taskPrompts, type AnalysisPrompt } from './analysis-prompts.js';

@@ -1,20 +1,16 @@
 import { loadModel, type LoadedModel, type LoadModelOptions } from '../model/load-model.js';
 import type { ChatMessage } from './chat-template.js';
-import { compressionHook, type CompressionChoice } from './compression-hook.js';
+import { checkCompression, type Compression } from './compression.js';
 import { generate, type GenerateOptions, type GenerateResult } from './session.js';
 import { KvError } from '../util/errors.js';
-
-/** The compression a pipeline (or one call) uses: a method, its budget and options (`kvmerger methods` lists them). */
-export type Compression = Pick<CompressionChoice, 'method' | 'budget' | 'options' | 'seed' | 'duringPrefill'>;
 
 export interface PipelineOptions extends LoadModelOptions {
   /** Compress every call's KV cache this way (a call's own `compression` replaces it; `null` there turns it off). */
   compression?: Compression;
 }
 
-/** Per-call options: generate()'s, without the low-level hooks, plus a compression choice. */
-export interface TextGenerationOptions
-  extends Omit<GenerateOptions, 'prompt' | 'promptTokens' | 'chat' | 'compression' | 'decodePolicy' | 'prepareCompression'> {
+/** Per-call options: generate()'s (the prompt is the pipeline's input), with `compression: null` for the full cache. */
+export interface TextGenerationOptions extends Omit<GenerateOptions, 'prompt' | 'promptTokens' | 'chat' | 'compression'> {
   /** This call's compression instead of the pipeline's; `null`: the full cache. */
   compression?: Compression | null;
   /** Text input: return the prompt followed by the completion (default true, as transformers.js); false: the completion only. */
@@ -48,18 +44,17 @@ export async function pipeline(task: 'text-generation', model?: string | LoadedM
   if (task !== 'text-generation') throw new KvError(`pipeline: unknown task '${String(task)}'; the one task is 'text-generation'`);
   const { compression: defaultCompression, ...loadOptions } = options;
   // Validate the compression before the model loads (an unknown method or option fails fast).
-  if (defaultCompression) compressionHook(defaultCompression);
+  if (defaultCompression) checkCompression(defaultCompression);
   const owned = typeof model !== 'object';
   const loaded = typeof model === 'object' ? model : await loadModel(model, loadOptions);
   const run = async (input: string | ChatMessage[], callOptions: TextGenerationOptions = {}): Promise<TextGenerationOutput[]> => {
     const { compression: own, returnFullText = true, ...rest } = callOptions;
     const compression = own === null ? undefined : (own ?? defaultCompression);
-    const maxTokens = rest.maxTokens ?? 256;
     const chat = typeof input !== 'string';
     const details = await generate(loaded, {
       ...rest,
       ...(chat ? { chat: input } : { prompt: input }),
-      ...(compression ? { prepareCompression: compressionHook(compression, maxTokens) } : {}),
+      ...(compression ? { compression } : {}),
     });
     const generated_text: string | ChatMessage[] = chat
       ? [...input, { role: 'assistant', content: details.text }]

@@ -1,50 +1,16 @@
 import type { KVCache } from '../cache/kv-cache.js';
-import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
-import type { ForwardBackend } from '../model/backend.js';
-import type { ModelConfig } from '../core/model-config.js';
+import type { CompressionReport } from '../compress/compress-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import type { DecodePolicy } from '../compress/compression-method.js';
 import { KvError } from '../util/errors.js';
 import { applyChatTemplate, type ChatMessage } from './chat-template.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 import { chunkedPrefill } from './chunked-prefill.js';
-import { checkLogits } from './finite-logits.js';
-import { StopStringMatcher } from './stop-strings.js';
-import { tokenLogprobs, type TokenLogprobs } from './logprobs.js';
+import { decodeLoop } from './decode-loop.js';
+import { prepareSessionCompression, type Compression } from './compression.js';
+import type { TokenLogprobs } from './logprobs.js';
+import type { SessionModel } from './session-model.js';
+import type { StopReason } from './stop-reason.js';
 import { dropOutsideWindow, globalLayerIndices, layersView, selectStatsLayers } from '../cache/sliding-window.js';
-
-/** What a session needs from a loaded model (loadModel's result satisfies it). */
-export interface SessionModel {
-  readonly config: ModelConfig;
-  readonly tokenizer: Tokenizer;
-  readonly backend: ForwardBackend;
-  /** GGUF `tokenizer.chat_template`, when the file has one. */
-  readonly chatTemplate?: string;
-}
-
-/** Compression once after the prefill (the default mode of every method). */
-export interface PrefillCompression {
-  /** The statistics the method needs; the session has the forward pass compute them and adds them up over chunks. */
-  readonly stats?: StatsRequest;
-  /** Make the cache smaller in place; what it returns is reported as `result.compression`. */
-  compress(cache: KVCache, stats: AttentionStats | undefined, promptLength: number): unknown | Promise<unknown>;
-  /**
-   * Compression during the prefill (`--compress-during-prefill`): when present, the prefill asks for
-   * `duringPrefill.stats` (not `stats`) and calls `afterChunk` after every chunk, and `compress` is then called once
-   * after the prefill with `stats` undefined (it only reports). `ms`: time spent compressing, part of the prefill.
-   */
-  duringPrefill?: {
-    readonly stats: StatsRequest;
-    afterChunk(cache: KVCache, chunkStats: AttentionStats | undefined, nextChunk: number): void | Promise<void>;
-    readonly ms: number;
-  };
-}
-
-/**
- * A decode-time policy (H2O, TOVA, CaM, StreamingLLM; compress/'s DecodePolicy): after each decoded token is in the
- * cache, `afterDecodeStep` gets the statistics `stats` asked for (the backend computes them only then).
- */
-export type { DecodePolicy };
 
 export type TruncateMode = 'none' | 'start' | 'middle';
 
@@ -71,13 +37,6 @@ export interface GenerateOptions {
   stopAtEos?: boolean;
   /** Prompt tokens per forward call in the prefill (default 512). */
   chunkSize?: number;
-  /**
-   * Models with sliding-window layers (gemma2, gemma3): let the compression method and the decode policy work on
-   * the sliding layers too (default false: they see only the global layers, and the sliding layers keep their
-   * window, which already bounds them). Either way, slots a sliding layer can no longer see are dropped after the
-   * prefill and, in batches of 64, while decoding.
-   */
-  compressSlidingLayers?: boolean;
   /** What to do with a prompt that does not fit in the context (default 'none': an error). */
   truncate?: TruncateMode;
   /** Streamed text, as soon as it is complete UTF-8 and cannot be part of a stop string. */
@@ -96,17 +55,14 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Awaited before each decode forward pass (a server lets other sessions take their turn there). */
   beforeStep?: () => void | Promise<void>;
-  compression?: PrefillCompression;
-  decodePolicy?: DecodePolicy;
   /**
-   * Builds the compression hooks once the prompt's length is known (after tokenisation and truncation), e.g.
-   * `(T) => { const prep = prepareCompression({ ..., promptLength: T }); return { compression: prep, decodePolicy: prep.decodePolicy() }; }`.
-   * Used when `compression` / `decodePolicy` are not given.
+   * Compress the KV cache: after the prefill (or during it), and while decoding where the method's options ask for
+   * it, e.g. `{ method: 'kvmerger', budget: 0.35 }` (`kvmerger methods` lists the methods and their options). Checked
+   * once the prompt's length is known; absent: the full cache. Models with sliding-window layers: slots a sliding
+   * layer can no longer see are dropped after the prefill and, in batches of 64, while decoding, either way.
    */
-  prepareCompression?: (promptLength: number) => { compression?: PrefillCompression; decodePolicy?: DecodePolicy };
+  compression?: Compression;
 }
-
-export type StopReason = 'eos' | 'stop' | 'length' | 'context';
 
 export interface GenerateResult {
   /** The generated text (without the prompt). */
@@ -134,18 +90,18 @@ export interface GenerateResult {
     allocatedBytes: number;
     slotsPerLayer: number[];
   };
-  /** What the compression hook returned. */
-  compression?: unknown;
+  /** What compression did (with `compression`). */
+  compression?: CompressionReport;
   /** The cache at the end of generation. */
   kvCache: KVCache;
 }
 
 /**
  * One generation: tokenise, check the context, chunked prefill (statistics accumulated for the compression
- * method), compression, then the decode loop with sampling, stop rules and streaming.
+ * method), compression, then the decode loop (decode-loop.ts) with sampling, stop rules and streaming.
  */
 export async function generate(model: SessionModel, options: GenerateOptions = {}): Promise<GenerateResult> {
-  const { config, tokenizer, backend } = model;
+  const { config, tokenizer } = model;
   const maxTokens = options.maxTokens ?? 256;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new KvError(`--max-tokens must be an integer ≥ 0 (got ${options.maxTokens})`);
   const chunkSize = options.chunkSize ?? 512;
@@ -172,103 +128,66 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
     prompt = truncatePrompt(prompt, ctx - Math.min(Math.max(maxTokens, 1), Math.floor(ctx / 2)), mode, tokenizer.bos);
   }
   const T = prompt.length;
+  // Decoding appends without reallocating; it stops at the context, so a maxTokens beyond it reserves no more.
+  const decodeRoom = Math.min(maxTokens, Math.max(0, ctx - T));
 
-  const prepared = options.prepareCompression && !options.compression && !options.decodePolicy ? options.prepareCompression(T) : undefined;
-  const compression = options.compression ?? prepared?.compression;
+  const compression = options.compression ? prepareSessionCompression(options.compression, T, decodeRoom) : undefined;
   // Sliding-window layers: compression sees the global layers only (unless asked), through a view of the cache.
   const swa = config.slidingWindow;
-  const only = swa && options.compressSlidingLayers !== true ? globalLayerIndices(swa, config.blockCount) : undefined;
+  const only = swa && options.compression?.slidingLayers !== true ? globalLayerIndices(swa, config.blockCount) : undefined;
   const view = (c: KVCache): KVCache => (only ? layersView(c, only) : c);
-  const pick = (s: AttentionStats | undefined): AttentionStats | undefined => (only ? selectStatsLayers(s, only) : s);
   // Prefill, chunk by chunk, with the statistics the compression asks for.
-  // Compressing during the prefill: each chunk's statistics go to the hook, which keeps the cache within budget + chunk.
+  // Compressing during the prefill: each chunk's statistics go to the compressor, which keeps the cache within budget + chunk.
   const during = compression?.duringPrefill;
   const prefilled = during
-    ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(view(c), pick(s), next))
-    : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : Math.min(maxTokens, Math.max(0, ctx - T)), chunkSize);
+    ? await chunkedPrefill(model, prompt, during.stats, 0, chunkSize, (c, s, next) => during.afterChunk(view(c), only ? selectStatsLayers(s, only) : s, next))
+    : await chunkedPrefill(model, prompt, compression?.stats, compression ? 0 : decodeRoom, chunkSize);
   const { cache } = prefilled;
-  let logits = prefilled.lastLogits;
   const prefillMs = prefilled.ms;
+  if (!prefilled.lastLogits) throw new Error('generate: the prefill of a non-empty prompt returned no logits');
 
   let compressMs = 0;
-  let compressionReport: unknown;
+  let report: CompressionReport | undefined;
   if (compression) {
     const c0 = performance.now();
-    compressionReport = await compression.compress(view(cache), pick(prefilled.stats), T);
+    report = compression.compress(view(cache), only ? selectStatsLayers(prefilled.stats, only) : prefilled.stats);
     // During the prefill, compressMs is the part of prefillMs spent compressing (plus the report).
     compressMs = performance.now() - c0 + (during?.ms ?? 0);
   }
   if (swa) dropOutsideWindow(cache, swa);
-  // Decoding appends without reallocating; it stops at the context, so a --max-tokens beyond it reserves no more.
   cache.reserve(Math.min(maxTokens, Math.max(0, ctx - cache.nextPosition)));
 
-  // Decode.
-  const generated: number[] = [];
-  const history: number[] = [...prompt];
-  const stopIds = new Set(options.stopAtEos === false ? [] : tokenizer.stopIds);
-  const decoder = tokenizer.createDecoder({ stripLeadingSpace: startsDocument(prompt, tokenizer) });
-  const stops = new StopStringMatcher(options.stop ?? []);
-  const emit = (s: string) => {
-    if (s && options.onText) options.onText(s);
-  };
-  const policy = options.decodePolicy ?? prepared?.decodePolicy;
-  const ps = policy?.stats;
-  const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
-  let stopReason: StopReason = 'length';
-  let aborted = false;
-  let decodeForwards = 0;
-  const d0 = performance.now();
-  while (generated.length < maxTokens) {
-    if (!logits) break;
-    const next = sampler.sample(logits, history);
-    if (stopIds.has(next)) {
-      stopReason = 'eos';
-      break;
-    }
-    generated.push(next);
-    history.push(next);
-    options.onToken?.(next, topLogprobs !== undefined ? tokenLogprobs(logits, next, topLogprobs) : undefined);
-    emit(stops.push(decoder.push(next)));
-    if (stops.stopped) {
-      stopReason = 'stop';
-      break;
-    }
-    if (generated.length >= maxTokens) break;
-    if (cache.nextPosition >= ctx) {
-      stopReason = 'context';
-      break;
-    }
-    if (options.beforeStep) await options.beforeStep();
-    if (signal?.aborted) {
-      aborted = true;
-      break;
-    }
-    const r = await backend.forward(Int32Array.of(next), cache, {
-      logits: 'last',
-      ...(policyStats ? { stats: policyStats } : {}),
-    });
-    decodeForwards++;
-    logits = r.logits;
-    checkLogits(logits, cache.nextPosition - 1);
-    policy?.afterDecodeStep(view(cache), pick(r.stats));
-    if (swa) dropOutsideWindow(cache, swa, 64);
-  }
-  if (!stops.stopped) emit(stops.push(decoder.flush()) + stops.flush());
-  const decodeMs = performance.now() - d0;
+  const decoded = await decodeLoop(model, cache, prefilled.lastLogits, {
+    maxTokens,
+    sampler,
+    history: prompt,
+    ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {}),
+    ...(options.stop ? { stop: options.stop } : {}),
+    stripLeadingSpace: startsDocument(prompt, tokenizer),
+    ...(compression?.decodePolicy ? { policy: compression.decodePolicy } : {}),
+    ...(only ? { policyLayers: only } : {}),
+    ...(swa ? { slidingWindow: swa } : {}),
+    ...(options.onToken ? { onToken: options.onToken } : {}),
+    ...(topLogprobs !== undefined ? { logprobs: topLogprobs } : {}),
+    ...(options.onText ? { onText: options.onText } : {}),
+    ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const decodeMs = decoded.ms;
 
   return {
-    text: stops.text,
+    text: decoded.text,
     promptTokens: prompt,
-    tokens: generated,
-    stopReason,
+    tokens: decoded.tokens,
+    stopReason: decoded.stopReason,
     ...(truncatedFrom !== undefined ? { truncatedFrom } : {}),
-    ...(aborted ? { aborted: true as const } : {}),
+    ...(decoded.aborted ? { aborted: true as const } : {}),
     timings: {
       prefillMs,
       compressMs,
       decodeMs,
       prefillTokensPerSecond: prefillMs > 0 ? (T / prefillMs) * 1000 : 0,
-      decodeTokensPerSecond: decodeMs > 0 ? (decodeForwards / decodeMs) * 1000 : 0,
+      decodeTokensPerSecond: decodeMs > 0 ? (decoded.forwards / decodeMs) * 1000 : 0,
     },
     cache: {
       slots: cache.slots(),
@@ -276,7 +195,7 @@ export async function generate(model: SessionModel, options: GenerateOptions = {
       allocatedBytes: cache.allocatedBytes(),
       slotsPerLayer: cache.slotsPerLayer(),
     },
-    ...(compression ? { compression: compressionReport } : {}),
+    ...(report ? { compression: report } : {}),
     kvCache: cache,
   };
 }

@@ -1,16 +1,17 @@
 /**
  * Between a checked request and the session: the prompt's tokens (messages through the model's chat template, or a
  * plain fallback template when the model file has none), the sampler's settings with the server's defaults, the
- * compression hook of the request's `kv_compression` (or the server's default), and the `kv_cache` summary of the
+ * compression of the request's `kv_compression` (or the server's default), and the `kv_cache` summary of the
  * result. Shared by `kvmerger serve` and `kvmerger chat`; no numeric work happens here.
  */
 import { tokenPiece } from '../generate/logprobs.js';
 import { randomInt } from 'node:crypto';
-import { generate, tokenizePrompt, type GenerateOptions, type SessionModel, type StopReason } from '../generate/session.js';
-import { compressionHook } from '../generate/compression-hook.js';
+import { generate, tokenizePrompt, type GenerateOptions } from '../generate/session.js';
+import type { SessionModel } from '../generate/session-model.js';
+import type { StopReason } from '../generate/stop-reason.js';
+import { checkCompression, type Compression } from '../generate/compression.js';
 import type { TokenLogprobs } from '../generate/logprobs.js';
 import type { SamplerOptions } from '../generate/sampler.js';
-import type { CompressionReport } from '../compress/index.js';
 import { KvError } from '../util/errors.js';
 import { ApiError } from './errors.js';
 import type { CompressionSpec, JobRequest } from './request.js';
@@ -72,8 +73,6 @@ export interface PreparedJob {
   options: GenerateOptions;
   seed: number;
   compression: CompressionSpec | null;
-  /** Filled by the compression hook when it runs. */
-  report: { value?: CompressionReport };
   /** The reply's leading spaces are dropped (the fallback template ends its prompt with "Assistant:"). */
   trimStart: boolean;
 }
@@ -140,7 +139,6 @@ export function prepareJob(model: SessionModel, req: JobRequest, defaults: JobDe
   // never more than the context leaves: the session reserves cache room for maxTokens
   const maxTokens = Math.min(req.maxTokens ?? defaults.maxTokens, ctx - promptTokens.length);
   const compression = req.compression === undefined ? defaults.compression : req.compression;
-  const report: PreparedJob['report'] = {};
   const options: GenerateOptions = {
     promptTokens,
     maxTokens,
@@ -150,34 +148,21 @@ export function prepareJob(model: SessionModel, req: JobRequest, defaults: JobDe
     ...(req.logprobs !== undefined ? { logprobs: req.logprobs } : {}),
   };
   // The method, its options and the budget are checked against this prompt now, so a bad one is a 400 before the
-  // request queues; the prepared hooks then go to the session as they are.
-  const hook = (() => {
-    try {
-      return compressionHook(
-        {
-          method: compression?.method ?? 'full',
-          ...(compression?.options !== undefined ? { options: compression.options as Record<string, string | number> } : {}),
-          ...(compression?.budget !== undefined ? { budget: compression.budget } : {}),
-          seed,
-          duringPrefill: compression?.duringPrefill ?? false,
-          onCompressed: (_after, r) => {
-            report.value = r;
-          },
-        },
-        maxTokens,
-      );
-    } catch (err) {
-      return asBadRequest(err, 'kv_compression', 'kv_compression: ');
-    }
-  })();
+  // request queues.
+  const sessionCompression: Compression = {
+    method: compression?.method ?? 'full',
+    ...(compression?.options !== undefined ? { options: compression.options as Record<string, string | number> } : {}),
+    ...(compression?.budget !== undefined ? { budget: compression.budget } : {}),
+    seed,
+    duringPrefill: compression?.duringPrefill ?? false,
+  };
   try {
-    const prepared = hook(promptTokens.length);
-    if (prepared.compression) options.compression = prepared.compression;
-    if (prepared.decodePolicy) options.decodePolicy = prepared.decodePolicy;
+    checkCompression(sessionCompression, promptTokens.length);
   } catch (err) {
     asBadRequest(err, 'kv_compression', 'kv_compression: ');
   }
-  return { promptTokens, options, seed, compression, report, trimStart };
+  options.compression = sessionCompression;
+  return { promptTokens, options, seed, compression, trimStart };
 }
 
 /** Streams of one run: text pieces, tokens (with logprobs when asked), the abort signal, the turn-taking hook. */
@@ -215,7 +200,7 @@ export async function runJob(model: SessionModel, job: PreparedJob, io: JobIO = 
   const c = model.config;
   const T = r.promptTokens.length;
   const perHead = T * c.headCountKv;
-  const rep = job.report.value;
+  const rep = r.compression;
   const slotsFull = perHead * c.blockCount;
   const kept = rep?.slotsPerLayer ?? Array.from({ length: c.blockCount }, () => perHead);
   const kv: KvCacheSummary = {

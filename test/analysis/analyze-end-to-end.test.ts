@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
-import type { SessionModel } from '../../src/generate/session.js';
+import type { SessionModel } from '../../src/generate/session-model.js';
 import { runNeighbours, runSimilarity } from '../../src/analysis/run-analysis.js';
 import { writeAnalysis } from '../../src/analysis/analysis-output.js';
 import { run as analyzeCli } from '../../src/cli/commands/analyze.js';

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import type { KVCache } from '../../src/cache/kv-cache.js';
 import { prepareCompression } from '../../src/compress/compress-cache.js';
 import { chunkedPrefill } from '../../src/generate/chunked-prefill.js';
-import { compressionHook } from '../../src/generate/compression-hook.js';
-import { generate, type SessionModel } from '../../src/generate/session.js';
+import { checkCompression } from '../../src/generate/compression.js';
+import { generate } from '../../src/generate/session.js';
+import type { SessionModel } from '../../src/generate/session-model.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { KvError } from '../../src/util/errors.js';
 import { letterTokenizer } from '../helpers/letter-tokenizer.js';
@@ -58,7 +59,7 @@ test('with one chunk holding the prompt, compression during the prefill equals o
         stopAtEos: false,
         sampling: { temperature: 0 },
         chunkSize: 64,
-        prepareCompression: compressionHook({ method, budget: 0.35, seed: 5, duringPrefill }, 6),
+        compression: { method, budget: 0.35, seed: 5, duringPrefill },
       });
     const a = await run(false);
     const b = await run(true);
@@ -112,7 +113,7 @@ test('the session reports the prefill compression and holds the budget afterward
     stopAtEos: false,
     sampling: { temperature: 0 },
     chunkSize: 8,
-    prepareCompression: compressionHook({ method: 'kvmerger', budget: 0.35, duringPrefill: true }, 4),
+    compression: { method: 'kvmerger', budget: 0.35, duringPrefill: true },
   });
   const rep = r.compression as { bytesFull: number; bytesKept: number; duringPrefill: { rounds: number; peakSlots: number; peakBytes: number } };
   const { blockCount: L, headCountKv: H, headDim: D } = m.config;
@@ -136,11 +137,11 @@ test('combinations that cannot compress during the prefill are clear KvErrors', 
     ['kvmerger', { budgetMode: 'faithful' }, /budgetMode=faithful .* does not bound the cache/],
   ];
   for (const [method, options, re] of bad) {
-    assert.throws(() => compressionHook({ method, options, budget: 0.35, duringPrefill: true }), (e: unknown) => e instanceof KvError && re.test(e.message) && /--compress-during-prefill/.test(e.message), method);
+    assert.throws(() => checkCompression({ method, options, budget: 0.35, duringPrefill: true }), (e: unknown) => e instanceof KvError && re.test(e.message) && /--compress-during-prefill/.test(e.message), method);
   }
-  assert.throws(() => compressionHook({ method: 'h2o', budget: 0.35, duringPrefill: true, keepBefore: true }), (e: unknown) => e instanceof KvError && /--dump-cache/.test(e.message));
+  assert.throws(() => checkCompression({ method: 'h2o', budget: 0.35, duringPrefill: true, keepBefore: true }), (e: unknown) => e instanceof KvError && /--dump-cache/.test(e.message));
   // the same methods without the option are fine
-  for (const [method, options] of bad) compressionHook({ method, options, budget: 0.35 });
+  for (const [method, options] of bad) checkCompression({ method, options, budget: 0.35 });
 });
 
 test('kvmerger generate --compress-during-prefill: refused without --method and for snapkv, before any model loads', async () => {

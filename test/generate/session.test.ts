@@ -3,10 +3,21 @@ import assert from 'node:assert/strict';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import type { AttentionStats } from '../../src/cache/attention-stats.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
-import { generate, truncatePrompt, type SessionModel } from '../../src/generate/session.js';
+import { generate, truncatePrompt } from '../../src/generate/session.js';
+import type { SessionModel } from '../../src/generate/session-model.js';
+import { chunkedPrefill } from '../../src/generate/chunked-prefill.js';
 import { argmax } from '../../src/generate/sampler.js';
+import { defineMethod, type CompressionMethod } from '../../src/compress/compression-method.js';
+import { defineOptions } from '../../src/compress/method-options.js';
+import { registerMethod } from '../../src/compress/registry.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
 import { letterTokenizer } from '../helpers/letter-tokenizer.js';
+
+/** A method of this test's own, registered under `name`: the session reaches it only through `compression`. */
+function testMethod(name: string, parts: Pick<CompressionMethod, 'statsRequest' | 'compress' | 'decodePolicy'>): string {
+  registerMethod(defineMethod({ name, description: 'a test probe', schema: defineOptions({}), ...parts }));
+  return name;
+}
 
 function model(over = {}, seed = 1): SessionModel {
   const config = smallConfig({ contextLength: 64, ...over });
@@ -34,19 +45,18 @@ test('greedy generation equals argmax of the forward pass, step by step', async 
 
 test('chunked prefill gives the same generation and the same accumulated statistics', async () => {
   const m = model();
-  const seen: AttentionStats[] = [];
-  const compression = {
-    stats: { columnSums: true, window: 4, lastRow: true },
-    compress: (_c: KVCache, stats: AttentionStats | undefined) => {
-      seen.push(stats!);
-      return { ok: true };
-    },
-  };
+  const request = { columnSums: true, window: 4, lastRow: true };
+  // A method that asks for every statistic and keeps every slot (a budget just under 1 makes the session call it).
+  const method = testMethod('stats-probe', { statsRequest: () => request, compress: () => ({ ok: true }) });
+  const compression = { method, budget: 0.99 };
   const prompt = 'abcdefghijklmnopq';
   const a = await generate(m, { prompt, maxTokens: 5, chunkSize: 512, compression, stopAtEos: false });
   const b = await generate(m, { prompt, maxTokens: 5, chunkSize: 5, compression, stopAtEos: false });
   assert.deepEqual(a.tokens, b.tokens);
-  assert.deepEqual(b.compression, { ok: true });
+  assert.deepEqual(b.compression?.details, { ok: true });
+  // the statistics per query head, as the session's prefill accumulates them over chunks of 512 and of 5
+  const seen: AttentionStats[] = [];
+  for (const chunk of [512, 5]) seen.push((await chunkedPrefill(m, a.promptTokens, request, 0, chunk)).stats!);
   const [sa, sb] = seen;
   assert.equal(sb!.window, 4);
   for (let l = 0; l < m.config.blockCount; l++) {
@@ -63,20 +73,15 @@ test('chunked prefill gives the same generation and the same accumulated statist
   }
 });
 
-test('compression hook: slots removed, positions continue at the true next position, decode never reallocates', async () => {
+test('compression: slots removed, positions continue at the true next position, decode never reallocates', async () => {
   const m = model();
   const keysSeen = new Set<Float32Array>();
-  const r = await generate(m, {
-    prompt: 'abcdefghij', // 11 tokens with BOS
-    maxTokens: 6,
-    stopAtEos: false,
-    compression: {
-      compress: (cache: KVCache) => {
-        for (const l of cache.layers) l.heads.forEach((h, i) => h.retain(i === 0 ? [0, 5, 10] : [0, 1, 2, 3, 9, 10]));
-        return undefined;
-      },
+  const method = testMethod('retain-probe', {
+    statsRequest: () => ({ columnSums: false, window: 0, lastRow: false }),
+    compress: ({ cache }) => {
+      for (const l of cache.layers) l.heads.forEach((h, i) => h.retain(i === 0 ? [0, 5, 10] : [0, 1, 2, 3, 9, 10]));
     },
-    decodePolicy: {
+    decodePolicy: () => ({
       stats: { columnSums: false, window: 0, lastRow: true },
       evicted: 0,
       afterDecodeStep: (cache, stats) => {
@@ -86,7 +91,13 @@ test('compression hook: slots removed, positions continue at the true next posit
         assert.equal(lastRow![0]![0]!.length, h0.length);
         assert.equal(h0.positions[h0.length - 1], cache.nextPosition - 1);
       },
-    },
+    }),
+  });
+  const r = await generate(m, {
+    prompt: 'abcdefghij', // 11 tokens with BOS
+    maxTokens: 6,
+    stopAtEos: false,
+    compression: { method, budget: 0.5 },
   });
   assert.equal(keysSeen.size, 1, 'decode appended into reserved room');
   assert.deepEqual(r.kvCache.layers[0]!.lengths(), [3 + 5, 6 + 5]);
@@ -148,22 +159,18 @@ test('--chat renders the chat template', async () => {
   await assert.rejects(generate(model(), { prompt: 'hi', chat: true }), /no chat template/);
 });
 
-test('compress/ plugs in through prepareCompression: prefill compression and a decode-time policy keep the budget', async () => {
-  const { prepareCompression } = await import('../../src/compress/index.js');
+test("compress/ plugs in through generate's compression option: prefill compression and a decode-time policy keep the budget", async () => {
   const m = model();
-  const hooks = (method: string, options: string[]) => (T: number) => {
-    const prep = prepareCompression({ method, options, budget: { tokens: 6, per: 'layer' }, promptLength: T, reserveSlots: 8 });
-    return { compression: prep, decodePolicy: prep.decodePolicy() };
-  };
-  const once = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks('h2o', []) });
-  const report = once.compression as { budgetAchieved: number; bytesKept: number; bytesFull: number };
+  const compression = (method: string, options: string[]) => ({ method, options, budget: { tokens: 6, per: 'layer' as const } });
+  const once = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, compression: compression('h2o', []) });
+  const report = once.compression!;
   assert.ok(report.bytesKept < report.bytesFull);
   // compressed once to 6 slots per head, then 7 decoded tokens appended
   for (const l of once.kvCache.layers) assert.deepEqual(l.lengths(), [13, 13]);
   assert.equal(once.kvCache.nextPosition, 17 + 7);
   // every decode-time mode, through the session: each head stays at 6 slots and keeps the newest token at its position
   for (const method of ['h2o', 'cam', 'streaming', 'tova']) {
-    const decode = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, prepareCompression: hooks(method, ['when=decode']) });
+    const decode = await generate(m, { prompt: 'abcdefghijklmnop', maxTokens: 8, stopAtEos: false, compression: compression(method, ['when=decode']) });
     for (const l of decode.kvCache.layers) {
       for (const h of l.heads) {
         assert.equal(h.length, 6, `${method}: head holds ${h.length} slots`);

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { KVCache } from '../../src/cache/kv-cache.js';
 import { dropOutsideWindow, globalLayerIndices, layersView, selectStatsLayers } from '../../src/cache/sliding-window.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
-import { generate, type SessionModel } from '../../src/generate/session.js';
+import { generate } from '../../src/generate/session.js';
+import type { SessionModel } from '../../src/generate/session-model.js';
 import { argmax } from '../../src/generate/sampler.js';
-import { prepareCompression } from '../../src/compress/index.js';
 import { chunkedPrefill } from '../../src/generate/chunked-prefill.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';
 import { letterTokenizer } from '../helpers/letter-tokenizer.js';
@@ -67,18 +67,15 @@ test('a session drops out-of-window slots of sliding layers without changing the
   assert.ok(r.cache.bytes < 3 * T * m.config.headCountKv * m.config.headDim * 2 * 4);
 });
 
-test('compression sees the global layers only by default; compressSlidingLayers lets it compress the sliding ones', async () => {
+test('compression sees the global layers only by default; slidingLayers lets it compress the sliding ones', async () => {
   const m = gemmaLike();
-  const hooks = (T: number) => {
-    const prep = prepareCompression({ method: 'h2o', options: [], budget: { tokens: 4, per: 'layer' }, promptLength: T });
-    return { compression: prep };
-  };
+  const compression = { method: 'h2o', options: [], budget: { tokens: 4, per: 'layer' as const } };
   const prompt = 'abcdefghijklmnopqrst';
-  const def = await generate(m, { prompt, maxTokens: 1, stopAtEos: false, prepareCompression: hooks });
-  const report = def.compression as { slotsPerLayer: number[] };
+  const def = await generate(m, { prompt, maxTokens: 1, stopAtEos: false, compression });
+  const report = def.compression!;
   assert.equal(report.slotsPerLayer.length, 1, 'the report covers the compressed (global) layer');
   assert.deepEqual(def.kvCache.layers.map((l) => l.heads[0]!.length), [W - 1, 4, W - 1]);
-  const all = await generate(m, { prompt, maxTokens: 1, stopAtEos: false, prepareCompression: hooks, compressSlidingLayers: true });
+  const all = await generate(m, { prompt, maxTokens: 1, stopAtEos: false, compression: { ...compression, slidingLayers: true } });
   const lengths = all.kvCache.layers.map((l) => l.heads[0]!.length);
   assert.equal(lengths[1], 4);
   for (const l of [0, 2]) assert.ok(lengths[l]! <= 4, `sliding layer ${l} compressed to ${lengths[l]}`);

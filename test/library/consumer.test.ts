@@ -14,14 +14,15 @@ const tsc = join(root, 'node_modules/typescript/bin/tsc');
 const builtIn = existsSync(join(root, 'models')) && readdirSync(join(root, 'models')).some((f) => f.endsWith('.gguf'));
 
 const consumer = `import {
-  loadModel, generate, pipeline, compressionHook, methods, methodNames, KvError, listTasks, writeReport,
+  loadModel, generate, pipeline, checkCompression, methods, methodNames, KvError, listTasks, writeReport,
   type GenerateResult, type TextGenerationOutput, type ChatMessage, type Compression, type ReportResult, type Task,
 } from 'kvmerger';
 
 const compression: Compression = { method: 'kvmerger', budget: 0.5 };
+checkCompression(compression);
 const model = await loadModel(undefined, { backend: 'reference' });
 const r: GenerateResult = await generate(model, { prompt: 'Once upon a time', maxTokens: 4, sampling: { temperature: 0 } });
-const c = await generate(model, { prompt: 'Once upon a time', maxTokens: 4, sampling: { temperature: 0 }, prepareCompression: compressionHook(compression, 4) });
+const c = await generate(model, { prompt: 'Once upon a time', maxTokens: 4, sampling: { temperature: 0 }, compression });
 const generator = await pipeline('text-generation', model, { compression });
 const out: TextGenerationOutput[] = await generator('Once upon a time', { maxTokens: 4, sampling: { temperature: 0 } });
 const messages: ChatMessage[] = [{ role: 'user', content: 'Hi' }];

@@ -1,7 +1,7 @@
-// The library as users import it: `import { loadModel, generate, methods, compressionHook } from 'kvmerger'`.
+// The library as users import it: `import { loadModel, generate, methods, checkCompression } from 'kvmerger'`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel, generate, methods, compressionHook, KvError } from '../../src/index.js';
+import { loadModel, generate, methods, checkCompression, KvError } from '../../src/index.js';
 import { sharedData } from '../helpers/shared-data.js';
 
 const model = sharedData('models/stories260K.bin');
@@ -13,8 +13,8 @@ test('methods lists every method of the specification', () => {
   }
 });
 
-test('compressionHook rejects an unknown method before any model loads', () => {
-  assert.throws(() => compressionHook({ method: 'nope', budget: 0.5 }), (e: unknown) => e instanceof KvError && /unknown method 'nope'/.test(e.message));
+test('checkCompression rejects an unknown method before any model loads', () => {
+  assert.throws(() => checkCompression({ method: 'nope', budget: 0.5 }), (e: unknown) => e instanceof KvError && /unknown method 'nope'/.test(e.message));
 });
 
 test('generate with a compressed cache through the public API', { skip: !model || !tok ? 'needs ../shared/data (absent)' : false }, async () => {
@@ -27,9 +27,10 @@ test('generate with a compressed cache through the public API', { skip: !model |
       prompt,
       maxTokens: 8,
       sampling: { temperature: 0 },
-      prepareCompression: compressionHook({ method: 'kvmerger', budget: 0.5, onCompressed: (_c, rep) => (reported = rep) }, 8),
+      compression: { method: 'kvmerger', budget: 0.5, onCompressed: (_c, rep) => (reported = rep) },
     });
-    assert.ok(reported, 'the hook reported the compression');
+    assert.ok(reported, 'onCompressed reported the compression');
+    assert.deepEqual(r.compression, reported, 'and the result holds the same report');
     const T = full.promptTokens.length;
     const layers = m.config.blockCount;
     const kv = m.config.headCountKv;
@@ -55,7 +56,7 @@ test('a dump adds aggregated attention for every method without changing what th
           prompt,
           maxTokens: 1,
           sampling: { temperature: 0 },
-          prepareCompression: compressionHook({
+          compression: {
             method,
             budget: 0.5,
             keepBefore,
@@ -63,7 +64,7 @@ test('a dump adds aggregated attention for every method without changing what th
               kept.push(after.layers.flatMap((l) => l.heads.flatMap((h) => Array.from(h.positions.subarray(0, h.length)))));
               if (keepBefore) aggregated = agg;
             },
-          }),
+          },
         });
       }
       assert.deepEqual(kept[1], kept[0], `${method}: same slots kept with and without the dump`);

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
-import { generate, tokenizePrompt, type SessionModel } from '../../src/generate/session.js';
+import { generate, tokenizePrompt } from '../../src/generate/session.js';
+import type { SessionModel } from '../../src/generate/session-model.js';
 import { Sampler } from '../../src/generate/sampler.js';
 import { tokenLogprobs } from '../../src/generate/logprobs.js';
 import { randomWeightSource, smallConfig } from '../helpers/random-model.js';

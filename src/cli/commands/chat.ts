@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { KvError } from '../../util/errors.js';
 import { methodNames } from '../../compress/registry.js';
-import { compressionHook } from '../../generate/compression-hook.js';
+import { checkCompression } from '../../generate/compression.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
 import { MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, SEED_OPTION, numberOption, parseOptions, type OptionTable, SESSION_MODEL_HELP } from '../options.js';
 import { chatTemplateOf, prepareJob, runJob, type EngineModel, type JobDefaults, type JobOutcome } from '../../server/engine.js';
@@ -114,7 +114,7 @@ export function parseMethodCommand(args: string[]): CompressionSpec | null {
   else if (Number.isInteger(b) && b > 1) spec = { tokens: b, per: 'layer' };
   else throw new KvError(`/method ${name} ${budget}: the budget must be a share in (0, 1] or a whole number of slots; ${usage}`);
   for (const o of opts) if (!o.includes('=')) throw new KvError(`/method: '${o}' is not an option K=V; ${usage}`);
-  compressionHook({ method: name, options: opts }); // a bad option is an error now, not at the next reply
+  checkCompression({ method: name, options: opts }); // a bad option is an error now, not at the next reply
   return { method: name, budget: spec, options: opts, duringPrefill: false };
 }
 

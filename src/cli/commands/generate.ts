@@ -1,11 +1,12 @@
 import { logprobsContent, type TokenLogprobs } from '../../generate/logprobs.js';
 import { KvError } from '../../util/errors.js';
 import { loadModel } from '../../model/load-model.js';
-import { generate, type GenerateOptions, type GenerateResult, type StopReason } from '../../generate/session.js';
+import { generate, type GenerateOptions, type GenerateResult } from '../../generate/session.js';
+import type { StopReason } from '../../generate/stop-reason.js';
 import { writeCompressionDump } from '../../cache/cache-dump.js';
-import { parseBudgetFlags, type CompressionReport } from '../../compress/index.js';
+import { parseBudgetFlags } from '../../compress/index.js';
 import { methodNames } from '../../compress/registry.js';
-import { compressionHook } from '../../generate/compression-hook.js';
+import { checkCompression, type Compression } from '../../generate/compression.js';
 import { parseModelArgs } from '../model-args.js';
 import { parseSeed } from '../seed.js';
 import {
@@ -217,37 +218,36 @@ export async function run(argv: string[]): Promise<number> {
   if (!methodName && (budget || values['method-option'] || values['dump-cache'] || values['compress-during-prefill'] || values['compress-sliding-layers'])) {
     throw new KvError('--budget, --budget-tokens, --method-option, --dump-cache, --compress-during-prefill and --compress-sliding-layers need --method NAME (kvmerger methods lists them)');
   }
-  if (values['compress-sliding-layers']) options.compressSlidingLayers = true;
   if (methodName && methodName !== 'full' && !budget && methodNames().includes(methodName)) {
     // Without a budget a method keeps every slot: the run would look compressed and be the full cache.
     throw new KvError(
       `--method ${methodName} needs a budget: add --budget B (the share of the prompt's KV slots to keep, in (0, 1], e.g. --budget 0.5) or --budget-tokens N`,
     );
   }
-  let report: CompressionReport | undefined;
-  let compressionChoice: Parameters<typeof compressionHook>[0] | undefined;
   if (methodName) {
     const dumpFile = values['dump-cache'];
-    // Validates the method and options at once, before the model loads; made again once the context is known, so
-    // that the slots reserved for decoding stop at the context however large --max-tokens is.
-    compressionChoice = {
+    const compression: Compression = {
       method: methodName,
       options: methodOptionsFor(methodName, values['method-option'] ?? []),
       budget,
       seed,
-      keepBefore: dumpFile !== undefined,
       duringPrefill: values['compress-during-prefill'] ?? false,
-      onCompressed: (after, r, before, aggregated) => {
-        report = r;
-        if (!dumpFile) return;
-        try {
-          writeCompressionDump(dumpFile, before!, after, aggregated);
-        } catch (err) {
-          throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        }
-      },
+      ...(values['compress-sliding-layers'] ? { slidingLayers: true } : {}),
+      ...(dumpFile !== undefined
+        ? {
+            keepBefore: true,
+            onCompressed: (after, _report, before, aggregated) => {
+              try {
+                writeCompressionDump(dumpFile, before!, after, aggregated);
+              } catch (err) {
+                throw new KvError(`--dump-cache ${dumpFile}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+              }
+            },
+          }
+        : {}),
     };
-    options.prepareCompression = compressionHook(compressionChoice, 0);
+    checkCompression(compression); // the method and its options, before the model loads
+    options.compression = compression;
   }
 
   const model = await loadModel(modelArgs.path, { tokenizerPath: modelArgs.tokenizerPath, backend: modelArgs.backend, threads: modelArgs.threads, precision: modelArgs.precision, kvType: modelArgs.kvType, ...(modelArgs.quantize !== undefined ? { quantize: modelArgs.quantize } : {}) });
@@ -257,7 +257,6 @@ export async function run(argv: string[]): Promise<number> {
       throw new KvError(`--ctx-size ${ctxSize} is above the model's context of ${modelContext} tokens; use at most ${modelContext}`);
     }
     const context = ctxSize ?? modelContext;
-    if (compressionChoice) options.prepareCompression = compressionHook(compressionChoice, Math.min(options.maxTokens!, context));
     const session = ctxSize === undefined ? model : { config: { ...model.config, contextLength: ctxSize }, tokenizer: model.tokenizer, backend: model.backend, ...(model.chatTemplate !== undefined ? { chatTemplate: model.chatTemplate } : {}) };
     const json = values.json ?? false;
     if (!json) options.onText = (s) => process.stdout.write(s);
@@ -269,6 +268,7 @@ export async function run(argv: string[]): Promise<number> {
       };
     }
     const r = await generate(session, options);
+    const report = r.compression;
     if (json) {
       const out = {
         text: r.text,

@@ -2,7 +2,7 @@ import { basename, extname } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { parseBudgetFlags } from '../../compress/index.js';
 import { methodNames } from '../../compress/registry.js';
-import { compressionHook } from '../../generate/compression-hook.js';
+import { checkCompression } from '../../generate/compression.js';
 import type { LoadedModel } from '../../model/load-model.js';
 import { parseModelArgs, loadModelFromArgs } from '../model-args.js';
 import { CHUNK_OPTION, MODEL_OPTIONS, QUANTIZE_OPTION, OUTPUT_OPTIONS, numberOption, parseOptions, type OptionTable, type OptionValues, SESSION_MODEL_HELP } from '../options.js';
@@ -111,7 +111,7 @@ export function compressionDefault(values: OptionValues<typeof DEFAULT_OPTIONS>)
     duringPrefill: values['compress-during-prefill'] ?? false,
   };
   // checks the method and its options now, before the model loads
-  compressionHook({ method, options: spec.options as string[], duringPrefill: spec.duringPrefill });
+  checkCompression({ method, options: spec.options as string[], duringPrefill: spec.duringPrefill });
   return spec;
 }
 

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { KvError } from '../../util/errors.js';
 import { resolveDataRoot } from '../tasks/data-root.js';
 import type { GridTaskPlan } from './run-grid.js';
-import { sampleContextNeed, type GridModel } from './run-sample.js';
+import { sampleContextNeed } from './run-sample.js';
+import type { SessionModel } from '../../generate/session-model.js';
 import { getTask } from '../tasks/registry.js';
 import type { Task } from '../tasks/task.js';
 
@@ -41,7 +42,7 @@ const CAP = 4096;
 const evenly = (max: number, n: number, min: number): number[] =>
   [...new Set(Array.from({ length: n }, (_, i) => Math.round((max * (i + 1)) / n)).filter((x) => x >= min))];
 
-export function reproduceTasks(model: GridModel, o: ReproduceGridOptions = {}): { tasks: GridTaskPlan[]; notes: string[] } {
+export function reproduceTasks(model: SessionModel, o: ReproduceGridOptions = {}): { tasks: GridTaskPlan[]; notes: string[] } {
   const quick = o.quick ?? false;
   const count = o.samples ?? (quick ? 1 : 3);
   const seed = o.seed ?? 0;

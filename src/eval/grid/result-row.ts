@@ -4,8 +4,9 @@
  * and the queue coordinator write it, a queue worker returns it, and the readers — the report (read-report-rows.ts,
  * which also accepts older or hand-made rows), `kvmerger demo` — read it back.
  */
-import type { OptionValue } from '../../compress/method-options.js';
+import type { ResolvedOptions } from '../../compress/method-options.js';
 import type { TaskOptionValue } from '../tasks/task.js';
+import type { StopReason } from '../../generate/stop-reason.js';
 
 export interface ResultRow {
   /** The model file's base name. */
@@ -17,9 +18,9 @@ export interface ResultRow {
    * The method's configuration as the user chose it ('auto' kept; plus `chatTemplate` when the task wraps prompts in
    * the model's chat template): one configuration is one row of the report's tables.
    */
-  options: Record<string, OptionValue>;
+  options: ResolvedOptions;
   /** The options the method actually ran with ('auto' resolved, ppl-stream's when=decode). */
-  resolvedOptions: Record<string, OptionValue>;
+  resolvedOptions: ResolvedOptions;
   /** Share of the prompt's slots asked for; 1 for `full`. */
   budgetRequested: number;
   /** Kept slots / (prompt tokens · layers · KV heads). */
@@ -42,7 +43,7 @@ export interface ResultRow {
   compressMs: number;
   decodeMs: number;
   newTokens: number;
-  stopReason?: 'eos' | 'stop' | 'length' | 'context';
+  stopReason?: StopReason;
   /** Generated text, cut to the run's output length ('' for teacher-forced tasks). */
   output: string;
   /** Up to four accepted answers, each cut to 120 characters. */

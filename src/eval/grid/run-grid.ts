@@ -18,7 +18,8 @@ import { cellKey, type GridCell } from './grid-cell.js';
 import type { GridProgress } from './progress.js';
 import type { ResultRow } from './result-row.js';
 import { ResultsLog } from './results-log.js';
-import { prepareCell, runSampleCells, sampleContextNeed, type CellOutcome, type GridModel } from './run-sample.js';
+import { prepareCell, runSampleCells, sampleContextNeed, type CellOutcome } from './run-sample.js';
+import type { SessionModel } from '../../generate/session-model.js';
 import type { Sample, Task, TaskOptionValue } from '../tasks/task.js';
 
 /** One task of the grid with its own sample settings (the eval command gives every task the same ones). */
@@ -107,7 +108,7 @@ function supportsDecodeCompression(method: string): boolean {
  * Checks the grid and builds every sample and cell (nothing runs yet). Throws KvError on an unknown task, method
  * or option, a budget outside (0, 1], or a sample that does not fit in the model's context.
  */
-export function planGrid(model: GridModel, spec: GridSpec): GridPlan {
+export function planGrid(model: SessionModel, spec: GridSpec): GridPlan {
   if (spec.tasks.length === 0) throw new KvError('--tasks is empty; name at least one task (kvmerger eval --help lists them)');
   const methods = [...new Set(spec.methods)];
   if (methods.length === 0) throw new KvError('--methods is empty; name at least one method (kvmerger methods lists them)');
@@ -275,7 +276,7 @@ export function resultRow(spec: GridSpec, o: CellOutcome, outputChars = 300): Re
 }
 
 /** Runs the cells of `plan` that `out/results.jsonl` does not hold yet. */
-export async function runGrid(model: GridModel, plan: GridPlan, options: RunGridOptions): Promise<GridSummary> {
+export async function runGrid(model: SessionModel, plan: GridPlan, options: RunGridOptions): Promise<GridSummary> {
   const t0 = performance.now();
   const log = ResultsLog.open(options.out);
   const done = log.opened.done;

@@ -1,43 +1,32 @@
 /**
  * Runs every pending cell of one sample with one shared prefill: the prompt is prefilled once (computing the union
  * of the attention statistics the cells' methods ask for), then each cell clones the cache, compresses its clone,
- * and decodes (generation tasks) or teacher-forces the continuation (fidelity tasks). Methods whose observation
- * windows differ cannot share the window statistic, so cells are grouped by window and each group prefills once
- * (usually there is one group).
+ * and decodes (generation tasks: greedily, through the session's decode loop) or teacher-forces the continuation
+ * (fidelity tasks). Methods whose observation windows differ cannot share the window statistic, so cells are grouped
+ * by window and each group prefills once (usually there is one group).
  *
  * Teacher-forced tasks compare every forced step with the full cache's logits, computed once per sample:
  * - `fidelity`: the continuation c[0..k) is forced in chunks (logits 'all') through the compressed cache; row i
  *   predicts c[i+1], so k − 1 tokens are measured (the prediction of c[0] comes from the prefill, before any
  *   compression, and is the same for every method).
  * - `ppl-stream` (`meta.decodeCompression`): the prompt is compressed to ⌊b·T⌋ slots per head, then the stream is
- *   fed one token at a time and the method's decode policy keeps every head at ⌊b·t⌋ slots after t tokens: the
- *   budget b holds at every step.
+ *   forced one token at a time through the session's decode loop, and the method's decode policy keeps every head
+ *   at ⌊b·t⌋ slots after t tokens: the budget b holds at every step.
  */
-import type { KVCache } from '../../cache/kv-cache.js';
 import type { StatsRequest } from '../../cache/attention-stats.js';
 import { prepareCompression, type CompressionReport, type PreparedCompression } from '../../compress/compress-cache.js';
 import type { DecodePolicy } from '../../compress/compression-method.js';
 import { floorSlots } from '../../compress/budget.js';
 import { chunkedPrefill } from '../../generate/chunked-prefill.js';
-import { StopStringMatcher } from '../../generate/stop-strings.js';
-import type { ForwardBackend } from '../../model/backend.js';
-import type { ModelConfig } from '../../core/model-config.js';
+import { decodeLoop } from '../../generate/decode-loop.js';
+import type { SessionModel } from '../../generate/session-model.js';
+import type { StopReason } from '../../generate/stop-reason.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { Rng } from '../../util/rng.js';
 import { forcedLogits } from './forced-logits.js';
-import { checkLogits } from '../../generate/finite-logits.js';
 import type { GridCell } from './grid-cell.js';
-import { argmax, FidelityAccumulator } from '../metrics/logit-metrics.js';
+import { FidelityAccumulator } from '../metrics/logit-metrics.js';
 import { encodeContent, type Sample, type TaskScore } from '../tasks/task.js';
-
-/** What the runner needs from a loaded model (loadModel's result satisfies it). */
-export interface GridModel {
-  readonly config: ModelConfig;
-  readonly tokenizer: Tokenizer;
-  readonly backend: ForwardBackend;
-  /** GGUF `tokenizer.chat_template`, when the model has one (used by `--chat-template auto`). */
-  readonly chatTemplate?: string;
-}
 
 /** What one cell measured. */
 export interface CellOutcome {
@@ -60,7 +49,7 @@ export interface CellOutcome {
   /** Generated text (generation tasks); '' for teacher-forced tasks. */
   output: string;
   newTokens: number;
-  stopReason?: 'eos' | 'stop' | 'length' | 'context';
+  stopReason?: StopReason;
 }
 
 export interface RunSampleOptions {
@@ -128,7 +117,7 @@ export interface PreparedCellItem {
  * prefill per group (usually one group). `runSampleCells` runs them; a queue worker (src/eval/queue/) prefills a
  * group once and runs its cells one job at a time.
  */
-export function sampleCellGroups(model: GridModel, sample: Sample, cells: GridCell[], seed: number): PreparedCellItem[][] {
+export function sampleCellGroups(model: SessionModel, sample: Sample, cells: GridCell[], seed: number): PreparedCellItem[][] {
   const { prompt: T, extra } = sampleContextNeed(model.tokenizer, sample);
   return groupByWindow(cells.map((cell) => {
     const prep = prepareCell(cell, T, seed, extra);
@@ -158,7 +147,7 @@ export interface SamplePrefill {
  * forced logits (`reference`, computed here unless given: they are the same for every group of a sample).
  */
 export async function prefillSampleGroup(
-  model: GridModel,
+  model: SessionModel,
   sample: Sample,
   group: readonly PreparedCellItem[],
   chunkSize = 512,
@@ -178,7 +167,7 @@ export async function prefillSampleGroup(
 }
 
 /** Runs one cell on a prefilled sample (the prefill is not changed: the cell works on a clone of its cache). */
-export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item: PreparedCellItem, options: { seed: number; chunkSize?: number }): Promise<CellOutcome> {
+export async function runPrefilledCell(model: SessionModel, pf: SamplePrefill, item: PreparedCellItem, options: { seed: number; chunkSize?: number }): Promise<CellOutcome> {
   const { cell, prep } = item;
   const { sample, T, pre } = pf;
   const chunkSize = options.chunkSize ?? 512;
@@ -198,7 +187,12 @@ export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item
   };
   if (!forced) {
     const policy = prep.decodePolicy();
-    const d = await greedyDecode(model, cache, pre.lastLogits ?? new Float32Array(0), sample, policy);
+    // Greedy, with the model's end tokens and the sample's stop strings.
+    const d = await decodeLoop(model, cache, pre.lastLogits ?? new Float32Array(0), {
+      maxTokens: sample.maxNewTokens,
+      ...(sample.stop ? { stop: sample.stop } : {}),
+      ...(policy ? { policy } : {}),
+    });
     return {
       ...base,
       score: cellTask(cell).scoreText(sample, d.text),
@@ -208,7 +202,7 @@ export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item
       slotsPerLayer: report.slotsPerLayer,
       decodeMs: d.ms,
       output: d.text,
-      newTokens: d.tokens,
+      newTokens: d.tokens.length,
       stopReason: d.stopReason,
     };
   }
@@ -228,8 +222,13 @@ export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item
     for (let i = 0; i + 1 < cont.length; i++) acc.add(ref.rows[i]!, rows[i]!, cont[i + 1]!);
   } else {
     const t0 = performance.now();
-    await streamWithBudget(model, cache, cont, cell.budget, prep, report, options.seed, (i, logits) => {
-      if (i + 1 < cont.length) acc.add(ref.rows[i]!, logits, cont[i + 1]!);
+    await decodeLoop(model, cache, pre.lastLogits ?? new Float32Array(0), {
+      maxTokens: cont.length,
+      forced: cont,
+      policy: budgetAtEveryStep(prep, report, cell.budget, options.seed),
+      onLogits: (i, logits) => {
+        if (i + 1 < cont.length) acc.add(ref.rows[i]!, logits, cont[i + 1]!);
+      },
     });
     decodeMs = performance.now() - t0;
     const layers = cache.layers.length;
@@ -253,7 +252,7 @@ export async function runPrefilledCell(model: GridModel, pf: SamplePrefill, item
  * Runs `cells` (all of one sample) and calls `onCell` after each. Returns the number of prefills run.
  */
 export async function runSampleCells(
-  model: GridModel,
+  model: SessionModel,
   sample: Sample,
   cells: GridCell[],
   options: RunSampleOptions,
@@ -289,77 +288,23 @@ function cellTask(cell: GridCell) {
 }
 
 /**
- * Feeds the stream one token at a time through a compressed cache; after each token the method's decode policy
- * brings every head down to ⌊b · t⌋ slots (t = tokens seen). `onLogits(i, logits)` gets the logits after token i.
+ * The method's decode policy with the budget of a stream (ppl-stream): after each token, every head is brought down
+ * to ⌊b · t⌋ slots (t = tokens seen, the prompt's included).
  */
-async function streamWithBudget(
-  model: GridModel,
-  cache: KVCache,
-  cont: readonly number[],
-  budget: number,
-  prep: PreparedCompression,
-  report: CompressionReport,
-  seed: number,
-  onLogits: (i: number, logits: Float32Array) => void,
-): Promise<void> {
+function budgetAtEveryStep(prep: PreparedCompression, report: CompressionReport, budget: number, seed: number): DecodePolicy {
   const layerBudgets: number[] = [];
   const policy = prep.method.decodePolicy?.({ options: report.options, layerBudgets, rng: new Rng(seed + 0x9e3779b9) });
   if (!policy) throw new Error(`method ${prep.method.name} has no decode-time policy for these options`);
-  const want = policy.stats.columnSums || policy.stats.window > 0 || policy.stats.lastRow;
-  for (let i = 0; i < cont.length; i++) {
-    const r = await model.backend.forward(Int32Array.of(cont[i]!), cache, { logits: 'last', ...(want ? { stats: policy.stats } : {}) });
-    checkLogits(r.logits, cache.nextPosition - 1);
-    onLogits(i, r.logits);
-    const perHead = Math.max(1, floorSlots(budget * cache.nextPosition));
-    layerBudgets.length = 0;
-    for (let l = 0; l < cache.layers.length; l++) layerBudgets.push(perHead);
-    policy.afterDecodeStep(cache, r.stats);
-  }
-}
-
-/** Greedy decoding from the prefill's last logits, with the model's end tokens and the sample's stop strings. */
-async function greedyDecode(
-  model: GridModel,
-  cache: KVCache,
-  firstLogits: Float32Array,
-  sample: Sample,
-  policy: DecodePolicy | undefined,
-): Promise<{ text: string; tokens: number; stopReason: 'eos' | 'stop' | 'length' | 'context'; ms: number }> {
-  const { tokenizer, backend, config } = model;
-  const stopIds = new Set(tokenizer.stopIds);
-  const decoder = tokenizer.createDecoder({ stripLeadingSpace: false });
-  const stops = new StopStringMatcher(sample.stop ?? []);
-  const ps = policy?.stats;
-  const policyStats = ps && (ps.columnSums || ps.window > 0 || ps.lastRow) ? ps : undefined;
-  let logits = firstLogits;
-  let tokens = 0;
-  let stopReason: 'eos' | 'stop' | 'length' | 'context' = 'length';
-  const t0 = performance.now();
-  while (tokens < sample.maxNewTokens) {
-    const next = argmax(logits);
-    if (stopIds.has(next)) {
-      stopReason = 'eos';
-      break;
-    }
-    tokens++;
-    stops.push(decoder.push(next));
-    if (stops.stopped) {
-      stopReason = 'stop';
-      break;
-    }
-    if (tokens >= sample.maxNewTokens) break;
-    if (cache.nextPosition >= config.contextLength) {
-      stopReason = 'context';
-      break;
-    }
-    const r = await backend.forward(Int32Array.of(next), cache, { logits: 'last', ...(policyStats ? { stats: policyStats } : {}) });
-    logits = r.logits;
-    checkLogits(logits, cache.nextPosition - 1);
-    policy?.afterDecodeStep(cache, r.stats);
-  }
-  if (!stops.stopped) {
-    stops.push(decoder.flush());
-    stops.flush();
-  }
-  return { text: stops.text, tokens, stopReason, ms: performance.now() - t0 };
+  return {
+    stats: policy.stats,
+    afterDecodeStep(cache, stats) {
+      const perHead = Math.max(1, floorSlots(budget * cache.nextPosition));
+      layerBudgets.length = 0;
+      for (let l = 0; l < cache.layers.length; l++) layerBudgets.push(perHead);
+      policy.afterDecodeStep(cache, stats);
+    },
+    get evicted() {
+      return policy.evicted;
+    },
+  };
 }

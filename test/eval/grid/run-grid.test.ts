@@ -12,7 +12,7 @@ import { loadModel, type LoadedModel } from '../../../src/model/load-model.js';
 import type { ForwardBackend } from '../../../src/model/backend.js';
 import { getTask } from '../../../src/eval/tasks/registry.js';
 import { planGrid, runGrid, type GridSpec } from '../../../src/eval/grid/run-grid.js';
-import type { GridModel } from '../../../src/eval/grid/run-sample.js';
+import type { SessionModel } from '../../../src/generate/session-model.js';
 import { KvError } from '../../../src/util/errors.js';
 import { sharedData } from '../../helpers/shared-data.js';
 
@@ -28,7 +28,7 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function model(): Promise<GridModel> {
+async function model(): Promise<SessionModel> {
   loaded ??= await loadModel(modelFile!, { tokenizerPath: tokFile!, threads: 1 });
   const inner = loaded.backend;
   const counting: ForwardBackend = {
