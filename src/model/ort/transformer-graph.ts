@@ -60,7 +60,8 @@ export const graphNames = {
  *   HeadCaches.
  * - Decode runs ≈ 2,000 small kernels per token, each with a fixed cost of a few µs, so the graph avoids kernels per
  *   KV head: one RoPE over all heads of a layer (value heads read the identity row), per-head operands by one Split
- *   per layer, masks as Gemm's C, residual adds fused into the next norm.
+ *   per layer, the causal mask as Gemm's C. (SkipSimplifiedLayerNormalization, the residual add fused into the
+ *   next norm, would save 2 kernels a layer but raised the peak of a 4096-token prefill by 50 MiB: not used.)
  * - Statistics are `stat_weights [S, T] @ P [G, T, L + T]` per KV head: one row of ones gives column sums, a 0/1
  *   window row gives window sums, a one-hot last row gives the last attention row; S = 0 costs nothing.
  * - Q, K and V (and gate and up) projections are fused into one Gemm each (transB, so weights stay [out, in]).
@@ -134,18 +135,8 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
 
   const rmsNorm = (x: string, w: string): string =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: c.rmsNormEps }, stash_type: 1 });
-  /** The residual add and the next norm in one kernel: [norm(x + y), x + y]. */
-  const addNorm = (x: string, y: string, w: string): [string, string] => {
-    const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', [x, y, w], {
-      attrs: { epsilon: { float: c.rmsNormEps } },
-      outputs: [g.fresh('normed'), '', '', g.fresh('residual')],
-      domain: 'com.microsoft',
-    });
-    return [normed!, sum!];
-  };
 
   let x = embd ? g.op('Gather', [embd, tokens], { axis: 0 }) : tokens; // [T, E]
-  let pending: string | undefined; // the last layer's FFN output, not yet added to x (added by the next norm)
   if (c.embeddingScale !== undefined) x = g.op('Mul', [x, g.floats([c.embeddingScale], [])]);
   const scale = { float: c.attentionScale ?? 1 / Math.sqrt(D) };
   const cap = (v: string): string => (c.attnLogitSoftcap === undefined ? v : softcapOp(g, v, c.attnLogitSoftcap));
@@ -153,9 +144,7 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
   for (let l = 0; l < c.blockCount; l++) {
     const b = (part: string) => blockTensor(l, part);
     const attnNorm = weight(b('attn_norm.weight'), [E]);
-    let h: string;
-    if (pending) [h, x] = addNorm(x, pending, attnNorm);
-    else h = rmsNorm(x, attnNorm);
+    const h = rmsNorm(x, attnNorm);
     let qkv = lin.linear(h, E, [
       { name: b('attn_q.weight'), rows: H * D },
       { name: b('attn_k.weight'), rows: KV * D },
@@ -236,8 +225,10 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
     let o = lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'));
     if (c.postNorms) o = rmsNorm(o, weight(b('post_attention_norm.weight'), [E]));
-    let h2: string;
-    [h2, x] = addNorm(x, o, weight(b('ffn_norm.weight'), [E]));
+    x = g.op('Add', [x, o]);
+
+    const ffnNorm = weight(b('ffn_norm.weight'), [E]);
+    const h2 = rmsNorm(x, ffnNorm);
     const gateUp = lin.linear(h2, E, [
       { name: b('ffn_gate.weight'), rows: F },
       { name: b('ffn_up.weight'), rows: F },
@@ -248,9 +239,8 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       : g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // SwiGLU
     let down = lin.linear(act, F, [{ name: b('ffn_down.weight'), rows: E }], b('ffn_down.weight'));
     if (c.postNorms) down = rmsNorm(down, weight(b('post_ffw_norm.weight'), [E]));
-    pending = down;
+    x = g.op('Add', [x, down]);
   }
-  if (pending) x = g.op('Add', [x, pending]);
 
   const rows = g.op('Gather', [x, logitRows], { axis: 0 }); // [R, E]
   const outNorm = weight('output_norm.weight', [E]);
