@@ -15,9 +15,9 @@ import { createPrefillCompressor, type PrefillCompressor } from './prefill-compr
 export type PlanOptions<M extends string> = readonly string[] | (M extends keyof MethodOptions ? Readonly<Partial<MethodOptions[M]>> : Readonly<Record<string, OptionValue>>);
 
 /**
- * The one way to ask for compression: a method, its options and a budget. The session's form
- * (`CompressionChoice`, generate/compression-hook.ts) adds what a session does around it; a plan adds the prompt's
- * length once it is known.
+ * The one way to ask for compression: a method, its options and a budget. generate()'s `compression`
+ * (`Compression`, generate/compression.ts) adds what a session does around it; a plan adds the prompt's length once
+ * it is known.
  */
 export interface CompressionRequest<M extends string = string> {
   /** A registered method name (`kvmerger methods`). */
@@ -83,11 +83,9 @@ export interface PreparedCompression {
   readonly gqaReduce: GqaReduce;
   /**
    * Compress the cache in place after prefill; also seeds HeadCache.score from the prefill's column sums (or window
-   * sums when only those were computed). `promptLength` is accepted for the session's hook shape; the plan's wins.
+   * sums when only those were computed).
    */
-  compress(cache: KVCache, stats: AttentionStats | undefined, promptLength?: number): CompressionReport;
-  /** Alias of `statsRequest`, so a PreparedCompression is the session's `compression` hook as it is. */
-  readonly stats: StatsRequest;
+  compress(cache: KVCache, stats: AttentionStats | undefined): CompressionReport;
   /**
    * The decode-time policy, when the options ask for one (e.g. h2o when=decode) and the budget is below 1; undefined
    * otherwise. It can be created before the cache exists: it takes its per-layer budgets from `compress` (or, if
@@ -99,7 +97,7 @@ export interface PreparedCompression {
   /**
    * Compress during the chunked prefill instead of once after it (`--compress-during-prefill`; see
    * prefill-compressor.ts): feed every chunk's statistics (`stats` of the compressor) to `afterChunk`, then call
-   * `reportAfterPrefill` for the report (the session does this through compressionHook's `duringPrefill`). Throws
+   * `reportAfterPrefill` for the report (the session does this for `compression.duringPrefill`). Throws
    * KvError for methods and options that cannot (window statistics, kvmerger budgetMode=faithful). One per prefill.
    */
   prefillCompressor(): PrefillCompressor;
@@ -136,7 +134,6 @@ export function prepareCompression<M extends string>(request: CompressionPlan<M>
     budgetSpec: plan.budget,
     promptLength: plan.promptLength,
     statsRequest,
-    stats: statsRequest,
     gqaReduce,
     compress(cache, stats) {
       const t0 = performance.now();

@@ -14,8 +14,9 @@
  *   seed,                                      // CaM's gate, random
  *   reserveSlots: maxNewTokens,                // decode room left in every compacted head
  * });
- * // 2. The session's hooks take it as it is (PreparedCompression has `stats` and `compress(cache, stats)`):
- * const result = await generate(model, { promptTokens, compression: prep, decodePolicy: prep.decodePolicy() });
+ * // A caller of generate() never does this: it passes the request, and the session prepares it once the prompt's
+ * // length is known (generate/compression.ts) and runs the steps below:
+ * const result = await generate(model, { promptTokens, compression: { method: 'kvmerger', budget: 0.35 } });
  * // result.compression is the CompressionReport (--json's "cache" object).
  * ```
  *

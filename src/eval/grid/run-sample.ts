@@ -188,11 +188,7 @@ export async function runPrefilledCell(model: SessionModel, pf: SamplePrefill, i
   if (!forced) {
     const policy = prep.decodePolicy();
     // Greedy, with the model's end tokens and the sample's stop strings.
-    const d = await decodeLoop(model, cache, pre.lastLogits ?? new Float32Array(0), {
-      maxTokens: sample.maxNewTokens,
-      ...(sample.stop ? { stop: sample.stop } : {}),
-      ...(policy ? { policy } : {}),
-    });
+    const d = await decodeLoop(model, cache, pre.lastLogits ?? new Float32Array(0), { maxTokens: sample.maxNewTokens, stop: sample.stop, policy });
     return {
       ...base,
       score: cellTask(cell).scoreText(sample, d.text),
