@@ -1,6 +1,7 @@
 /** Parsing helpers shared by the grid commands (eval, reproduce, demo). */
 import { basename } from 'node:path';
 import { KvError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 import type { Task, TaskOptionValue } from '../eval/tasks/task.js';
 import { malformedTaskOption } from '../eval/tasks/task-options.js';
 
@@ -52,7 +53,10 @@ export function taskOptionsBy(tasks: Task[], items: readonly string[]): Map<stri
     } else {
       name = key;
       targets = tasks.filter((x) => x.options.some((o) => o.name === name));
-      if (targets.length === 0) throw new KvError(`--task-option '${item}': no task in --tasks has an option '${name}' (kvmerger eval --help lists each task's options)`);
+      if (targets.length === 0) {
+        const known = [...new Set(tasks.flatMap((x) => x.options.map((o) => o.name)))];
+        throw new KvError(`--task-option '${item}': no task in --tasks has an option '${name}'${didYouMean(name, known)}; kvmerger eval --help lists each task's options`);
+      }
     }
     for (const t of targets) out.set(t.name, { ...(out.get(t.name) ?? {}), [name]: value });
   }

@@ -1,9 +1,10 @@
 import { describeOptionType } from './method-options.js';
 import { METHODS } from './registry.js';
+import { withGeneratedBlock } from '../util/generated-block.js';
 
 /**
  * The options of every method as Markdown tables, from the methods' own declarations (docs/methods.md,
- * "Options of every method", between the `options-table` markers; `npx tsx scripts/methods-table.ts` rewrites it
+ * "Options of every method", between the `options-table` markers; `npx tsx scripts/options-tables.ts` rewrites it
  * and a test checks it is current).
  */
 export function optionsTable(): string {
@@ -22,13 +23,10 @@ export function optionsTable(): string {
   return out.join('\n');
 }
 
-export const OPTIONS_TABLE_BEGIN = '<!-- options-table: generated from the option declarations by scripts/methods-table.ts -->';
+export const OPTIONS_TABLE_BEGIN = '<!-- options-table: generated from the option declarations by scripts/options-tables.ts -->';
 export const OPTIONS_TABLE_END = '<!-- /options-table -->';
 
 /** `doc` with the text between the markers replaced by the current table; throws when the markers are missing. */
 export function withOptionsTable(doc: string): string {
-  const a = doc.indexOf(OPTIONS_TABLE_BEGIN);
-  const b = doc.indexOf(OPTIONS_TABLE_END);
-  if (a < 0 || b < a) throw new Error('the options-table markers are missing');
-  return `${doc.slice(0, a + OPTIONS_TABLE_BEGIN.length)}\n\n${optionsTable()}\n${doc.slice(b)}`;
+  return withGeneratedBlock(doc, OPTIONS_TABLE_BEGIN, OPTIONS_TABLE_END, optionsTable());
 }

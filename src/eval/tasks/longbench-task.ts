@@ -137,15 +137,17 @@ export function buildLongBenchPrompt(raw: string, tokenizer: EvalTokenizer, maxL
   );
 }
 
+const LONGBENCH_OPTIONS = defineTaskOptions({
+  dir: option.string({ description: "folder with the dataset's JSONL file, e.g. qasper.jsonl (default: <data>/longbench)" }),
+  config: option.string({ description: "folder with LongBench's dataset2prompt.json and dataset2maxlen.json (default: <dir>/config)" }),
+});
+
 export function createLongBenchTask(dataset: string): GenerationTask {
   if (DATASET_METRIC[dataset] === undefined) {
     throw new KvError(`unknown LongBench dataset '${dataset}'; known: ${Object.keys(DATASET_METRIC).join(', ')}`);
   }
   const name = `longbench-${dataset}`;
-  const options = defineTaskOptions({
-    dir: option.string({ description: `folder with ${dataset}.jsonl (default: <data>/longbench)` }),
-    config: option.string({ description: "folder with LongBench's dataset2prompt.json and dataset2maxlen.json (default: <dir>/config)" }),
-  });
+  const options = LONGBENCH_OPTIONS;
   return {
     kind: 'generate',
     name,

@@ -8,6 +8,7 @@ import { getTask, describeTasks } from '../../../src/eval/tasks/registry.js';
 import { defineTaskOptions } from '../../../src/eval/tasks/task-options.js';
 import { option } from '../../../src/util/option-declarations.js';
 import { KvError } from '../../../src/util/errors.js';
+import { taskOptionsBy } from '../../../src/cli/grid-args.js';
 import { charTokenizer } from '../../helpers/toy-tokenizers.js';
 import { tinyDataRoot } from '../fixtures.js';
 import { sharedData } from '../../helpers/shared-data.js';
@@ -77,4 +78,10 @@ test('fidelity: k from the command line sets the forced tokens (shared data)', (
   if (!root) return t.skip('../shared/data absent');
   const [f] = getTask('fidelity').samples({ seed: 1, tokenizer: charTokenizer, lengths: [100], dataRoot: root, options: { k: '24' } });
   assert.equal(f!.continuationIds!.length, 24);
+});
+
+test('--task-option: a name no task has suggests the nearest', () => {
+  kv(() => taskOptionsBy([getTask('passkey'), getTask('fidelity')], ['haystak=essays']), "--task-option 'haystak=essays': no task in --tasks has an option 'haystak' (did you mean haystack?); kvmerger eval --help lists each task's options");
+  kv(() => taskOptionsBy([getTask('passkey')], ['haystack']), "--task-option 'haystack' must be task.name=value or name=value (e.g. fidelity.k=128)");
+  assert.deepEqual([...taskOptionsBy([getTask('passkey'), getTask('fidelity')], ['k=16', 'passkey.haystack=essays'])], [['fidelity', { k: '16' }], ['passkey', { haystack: 'essays' }]]);
 });
