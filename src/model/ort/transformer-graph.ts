@@ -210,18 +210,17 @@ export function buildTransformerGraph(source: WeightSource, options: Transformer
       // [G·T, T]: the causal mask is Gemm's C when there is no soft cap
       const sn = c.attnLogitSoftcap === undefined ? g.op('Gemm', [qh, kn, chunkMask], { transB: 1, alpha: scale }) : g.op('Add', [cap(g.op('Gemm', [qh, kn], { transB: 1, alpha: scale })), chunkMask]);
       const p = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: 1 })], { axis: 1 }); // [G·T, L + T]
-      const p3 = g.op('Reshape', [p, groupShape]); // [G, T, L + T]
-      const st = g.node('MatMul', [statW, p3], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
+      const st = g.node('MatMul', [statW, g.op('Reshape', [p, groupShape])], { outputs: [g.claim(n.stats(l, kh))] })[0]!; // [G, S, L + T]
       g.output(st, n.stats(l, kh), 'float32', [G, 'S', `slots_${l}_${kh}_plus_T`]);
       // The chunk's half ends at the stats' last dimension (L + T, the end of p): so the head's output depends on
       // its stats and onnxruntime runs the stats MatMul here, freeing p at once. Without that dependency the stats
       // nodes (graph outputs only) run last and every layer's [G·T, L + T] block stays alive until then: 3 GB more
       // and 2.4× slower at a 4096-token prefill.
-      const pc = g.op('Slice', [p3, g.ints([0]), minusT, g.ints([2])]); // [G, T, L]
-      const pn = g.op('Slice', [p3, minusT, g.op('Shape', [st], { start: 2, end: 3 }), g.ints([2])]); // [G, T, T]
-      outs.push(g.op('Add', [g.op('MatMul', [pc, vc]), g.op('MatMul', [pn, vn])])); // [G, T, D]
+      const pc = g.op('Slice', [p, g.ints([0]), minusT, g.ints([1])]); // [G·T, L]
+      const pn = g.op('Slice', [p, minusT, g.op('Shape', [st], { start: 2, end: 3 }), g.ints([1])]); // [G·T, T]
+      outs.push(g.op('Gemm', [pn, vn, g.op('MatMul', [pc, vc])])); // [G·T, D]: the chunk's part added by Gemm's C
     }
-    const attn = KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }); // [H, T, D]
+    const attn = g.op('Reshape', [KV === 1 ? outs[0]! : g.op('Concat', outs, { axis: 0 }), g.ints([H, -1, D])]); // [H, T, D]
     const attnFlat = g.op('Reshape', [g.op('Transpose', [attn], { perm: [1, 0, 2] }), g.ints([-1, H * D])]);
     let o = lin.linear(attnFlat, H * D, [{ name: b('attn_output.weight'), rows: E }], b('attn_output.weight'));
     if (c.postNorms) o = rmsNorm(o, weight(b('post_attention_norm.weight'), [E]));
