@@ -30,7 +30,7 @@ export { compressByScore } from './compress/keep-by-score.js';
 export { evictionPolicy } from './compress/eviction-policy.js';
 
 // Evaluation: tasks (samples and scores), the grid runner (results.jsonl), fidelity metrics.
-export { getTask, listTasks, describeTasks } from './eval/tasks/registry.js';
+export { getTask, listTasks, describeTasks, type TaskOptions } from './eval/tasks/registry.js';
 export type { Task, Sample, SampleOptions, TaskScore } from './eval/tasks/task.js';
 export { planGrid, runGrid, type GridSpec, type GridTaskPlan, type GridSummary, type RunGridOptions } from './eval/grid/run-grid.js';
 export type { ResultRow } from './eval/grid/result-row.js';

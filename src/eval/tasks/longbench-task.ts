@@ -26,7 +26,7 @@ import { DATASET_METRIC, longBenchScore } from '../metrics/longbench-metrics.js'
 import { encodeChat } from './chat-format.js';
 import { encodeContent, type ChatFormat, type EvalTokenizer, type GenerationTask, type Sample, type SampleOptions, type TaskScore } from './task.js';
 import { defineTaskOptions } from './task-options.js';
-import { option } from '../../util/option-declarations.js';
+import { option, type OptionsOf } from '../../util/option-declarations.js';
 
 export interface LongBenchRow {
   input: string;
@@ -137,10 +137,15 @@ export function buildLongBenchPrompt(raw: string, tokenizer: EvalTokenizer, maxL
   );
 }
 
-const LONGBENCH_OPTIONS = defineTaskOptions({
+const LONGBENCH_DECL = {
   dir: option.string({ description: "folder with the dataset's JSONL file, e.g. qasper.jsonl (default: <data>/longbench)" }),
   config: option.string({ description: "folder with LongBench's dataset2prompt.json and dataset2maxlen.json (default: <dir>/config)" }),
-});
+} as const;
+
+/** The options of every `longbench-<dataset>` task, as the library passes them. */
+export type LongBenchOptions = OptionsOf<typeof LONGBENCH_DECL>;
+
+const LONGBENCH_OPTIONS = defineTaskOptions(LONGBENCH_DECL);
 
 export function createLongBenchTask(dataset: string): GenerationTask {
   if (DATASET_METRIC[dataset] === undefined) {

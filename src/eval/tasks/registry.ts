@@ -11,6 +11,40 @@ import { createNeedleTask } from './needle-task.js';
 import { rulerJsonlTask } from './ruler-jsonl-task.js';
 import { createRulerTask, RULER_CONFIGS } from './ruler-tasks.js';
 import type { Task } from './task.js';
+import type { FidelityOptions, PplStreamOptions } from './fidelity-task.js';
+import type { LongBenchOptions } from './longbench-task.js';
+import type { NeedleOptions } from './needle-task.js';
+import type { RulerJsonlOptions } from './ruler-jsonl-task.js';
+import type { RulerCweOptions, RulerEssayOptions, RulerFweOptions, RulerVtOptions } from './ruler-tasks.js';
+
+/** A task without options. */
+type NoOptions = Record<string, never>;
+
+/**
+ * The options every task reads, by task name, as their declarations type them: what a library user may put in
+ * `SampleOptions.options` or `GridTaskPlan.options` (any subset: the rest take their defaults), e.g.
+ * `const o: Partial<TaskOptions['fidelity']> = { k: 128 }`. The command line gives the same names as strings.
+ */
+export interface TaskOptions {
+  fidelity: FidelityOptions;
+  'ppl-stream': PplStreamOptions;
+  niah: NeedleOptions;
+  passkey: NeedleOptions;
+  'niah-paraphrase': NeedleOptions;
+  'ruler-niah_single_1': NoOptions;
+  'ruler-niah_single_2': RulerEssayOptions;
+  'ruler-niah_single_3': RulerEssayOptions;
+  'ruler-niah_multikey_1': RulerEssayOptions;
+  'ruler-niah_multikey_2': NoOptions;
+  'ruler-niah_multikey_3': NoOptions;
+  'ruler-niah_multivalue': RulerEssayOptions;
+  'ruler-niah_multiquery': RulerEssayOptions;
+  'ruler-vt': RulerVtOptions;
+  'ruler-cwe': RulerCweOptions;
+  'ruler-fwe': RulerFweOptions;
+  'ruler-jsonl': RulerJsonlOptions;
+  [longbench: `longbench-${string}`]: LongBenchOptions;
+}
 
 function build(): Map<string, Task> {
   const list: Task[] = [

@@ -24,7 +24,7 @@ import { stringMatchAll } from '../metrics/ruler-metrics.js';
 import { choice, randInt, randomUuid, sampleDistinct, sampleRng, shuffle } from './seeded-random.js';
 import type { GenerationTask, Sample, SampleOptions, TaskScore } from './task.js';
 import { defineTaskOptions, NO_TASK_OPTIONS } from './task-options.js';
-import { option, type OptionSpec } from '../../util/option-declarations.js';
+import { option, type OptionsOf, type OptionSpec } from '../../util/option-declarations.js';
 
 /** constants.py: templates with RULER's answer prefixes appended (base-model prompts). */
 export const RULER_TEMPLATES = {
@@ -363,6 +363,38 @@ const FEWSHOT = {
 
 const count = (d: number, description: string) => option.integer({ min: 0, minExclusive: true, default: d, description });
 
+const ESSAY_DECL = {
+  haystackText: option.enum(HAYSTACK_SOURCES, { default: 'gutenberg', description: 'text of the essay haystack' }),
+} as const;
+
+const vtDecl = (args: { numChains: number; numHops: number }) =>
+  ({
+    numChains: count(args.numChains, 'variable chains (the first is asked)'),
+    numHops: count(args.numHops, 'assignments after the value in each chain'),
+    ...FEWSHOT,
+  }) as const;
+
+const cweDecl = (args: { freqCw: number; freqUcw: number; numCw: number }) =>
+  ({
+    freqCw: count(args.freqCw, 'repeats of each common word (L ≥ 4096; 6 below)'),
+    freqUcw: count(args.freqUcw, 'repeats of each other word (L ≥ 4096; 1 below)'),
+    numCw: count(args.numCw, 'common words to find'),
+    ...FEWSHOT,
+  }) as const;
+
+// zeta(alpha), the Zipf normaliser, converges only above 1.
+const fweDecl = (args: { alpha: number }) =>
+  ({ alpha: option.number({ min: 1, minExclusive: true, default: args.alpha, description: 'Zipf exponent of the word counts' }) }) as const;
+
+/** The options of the RULER needle tasks on an essay haystack, as the library passes them. */
+export type RulerEssayOptions = OptionsOf<typeof ESSAY_DECL>;
+/** The options of `ruler-vt`. */
+export type RulerVtOptions = OptionsOf<ReturnType<typeof vtDecl>>;
+/** The options of `ruler-cwe`. */
+export type RulerCweOptions = OptionsOf<ReturnType<typeof cweDecl>>;
+/** The options of `ruler-fwe`. */
+export type RulerFweOptions = OptionsOf<ReturnType<typeof fweDecl>>;
+
 /** A RULER task's options: their declaration, and the sample plan the parsed values choose. */
 interface RulerOptions {
   readonly specs: readonly OptionSpec[];
@@ -383,29 +415,19 @@ function rulerOptions(config: RulerConfig): RulerOptions {
           },
         };
       }
-      const schema = defineTaskOptions({ haystackText: option.enum(HAYSTACK_SOURCES, { default: 'gutenberg', description: 'text of the essay haystack' }) });
+      const schema = defineTaskOptions(ESSAY_DECL);
       return { specs: schema.specs, read: (task, given) => ({ essay: schema.parse(task, given).haystackText, plan: (c) => niahPlan(args, c) }) };
     }
     case 'variable_tracking': {
-      const schema = defineTaskOptions({
-        numChains: count(config.args.numChains, 'variable chains (the first is asked)'),
-        numHops: count(config.args.numHops, 'assignments after the value in each chain'),
-        ...FEWSHOT,
-      });
+      const schema = defineTaskOptions(vtDecl(config.args));
       return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => vtPlan(o, c) }; } };
     }
     case 'common_words_extraction': {
-      const schema = defineTaskOptions({
-        freqCw: count(config.args.freqCw, 'repeats of each common word (L ≥ 4096; 6 below)'),
-        freqUcw: count(config.args.freqUcw, 'repeats of each other word (L ≥ 4096; 1 below)'),
-        numCw: count(config.args.numCw, 'common words to find'),
-        ...FEWSHOT,
-      });
+      const schema = defineTaskOptions(cweDecl(config.args));
       return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => cwePlan(o, c) }; } };
     }
     case 'freq_words_extraction': {
-      // zeta(alpha), the Zipf normaliser, converges only above 1.
-      const schema = defineTaskOptions({ alpha: option.number({ min: 1, minExclusive: true, default: config.args.alpha, description: 'Zipf exponent of the word counts' }) });
+      const schema = defineTaskOptions(fweDecl(config.args));
       return { specs: schema.specs, read: (task, given) => { const o = schema.parse(task, given); return { plan: (c) => fwePlan(o, c) }; } };
     }
   }

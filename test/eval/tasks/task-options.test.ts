@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getTask, describeTasks } from '../../../src/eval/tasks/registry.js';
+import { getTask, describeTasks, listTasks, type TaskOptions } from '../../../src/eval/tasks/registry.js';
 import { defineTaskOptions } from '../../../src/eval/tasks/task-options.js';
 import { option } from '../../../src/util/option-declarations.js';
 import { KvError } from '../../../src/util/errors.js';
@@ -84,4 +84,34 @@ test('--task-option: a name no task has suggests the nearest', () => {
   kv(() => taskOptionsBy([getTask('passkey'), getTask('fidelity')], ['haystak=essays']), "--task-option 'haystak=essays': no task in --tasks has an option 'haystak' (did you mean haystack?); kvmerger eval --help lists each task's options");
   kv(() => taskOptionsBy([getTask('passkey')], ['haystack']), "--task-option 'haystack' must be task.name=value or name=value (e.g. fidelity.k=128)");
   assert.deepEqual([...taskOptionsBy([getTask('passkey'), getTask('fidelity')], ['k=16', 'passkey.haystack=essays'])], [['fidelity', { k: '16' }], ['passkey', { haystack: 'essays' }]]);
+});
+
+test('TaskOptions (the library type) names every task and exactly the options each declares', () => {
+  // Each list is checked by the compiler against TaskOptions and here against the declarations.
+  type Listed = Exclude<keyof TaskOptions, `longbench-${string}`>;
+  const names: { [K in Listed]: readonly (keyof TaskOptions[K])[] } = {
+    fidelity: ['split', 'k'],
+    'ppl-stream': ['split', 'promptTokens'],
+    niah: ['haystack'],
+    passkey: ['haystack'],
+    'niah-paraphrase': ['haystack'],
+    'ruler-niah_single_1': [],
+    'ruler-niah_single_2': ['haystackText'],
+    'ruler-niah_single_3': ['haystackText'],
+    'ruler-niah_multikey_1': ['haystackText'],
+    'ruler-niah_multikey_2': [],
+    'ruler-niah_multikey_3': [],
+    'ruler-niah_multivalue': ['haystackText'],
+    'ruler-niah_multiquery': ['haystackText'],
+    'ruler-vt': ['numChains', 'numHops', 'fewshot'],
+    'ruler-cwe': ['freqCw', 'freqUcw', 'numCw', 'fewshot'],
+    'ruler-fwe': ['alpha'],
+    'ruler-jsonl': ['file', 'metric', 'maxNewTokens'],
+  };
+  const longbench: readonly (keyof TaskOptions['longbench-qasper'])[] = ['dir', 'config'];
+  for (const t of listTasks()) {
+    const expected = t.name.startsWith('longbench-') ? longbench : names[t.name as Listed];
+    assert.ok(expected, `${t.name} is in TaskOptions`);
+    assert.deepEqual(t.options.map((o) => o.name), expected, t.name);
+  }
 });
