@@ -114,7 +114,7 @@ export interface PreparedCellItem {
 
 /**
  * The cells of one sample, prepared and grouped so that each group's methods agree on the observation window: one
- * prefill per group (usually one group). `runSampleCells` runs them; a queue worker (src/eval/queue/) prefills a
+ * prefill per group (usually one group). `runSampleCells` runs them; a queue worker (src/eval/grid/queue/) prefills a
  * group once and runs its cells one job at a time.
  */
 export function sampleCellGroups(model: SessionModel, sample: Sample, cells: GridCell[], seed: number): PreparedCellItem[][] {
