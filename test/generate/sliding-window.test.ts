@@ -1,6 +1,6 @@
 /**
  * Sliding-window layers in a session: slots a sliding layer can no longer see are dropped (the cache bounded by the
- * window, the text unchanged), compression sees only the global layers unless `compressSlidingLayers`, and byte
+ * window, the text unchanged), compression sees only the global layers unless `compression.slidingLayers`, and byte
  * counts follow the slots actually held.
  */
 import { test } from 'node:test';
