@@ -7,6 +7,7 @@ import { openModelFile } from '../formats/open-model-file.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../core/model-config.js';
 import { createOrtBackend } from '../model/ort-backend.js';
+import { modelFileIdentity } from '../model/ort/onnx-cache.js';
 import { StatsAccumulator } from '../generate/stats-accumulator.js';
 import { chunkedPrefill } from '../generate/chunked-prefill.js';
 import { benchTokens, emptyCache, timeDecode } from './engine-bench.js';
@@ -117,7 +118,7 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
   const file = openModelFile(spec.path);
   const config = file.config;
   const t0 = performance.now();
-  const backend = await createOrtBackend(file, { threads: spec.threads, chunk: spec.chunk });
+  const backend = await createOrtBackend(file, { threads: spec.threads, chunk: spec.chunk, cacheIdentity: modelFileIdentity(spec.path) });
   file.dropCache();
   log(`kvmerger ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   await backend.forward(benchTokens(8, spec.vocabSize), emptyCache(config), { logits: 'last' }); // warm-up

@@ -95,8 +95,8 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
       tokenizer = loadTokenizer(options.tokenizerPath, file.format === 'llama2c' ? { vocabSize: config.vocabSize } : {});
     } else {
       try {
-        // A Hugging Face folder's vocabulary is its tokenizer.json.
-        tokenizer = loadTokenizer(file.format === 'hf' ? join(path, 'tokenizer.json') : path);
+        // A Hugging Face folder's vocabulary is its tokenizer.json or tokenizer.model (loadTokenizer reads the folder).
+        tokenizer = loadTokenizer(path);
       } catch (err) {
         throw new KvError(
           `--model ${path}: the file has no vocabulary of its own (${(err as Error).message}); pass --tokenizer FILE (for a llama2.c checkpoint, its tokenizer.bin)`,
@@ -116,10 +116,12 @@ export async function loadModel(modelPath: string | undefined, options: LoadMode
       // Loaded lazily so that the reference path never loads onnxruntime.
       const { createOrtBackend } = await import('./ort-backend.js');
       const { checkLoadMemory, fastPathWeightBytes } = await import('./ort/load-memory.js');
+      const { modelFileIdentity, onnxCacheRoot } = await import('./ort/onnx-cache.js');
       // a Hugging Face folder without --quantize holds every weight as F32: say how to hold it quantised
       const unquantised = file.format === 'hf' && options.quantize === undefined ? ' (a Hugging Face folder, held as F32; --quantize q8_0 or q4_k_m holds it quantised)' : '';
-      checkLoadMemory(`--model ${path}${unquantised}`, fastPathWeightBytes(file, file.tensorNames(), options.precision ?? 'int8'));
+      checkLoadMemory(`--model ${path}${unquantised}`, fastPathWeightBytes(file, file.tensorNames(), options.precision ?? 'int8'), onnxCacheRoot() === undefined ? 'memory' : 'cached');
       backend = await createOrtBackend(file, {
+        cacheIdentity: modelFileIdentity(path, `quantize ${options.quantize ?? 'none'}`),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.precision !== undefined ? { precision: options.precision } : {}),
         kvType,

@@ -230,6 +230,11 @@ export class GraphBuilder {
     return { bytes, externalData, weightBytes: this.weightBytes };
   }
 
+  /** Bytes of all initializers so far, for memory and disk estimates. */
+  weightByteCount(): number {
+    return this.weightBytes;
+  }
+
   /**
    * The serialised graph with its external data by reference, no weight read: the same bytes for the same graph and
    * tensor sizes, so a hash of it tells apart the graphs that two builds (or two versions of this code) produce.

@@ -2,9 +2,10 @@
  * What loading a model into the fast path costs in memory, estimated from the tensor table alone (no weight is
  * read), so a model that cannot fit fails before anything large is allocated.
  *
- * Measured (onnxruntime-node 1.30, SmolLM2-135M shape, Q8_0, 144 MiB of packed weights): the process peaks at
- * 3.4× the weights the graph holds plus ~100 MiB of runtime while the session is created (our packed copy,
- * onnxruntime's initializers and its prepacked MatMulNBits buffers exist at once) and settles near 2×.
+ * Measured (onnxruntime-node 1.30, docs/benchmarks.md "Load memory and time"): through the model cache the process
+ * peaks at 1.27× (TinyLlama Q4_0) to 1.40× (Llama-2-7B Q4_0) the weights the graph holds plus ~300 MiB of runtime:
+ * onnxruntime maps the written weights and its prepacked MatMulNBits buffers are the one copy it keeps. In memory it
+ * peaks at 3.4× (SmolLM2-135M Q8_0): our packed copy, onnxruntime's initializers and its prepacked buffers at once.
  */
 import { freemem } from 'node:os';
 import type { WeightSource } from '../../core/weight-source.js';
@@ -12,9 +13,15 @@ import { KvError } from '../../util/errors.js';
 import type { ComputePrecision } from './linear-layers.js';
 import { matMulNBitsLayout } from './matmul-nbits-packing.js';
 
+/**
+ * How the session gets its weights: 'cached' through the model cache (cached-session.ts: written once to a file that
+ * onnxruntime maps and prepacks), 'memory' handed over in memory.
+ */
+export type LoadPath = 'cached' | 'memory';
+
 /** Peak bytes per byte of weights the graph holds, while the session is created. */
-export const LOAD_PEAK_FACTOR = 3.5;
-const RUNTIME_BYTES = 150 * 2 ** 20;
+export const LOAD_PEAK_FACTOR: Record<LoadPath, number> = { cached: 1.45, memory: 3.5 };
+const RUNTIME_BYTES = 300 * 2 ** 20;
 
 /** Bytes of weights the fast path holds for a model: packed quantised matrices, everything else as F32. */
 export function fastPathWeightBytes(weights: WeightSource, tensorNames: readonly string[], precision: ComputePrecision): number {
@@ -30,12 +37,14 @@ export function fastPathWeightBytes(weights: WeightSource, tensorNames: readonly
 }
 
 /** Throws a one-line KvError when loading would need more memory than the machine has available. */
-export function checkLoadMemory(what: string, weightBytes: number, available = freemem()): void {
+export function checkLoadMemory(what: string, weightBytes: number, path: LoadPath, available = freemem()): void {
   if (process.env.KVMERGER_NO_MEMORY_CHECK === '1') return;
-  const need = weightBytes * LOAD_PEAK_FACTOR + RUNTIME_BYTES;
+  const factor = LOAD_PEAK_FACTOR[path];
+  const need = weightBytes * factor + RUNTIME_BYTES;
   if (need <= available) return;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  const how = path === 'cached' ? 'while onnxruntime prepares them' : 'while onnxruntime prepares them in memory, without the model cache';
   throw new KvError(
-    `${what} needs about ${gib(need)} of memory to load (${gib(weightBytes)} of weights as the fast path holds them, ×${LOAD_PEAK_FACTOR} while onnxruntime prepares them) but ${gib(available)} is available; use a smaller quantisation (e.g. Q4_0), free memory, or set KVMERGER_NO_MEMORY_CHECK=1 to try anyway`,
+    `${what} needs about ${gib(need)} of memory to load (${gib(weightBytes)} of weights as the fast path holds them, ×${factor} ${how}) but ${gib(available)} is available; use a smaller quantisation (e.g. Q4_0), free memory, or set KVMERGER_NO_MEMORY_CHECK=1 to try anyway`,
   );
 }
