@@ -160,78 +160,197 @@ function quantizeQ5_1(x: Float32Array): Uint8Array {
   return out;
 }
 
-/** ggml's nearest_int: round half to even through the float32 magic 1.5·2^23. */
+/**
+ * ggml's nearest_int (round half to even through the float32 magic 1.5·2^23) of a float32 value x: the same integer
+ * as rounding x + 1.5·2^52 in float64 (both grids have spacing 1 there and round ties to even; x + 1.5·2^23 is exact in
+ * float64 before its rounding to float32), one rounding fewer. Beyond 2^22, where the float32 trick drifts, every
+ * caller clamps to a few bits, to which both give the same code.
+ */
 function nearestInt(x: number): number {
-  return fr(x + 12582912) - 12582912;
+  return x + 6755399441055744 - 6755399441055744;
 }
 
 const GROUP_MAX_EPS = 1e-15;
 
 /**
- * ggml's make_qkx2_quants: a scale and minimum for n values coded 0..nmax, searched over nstep + 1 candidate scales
- * for the least weighted squared error. Writes the codes to L[o..o+n); returns [scale, -min].
+ * Scratch of the searches (module-wide, so that no block allocates): two sub-blocks' weights, x - min, candidate codes,
+ * and each one's state in LANE (min, max, sum of weights, weighted sum of x, scale, best error, max - min, flat);
+ * Q6_K's weight terms x² and x³.
  */
-function makeQkx2Quants(n: number, nmax: number, x: Float32Array, xo: number, w: Float32Array, L: Uint8Array, lo: number, laux: Uint8Array, rmin: number, rdelta: number, nstep: number): [number, number] {
+const W2 = new Float64Array(64);
+const XM2 = new Float64Array(64);
+const LAUX2 = new Float64Array(64);
+const LANE = new Float64Array(16);
+const LAUX = new Float64Array(32);
+const WX2 = new Float64Array(32);
+const WX3 = new Float64Array(32);
+
+/** make_qkx2_quants' start for one sub-block (lane 0 or 1): min/max, sums, the first codes (to L) and their error. */
+function qkx2Start(lane: number, n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): void {
+  const w0 = lane * 32;
+  const s = lane * 8;
   let min = x[xo]!;
   let max = x[xo]!;
-  let sumW = w[0]!;
+  let sumW = W2[w0]!;
   let sumX = fr(sumW * x[xo]!);
   for (let i = 1; i < n; i++) {
     const v = x[xo + i]!;
     if (v < min) min = v;
     if (v > max) max = v;
-    sumW = fr(sumW + w[i]!);
-    sumX = fr(sumX + fr(w[i]! * v));
+    sumW = fr(sumW + W2[w0 + i]!);
+    sumX = fr(sumX + fr(W2[w0 + i]! * v));
   }
   if (min > 0) min = 0;
   if (max === min) {
-    for (let i = 0; i < n; i++) L[lo + i] = 0;
-    return [0, -min];
+    L.fill(0, lo, lo + n);
+    LANE.fill(0, s, s + 8);
+    LANE[s] = min;
+    LANE[s + 6] = 1; // a range the candidates can divide by; the lane is never evaluated
+    LANE[s + 7] = 1;
+    return;
   }
-  let iscale = fr(nmax / fr(max - min));
-  let scale = fr(1 / iscale);
+  const range = fr(max - min);
+  for (let i = 0; i < n; i++) XM2[w0 + i] = fr(x[xo + i]! - min);
+  const iscale = fr(nmax / range);
+  const scale = fr(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
-    const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
+    const r = nearestInt(fr(iscale * XM2[w0 + i]!));
+    const l = r < 0 ? 0 : r > nmax ? nmax : r;
     L[lo + i] = l;
     const diff = fr(fr(fr(scale * l) + min) - x[xo + i]!);
-    bestError = fr(bestError + fr(w[i]! * fr(diff * diff)));
+    bestError = fr(bestError + fr(W2[w0 + i]! * fr(diff * diff)));
   }
+  LANE[s] = min;
+  LANE[s + 1] = max;
+  LANE[s + 2] = sumW;
+  LANE[s + 3] = sumX;
+  LANE[s + 4] = scale;
+  LANE[s + 5] = bestError;
+  LANE[s + 6] = range;
+  LANE[s + 7] = 0;
+}
+
+/**
+ * ggml's make_qkx2_quants for two sub-blocks at once (x[xa..xa+32) and x[xb..xb+32), weights in W2[0..32) and
+ * W2[32..64), codes to L[la..] and L[lb..], scale and -min to LANE[4], -LANE[0] and LANE[12], -LANE[8]): for each of
+ * nstep + 1 candidate scales, the codes, the least-squares scale and minimum for them, and the weighted squared error;
+ * the best candidate is kept. The two searches are independent; running them in the same loops lets the CPU overlap
+ * their float32 chains (each sum must be added in ggml's order, one rounding at a time, so one sub-block alone waits on
+ * each addition).
+ *
+ * Each sub-block gets ggml's float32 operations in ggml's order, with two shortcuts that cannot change the result: a
+ * candidate whose codes equal the previous candidate's has the same sums and error (it was taken, so its error is
+ * not below itself, or it was not and nothing changed since), so it is not evaluated; and the error sum, of terms ≥ 0,
+ * never falls, so it stops once it reaches the best error.
+ */
+function makeQkx2QuantsPair(nmax: number, x: Float32Array, xa: number, xb: number, L: Uint8Array, la: number, lb: number, rmin: number, rdelta: number, nstep: number): void {
+  const n = 32;
+  qkx2Start(0, n, nmax, x, xa, L, la);
+  qkx2Start(1, n, nmax, x, xb, L, lb);
+  let minA = LANE[0]!, scaleA = LANE[4]!, bestA = LANE[5]!, rangeA = LANE[6]!;
+  let minB = LANE[8]!, scaleB = LANE[12]!, bestB = LANE[13]!, rangeB = LANE[14]!;
+  const maxA = LANE[1]!, sumWA = LANE[2]!, sumXA = LANE[3]!, flatA = LANE[7] === 1;
+  const maxB = LANE[9]!, sumWB = LANE[10]!, sumXB = LANE[11]!, flatB = LANE[15] === 1;
+  let havePrevious = false;
   for (let is = 0; is <= nstep; is++) {
-    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
-    let sumL = 0;
-    let sumL2 = 0;
-    let sumXL = 0;
+    const t = fr(fr(rmin + fr(rdelta * is)) + nmax);
+    const iA = fr(t / rangeA);
+    const iB = fr(t / rangeB);
+    let sameA = havePrevious;
+    let sameB = havePrevious;
     for (let i = 0; i < n; i++) {
-      const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
-      laux[i] = l;
-      const wl = fr(w[i]! * l);
-      sumL = fr(sumL + wl);
-      sumL2 = fr(sumL2 + fr(wl * l));
-      sumXL = fr(sumXL + fr(wl * x[xo + i]!));
+      const rA = nearestInt(fr(iA * XM2[i]!));
+      const lA = rA < 0 ? 0 : rA > nmax ? nmax : rA;
+      if (lA !== LAUX2[i]) {
+        LAUX2[i] = lA;
+        sameA = false;
+      }
+      const rB = nearestInt(fr(iB * XM2[32 + i]!));
+      const lB = rB < 0 ? 0 : rB > nmax ? nmax : rB;
+      if (lB !== LAUX2[32 + i]) {
+        LAUX2[32 + i] = lB;
+        sameB = false;
+      }
     }
-    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
-    if (D > 0) {
-      let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
-      let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = fr(sumXL / sumL2);
+    havePrevious = true;
+    const evalA = !sameA && !flatA;
+    const evalB = !sameB && !flatB;
+    if (!evalA && !evalB) continue;
+    let sumLA = 0, sumL2A = 0, sumXLA = 0;
+    let sumLB = 0, sumL2B = 0, sumXLB = 0;
+    for (let i = 0; i < n; i++) {
+      const lA = LAUX2[i]!;
+      const wlA = fr(W2[i]! * lA);
+      sumLA = fr(sumLA + wlA);
+      sumL2A = fr(sumL2A + fr(wlA * lA));
+      sumXLA = fr(sumXLA + fr(wlA * x[xa + i]!));
+      const lB = LAUX2[32 + i]!;
+      const wlB = fr(W2[32 + i]! * lB);
+      sumLB = fr(sumLB + wlB);
+      sumL2B = fr(sumL2B + fr(wlB * lB));
+      sumXLB = fr(sumXLB + fr(wlB * x[xb + i]!));
+    }
+    const DA = fr(fr(sumWA * sumL2A) - fr(sumLA * sumLA));
+    const DB = fr(fr(sumWB * sumL2B) - fr(sumLB * sumLB));
+    const okA = evalA && DA > 0;
+    const okB = evalB && DB > 0;
+    if (!okA && !okB) continue;
+    let thisScaleA = 0, thisMinA = 0, thisScaleB = 0, thisMinB = 0;
+    if (okA) {
+      thisScaleA = fr(fr(fr(sumWA * sumXLA) - fr(sumXA * sumLA)) / DA);
+      thisMinA = fr(fr(fr(sumL2A * sumXA) - fr(sumLA * sumXLA)) / DA);
+      if (thisMinA > 0) {
+        thisMinA = 0;
+        thisScaleA = fr(sumXLA / sumL2A);
       }
-      let cur = 0;
-      for (let i = 0; i < n; i++) {
-        const diff = fr(fr(fr(thisScale * laux[i]!) + thisMin) - x[xo + i]!);
-        cur = fr(cur + fr(w[i]! * fr(diff * diff)));
+    }
+    if (okB) {
+      thisScaleB = fr(fr(fr(sumWB * sumXLB) - fr(sumXB * sumLB)) / DB);
+      thisMinB = fr(fr(fr(sumL2B * sumXB) - fr(sumLB * sumXLB)) / DB);
+      if (thisMinB > 0) {
+        thisMinB = 0;
+        thisScaleB = fr(sumXLB / sumL2B);
       }
-      if (cur < bestError) {
-        for (let i = 0; i < n; i++) L[lo + i] = laux[i]!;
-        bestError = cur;
-        scale = thisScale;
-        min = thisMin;
+    }
+    let curA = 0;
+    let curB = 0;
+    let doneA = !okA;
+    let doneB = !okB;
+    for (let i = 0; i < n && !(doneA && doneB); i++) {
+      if (!doneA) {
+        const diff = fr(fr(fr(thisScaleA * LAUX2[i]!) + thisMinA) - x[xa + i]!);
+        curA = fr(curA + fr(W2[i]! * fr(diff * diff)));
+        if (curA >= bestA) doneA = true;
       }
+      if (!doneB) {
+        const diff = fr(fr(fr(thisScaleB * LAUX2[32 + i]!) + thisMinB) - x[xb + i]!);
+        curB = fr(curB + fr(W2[32 + i]! * fr(diff * diff)));
+        if (curB >= bestB) doneB = true;
+      }
+    }
+    // a search that ran to the end without reaching its best error found a better candidate
+    if (okA && !doneA) {
+      for (let i = 0; i < n; i++) L[la + i] = LAUX2[i]!;
+      bestA = curA;
+      scaleA = thisScaleA;
+      minA = thisMinA;
+      rangeA = fr(maxA - minA); // ggml's later candidates start from the new minimum
+      for (let i = 0; i < n; i++) XM2[i] = fr(x[xa + i]! - minA);
+    }
+    if (okB && !doneB) {
+      for (let i = 0; i < n; i++) L[lb + i] = LAUX2[32 + i]!;
+      bestB = curB;
+      scaleB = thisScaleB;
+      minB = thisMinB;
+      rangeB = fr(maxB - minB);
+      for (let i = 0; i < n; i++) XM2[32 + i] = fr(x[xb + i]! - minB);
     }
   }
-  return [scale, -min];
+  LANE[4] = scaleA;
+  LANE[0] = minA;
+  LANE[12] = scaleB;
+  LANE[8] = minB;
 }
 
 /**
@@ -247,8 +366,6 @@ function quantizeQ45K(x: Float32Array, bits: 4 | 5): Uint8Array {
   const out = new Uint8Array(nb * size);
   const dv = new DataView(out.buffer);
   const L = new Uint8Array(256);
-  const laux = new Uint8Array(32);
-  const weights = new Float32Array(32);
   const scales = new Float32Array(8);
   const mins = new Float32Array(8);
   for (let b = 0; b < nb; b++) {
@@ -256,18 +373,25 @@ function quantizeQ45K(x: Float32Array, bits: 4 | 5): Uint8Array {
     const y = b * size;
     let maxScale = 0;
     let maxMin = 0;
+    for (let j = 0; j < 8; j += 2) {
+      // weights √(mean x²) + |x| of sub-blocks j and j + 1, then both searches together
+      for (let k = 0; k < 2; k++) {
+        const xo = o + 32 * (j + k);
+        let sumX2 = 0;
+        for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + l]! * x[xo + l]!));
+        const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+        for (let l = 0; l < 32; l++) W2[32 * k + l] = fr(avX + Math.abs(x[xo + l]!));
+      }
+      if (bits === 4) makeQkx2QuantsPair(nmax, x, o + 32 * j, o + 32 * (j + 1), L, 32 * j, 32 * (j + 1), -1, 0.1, 20);
+      else makeQkx2QuantsPair(nmax, x, o + 32 * j, o + 32 * (j + 1), L, 32 * j, 32 * (j + 1), -0.5, 0.1, 15);
+      scales[j] = LANE[4]!;
+      mins[j] = -LANE[0]!;
+      scales[j + 1] = LANE[12]!;
+      mins[j + 1] = -LANE[8]!;
+    }
     for (let j = 0; j < 8; j++) {
-      let sumX2 = 0;
-      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[o + 32 * j + l]! * x[o + 32 * j + l]!));
-      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
-      for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[o + 32 * j + l]!));
-      const [sc, mn] = bits === 4
-        ? makeQkx2Quants(32, nmax, x, o + 32 * j, weights, L, 32 * j, laux, -1, 0.1, 20)
-        : makeQkx2Quants(32, nmax, x, o + 32 * j, weights, L, 32 * j, laux, -0.5, 0.1, 15);
-      scales[j] = sc;
-      mins[j] = mn;
-      if (sc > maxScale) maxScale = sc;
-      if (mn > maxMin) maxMin = mn;
+      if (scales[j]! > maxScale) maxScale = scales[j]!;
+      if (mins[j]! > maxMin) maxMin = mins[j]!;
     }
     const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
     const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
@@ -337,7 +461,11 @@ function quantizeQ45K(x: Float32Array, bits: 4 | 5): Uint8Array {
   return out;
 }
 
-/** ggml's make_qx_quants with rmse_type 1 (weights x²) and no importance: codes in L[lo..lo+n) (offset by nmax). */
+/**
+ * ggml's make_qx_quants with rmse_type 1 (weights x²) and no importance: codes in L[lo..lo+n) (offset by nmax).
+ * As make_qkx2_quants above: ggml's operations in its order, the weight terms x² and x³ made once per value, and a
+ * candidate whose codes equal the previous one's skipped (same sums: taking it again would change nothing).
+ */
 function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
   let max = 0;
   let amax = 0;
@@ -349,7 +477,7 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: I
     }
   }
   if (amax < GROUP_MAX_EPS) {
-    for (let i = 0; i < n; i++) L[lo + i] = 0;
+    L.fill(0, lo, lo + n);
     return 0;
   }
   let iscale = fr(-nmax / max);
@@ -357,30 +485,40 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: I
   let suml2 = 0;
   for (let i = 0; i < n; i++) {
     const v = x[xo + i]!;
+    const w = fr(v * v);
+    WX2[i] = w;
+    WX3[i] = fr(w * v);
     const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * v))));
     L[lo + i] = l + nmax;
-    const w = fr(v * v);
-    sumlx = fr(sumlx + fr(fr(w * v) * l));
+    sumlx = fr(sumlx + fr(WX3[i]! * l));
     suml2 = fr(suml2 + fr(fr(w * l) * l));
   }
   let scale = suml2 ? fr(sumlx / suml2) : 0;
   let best = fr(scale * sumlx);
+  let havePrevious = false;
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fr(-fr(nmax + fr(0.1 * is)) / max);
+    let same = havePrevious;
+    for (let i = 0; i < n; i++) {
+      const r = nearestInt(fr(iscale * x[xo + i]!));
+      const l = r < -nmax ? -nmax : r > nmax - 1 ? nmax - 1 : r;
+      if (l !== LAUX[i]) {
+        LAUX[i] = l;
+        same = false;
+      }
+    }
+    if (same) continue;
+    havePrevious = true;
     sumlx = 0;
     suml2 = 0;
     for (let i = 0; i < n; i++) {
-      const v = x[xo + i]!;
-      const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * v))));
-      const w = fr(v * v);
-      sumlx = fr(sumlx + fr(fr(w * v) * l));
-      suml2 = fr(suml2 + fr(fr(w * l) * l));
+      const l = LAUX[i]!;
+      sumlx = fr(sumlx + fr(WX3[i]! * l));
+      suml2 = fr(suml2 + fr(fr(WX2[i]! * l) * l));
     }
     if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
-      for (let i = 0; i < n; i++) {
-        L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, nearestInt(fr(iscale * x[xo + i]!))));
-      }
+      for (let i = 0; i < n; i++) L[lo + i] = nmax + LAUX[i]!;
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }
