@@ -63,9 +63,9 @@ export function taskOptionsBy(tasks: Task[], items: readonly string[]): Map<stri
   return out;
 }
 
-/** The model's name in result rows: the file's base name. */
-export function modelName(path: string): string {
-  return basename(path);
+/** The model's name in result rows: the file's base name; a folder quantised at load (--quantize) `NAME@TYPE`. */
+export function modelName(path: string, quantize?: string): string {
+  return quantize === undefined ? basename(path) : `${basename(path)}@${quantize}`;
 }
 
 /**

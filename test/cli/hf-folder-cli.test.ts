@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run as convert } from '../../src/cli/commands/convert.js';
+import { run as evalCommand } from '../../src/cli/commands/eval.js';
+import { run as reproduce } from '../../src/cli/commands/reproduce.js';
 import { run as generate } from '../../src/cli/commands/generate.js';
 import { run as info } from '../../src/cli/commands/info.js';
 import { run as tokenize } from '../../src/cli/commands/tokenize.js';
@@ -71,6 +73,24 @@ test('a truncated shard: kvmerger exits 1 with one line naming the shard; conver
     assert.equal(g.stderr.trim().split('\n').length, 1, g.stderr);
     const q = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', folder, '--quantize', 'q3', '-p', 'hi'], { encoding: 'utf8' });
     assert.match(q.stderr, /--quantize must be 'q8_0', 'q4_0' or 'q4_k_m' \(got 'q3'\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('eval --quantize q8_0 on a folder: the rows name the model NAME@q8_0, run.json records it; reproduce checks the type', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerger-hfcli-eval-'));
+  try {
+    const folder = join(dir, 'tiny');
+    writeRandomHFFolder(folder, { arch: 'llama' }, 33);
+    const out = join(dir, 'runs');
+    const r = await runCommand(evalCommand, ['--model', folder, '--quantize', 'q8_0', '--backend', 'reference', '--tasks', 'fidelity', '--methods', 'full', '--budgets', '0.5', '--lengths', '96', '--out', out, '--quiet']);
+    assert.equal(r.code, 0);
+    const rows = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { model: string });
+    assert.ok(rows.length > 0);
+    for (const row of rows) assert.equal(row.model, 'tiny@q8_0');
+    assert.equal((JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { quantize?: string }).quantize, 'q8_0');
+    await assert.rejects(runCommand(reproduce, ['--model', folder, '--quantize', 'q3', '--out', join(dir, 'r2')]), /--quantize must be 'q8_0', 'q4_0' or 'q4_k_m' \(got 'q3'\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

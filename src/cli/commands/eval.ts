@@ -10,6 +10,7 @@ import {
   GRID_OPTIONS,
   LENGTHS_OPTION,
   MODEL_OPTIONS,
+  QUANTIZE_OPTION,
   OUTPUT_OPTIONS,
   OUT_OPTION,
   SEED_OPTION,
@@ -36,6 +37,8 @@ Model:
   -t, --threads N           onnxruntime threads
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load (rows name the
+                            model NAME@TYPE)
   -b, --chunk-size N        prompt tokens per forward call (default 512)
 
 Grid:
@@ -81,6 +84,7 @@ ${wrapText(describeTasks())}`;
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   ...CHUNK_OPTION,
   tasks: { type: 'string', aliases: ['task'] },
   ...GRID_OPTIONS,
@@ -144,7 +148,7 @@ export async function run(argv: string[]): Promise<number> {
     const { createProgress } = await import('../../eval/grid/progress.js');
     const { writeRunInfo } = await import('../../eval/grid/run-info.js');
     const spec = {
-      model: modelName(modelPath),
+      model: modelName(modelPath, modelArgs.quantize),
       backend,
       tasks: tasks.map((task) => ({
         task,
@@ -167,6 +171,7 @@ export async function run(argv: string[]): Promise<number> {
       model: spec.model,
       modelPath: model.path,
       ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+      ...(modelArgs.quantize !== undefined ? { quantize: modelArgs.quantize } : {}),
       backend,
       grid: gridDescription(spec, plan.totalCells),
     });

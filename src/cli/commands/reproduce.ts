@@ -9,6 +9,7 @@ import {
   DATA_OPTION,
   GRID_OPTIONS,
   MODEL_OPTIONS,
+  QUANTIZE_OPTION,
   OUTPUT_OPTIONS,
   OUT_OPTION,
   SEED_OPTION,
@@ -40,6 +41,8 @@ Options:
   -t, --threads N           onnxruntime threads
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load (rows name the
+                            model NAME@TYPE)
   -b, --chunk-size N        prompt tokens per forward call (default 512)
   --samples N               samples per length for the non-heatmap tasks (default 3; --quick: 1)
   --quick                   fewer lengths, depths and samples (minutes instead of hours)
@@ -55,6 +58,7 @@ Options:
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...QUANTIZE_OPTION,
   ...CHUNK_OPTION,
   samples: { type: 'string' },
   quick: { type: 'boolean' },
@@ -105,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
     const { planGrid, runGrid } = await import('../../eval/grid/run-grid.js');
     const { createProgress } = await import('../../eval/grid/progress.js');
     const { writeRunInfo } = await import('../../eval/grid/run-info.js');
-    const name = modelName(modelPath);
+    const name = modelName(modelPath, modelArgs.quantize);
     const preset = reproduceTasks(model, {
       quick,
       seed,
@@ -131,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       model: name,
       modelPath: model.path,
       ...(values.tokenizer !== undefined ? { tokenizerPath: values.tokenizer } : {}),
+      ...(modelArgs.quantize !== undefined ? { quantize: modelArgs.quantize } : {}),
       backend,
       grid: { ...gridDescription(spec, plan.totalCells), quick, notes },
     });

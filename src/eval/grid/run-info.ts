@@ -15,6 +15,8 @@ export interface RunInfo {
   model: string;
   modelPath: string;
   tokenizerPath?: string;
+  /** A Hugging Face folder's --quantize type. */
+  quantize?: string;
   backend: string;
   /** The grid as run: tasks with their settings, methods, budgets, seed, options. */
   grid: Record<string, unknown>;

@@ -54,6 +54,7 @@ export async function runQueued(q: QueuedEval): Promise<number> {
     backend: q.modelArgs.backend,
     precision: q.modelArgs.precision,
     kvType: q.modelArgs.kvType,
+    ...(q.modelArgs.quantize !== undefined ? { quantize: q.modelArgs.quantize } : {}),
   };
   const release = exitOnInterrupt(q.out, 'kvmerger eval');
   let s;

@@ -8,6 +8,7 @@
  * This module imports nothing from bullmq: the eval command loads the queue modules only with --queue.
  */
 import { KvError } from '../../../util/errors.js';
+import type { LoadQuantType } from '../../../formats/hf-folder.js';
 import type { ResultRow } from '../result-row.js';
 
 /** The queue's default name (`--queue-name`). */
@@ -39,6 +40,8 @@ export interface JobModel {
   backend: 'ort' | 'reference';
   precision: 'int8' | 'fp32';
   kvType: 'f16' | 'f32';
+  /** A Hugging Face folder quantised at load (--quantize): workers load it so too; rows name the model `name@TYPE`. */
+  quantize?: LoadQuantType;
 }
 
 export interface CellJobData {

@@ -112,10 +112,10 @@ export async function startGridWorker(options: GridWorkerOptions): Promise<GridW
     if (tokenizerPath !== undefined && !existsSync(tokenizerPath)) {
       throw new KvError(`worker: the tokenizer ${tokenizerPath} is not here; start the worker with --tokenizer FILE`);
     }
-    const key = JSON.stringify([path, tokenizerPath, m.backend, m.precision, m.kvType]);
+    const key = JSON.stringify([path, tokenizerPath, m.backend, m.precision, m.kvType, m.quantize]);
     let p = models.get(key);
     if (!p) {
-      p = loadModel(path, { backend: m.backend, tokenizerPath, threads: options.threads, precision: m.precision, kvType: m.kvType });
+      p = loadModel(path, { backend: m.backend, tokenizerPath, threads: options.threads, precision: m.precision, kvType: m.kvType, ...(m.quantize !== undefined ? { quantize: m.quantize } : {}) });
       p.catch(() => models.delete(key));
       models.set(key, p);
     }
@@ -127,7 +127,7 @@ export async function startGridWorker(options: GridWorkerOptions): Promise<GridW
       const g = data.grid;
       const dataRoot = options.dataRoot ?? g.dataRoot;
       const spec: GridSpec = {
-        model: data.model.name,
+        model: data.model.quantize !== undefined ? `${data.model.name}@${data.model.quantize}` : data.model.name,
         backend: g.backend,
         tasks: g.tasks.map((t) => ({
           task: getTask(t.name),
