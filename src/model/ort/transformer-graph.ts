@@ -58,12 +58,14 @@ export const graphNames = {
  *   Attention cost is proportional to the slots each head holds.
  * - New keys and values come out per layer as one [2·kvHeads, T, headDim] block; the caller appends them to its
  *   HeadCaches.
- * - Decode runs ≈ 2,000 small kernels per token, each with a fixed cost of a few µs, so the graph avoids kernels per
- *   KV head: one RoPE over all heads of a layer (value heads read the identity row), per-head operands by one Split
- *   per layer, the causal mask as Gemm's C. (SkipSimplifiedLayerNormalization, the residual add fused into the
- *   next norm, would save 2 kernels a layer but raised the peak of a 4096-token prefill by 50 MiB: not used.)
+ * - A decoded token is ≈ 1,900 small kernels (SmolLM2: 30 layers × (≈ 25 + 13 per KV head × 3)), each with a fixed
+ *   cost of a few µs, so the graph avoids kernels per KV head: one RoPE over all heads of a layer (value heads read
+ *   the identity row), per-head operands by one Split per layer, the causal mask and the chunk's part of the output
+ *   as Gemm's C. (SkipSimplifiedLayerNormalization, the residual add fused into the next norm, would save 2 kernels
+ *   a layer but raised the peak of a 4096-token prefill by 50 MiB: not used.)
  * - Statistics are `stat_weights [S, T] @ P [G, T, L + T]` per KV head: one row of ones gives column sums, a 0/1
- *   window row gives window sums, a one-hot last row gives the last attention row; S = 0 costs nothing.
+ *   window row gives window sums, a one-hot last row gives the last attention row; with S = 0 (none asked for)
+ *   they cost 3 empty kernels per head (Reshape, MatMul, the Shape that orders them).
  * - Q, K and V (and gate and up) projections are fused into one Gemm each (transB, so weights stay [out, in]).
  * Weights are initializers held as external data (no 2 GB protobuf limit), read tensor by tensor only when the
  * caller builds the graph in memory or writes it to files (see GraphBuilder).
