@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's own test runner (through tsx), so CI reads its summary line.
 // Usage: node scripts/run-tests.mjs [filter-substring ...]
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,9 +22,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+// The models tests load are compiled into a model cache of their own, removed afterwards (not the user's).
+const onnxCache = mkdtempSync(join(tmpdir(), 'kvmerger-test-onnx-cache-'));
 const r = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, KVMERGER_ONNX_CACHE: onnxCache } },
 );
+rmSync(onnxCache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -135,8 +135,8 @@ export function startEntry(root: string, key: string): string {
 
 /**
  * Records the entry built in `dir` (which holds ENTRY_MODEL and ENTRY_WEIGHTS) and renames it into place, so a
- * reader sees a whole entry or none; returns the entry's model path. Older entries of the same source and options
- * are removed. When another process published the same key first, its entry stays and `dir` is removed.
+ * reader sees a whole entry or none; returns the entry's model path. Older entries of the same source and options,
+ * and entries whose model file no longer exists, are removed. When another process published the same key first, its entry stays and `dir` is removed.
  */
 export function publishEntry(root: string, key: string, dir: string, source: string, options: string): string {
   const files: EntryRecord['files'] = {};
@@ -148,7 +148,8 @@ export function publishEntry(root: string, key: string, dir: string, source: str
     const old = safeRead(join(root, name, ENTRY_RECORD));
     try {
       const r = JSON.parse(old) as EntryRecord;
-      if (r.source === source && r.options === options) removeEntry(root, name);
+      // replaced (the same model and options, built anew), or its model file is gone
+      if ((r.source === source && r.options === options) || !existsSync(r.source)) removeEntry(root, name);
     } catch {
       // not an entry of ours, or one being removed by another process
     }
