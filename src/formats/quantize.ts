@@ -181,6 +181,8 @@ const W2 = new Float64Array(64);
 const XM2 = new Float64Array(64);
 const LAUX2 = new Float64Array(64);
 const LANE = new Float64Array(16);
+/** Per sub-block, exact in float64 (for errorFloor): Σw, Σw·x, Σw·x², max |x|. */
+const EXACT = new Float64Array(8);
 const LAUX = new Float64Array(32);
 const WX2 = new Float64Array(32);
 const WX3 = new Float64Array(32);
@@ -201,6 +203,22 @@ function qkx2Start(lane: number, n: number, nmax: number, x: Float32Array, xo: n
     sumX = fr(sumX + fr(W2[w0 + i]! * v));
   }
   if (min > 0) min = 0;
+  let c = 0;
+  let f = 0;
+  let g = 0;
+  let ax = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[xo + i]!;
+    const wi = W2[w0 + i]!;
+    c += wi;
+    f += wi * v;
+    g += wi * v * v;
+    ax = Math.max(ax, Math.abs(v));
+  }
+  EXACT[lane * 4] = c;
+  EXACT[lane * 4 + 1] = f;
+  EXACT[lane * 4 + 2] = g;
+  EXACT[lane * 4 + 3] = ax;
   if (max === min) {
     L.fill(0, lo, lo + n);
     LANE.fill(0, s, s + 8);
@@ -231,6 +249,34 @@ function qkx2Start(lane: number, n: number, nmax: number, x: Float32Array, xo: n
   LANE[s + 7] = 0;
 }
 
+const U = 2 ** -24;
+
+/**
+ * A lower bound on the float32 error sum ggml computes for scale s and minimum m (Σ fr(w·fr(d²)) in order, with
+ * d = fr(fr(fr(s·l) + m) - x)), from float64 sums over the codes (dA = Σw·l², dB = Σw·l, dD = Σw·l·x, exact products)
+ * and the sub-block's EXACT sums (c = Σw, f = Σw·x, g = Σw·x²); `k` = |s|·nmax + |m| + max|x|. The exact error is
+ * E = s²·dA + 2sm·dB + m²·c - 2s·dD - 2m·f + g (up to 1e-13 of its terms' sizes in float64). Each float32 d is within
+ * e = 3.01·2⁻²⁴·k of the exact one, so d² ≥ de² - 2e·|de| and Σw·d² ≥ E - 2e·√(c·E) (Cauchy-Schwarz); the roundings
+ * of d², of w·d² and of the 31 additions lose at most a factor 1 - 33·2⁻²⁴ of that sum of non-negative terms.
+ */
+function errorFloor(s: number, m: number, dA: number, dB: number, dD: number, lane: number, k: number): number {
+  const c = EXACT[lane * 4]!;
+  const f = EXACT[lane * 4 + 1]!;
+  const g = EXACT[lane * 4 + 2]!;
+  const t1 = s * s * dA;
+  const t2 = 2 * s * m * dB;
+  const t3 = m * m * c;
+  const t4 = 2 * s * dD;
+  const t5 = 2 * m * f;
+  const E = t1 + t2 + t3 - t4 - t5 + g;
+  const slack = 1e-13 * (Math.abs(t1) + Math.abs(t2) + t3 + Math.abs(t4) + Math.abs(t5) + g);
+  const low = E - slack;
+  if (low <= 0) return 0;
+  const e = 3.01 * U * k;
+  const floor = low - 2 * e * Math.sqrt(c * (E + slack)) - c * e * e;
+  return floor <= 0 ? 0 : floor * (1 - 40 * U);
+}
+
 /**
  * ggml's make_qkx2_quants for two sub-blocks at once (x[xa..xa+32) and x[xb..xb+32), weights in W2[0..32) and
  * W2[32..64), codes to L[la..] and L[lb..], scale and -min to LANE[4], -LANE[0] and LANE[12], -LANE[8]): for each of
@@ -239,10 +285,11 @@ function qkx2Start(lane: number, n: number, nmax: number, x: Float32Array, xo: n
  * their float32 chains (each sum must be added in ggml's order, one rounding at a time, so one sub-block alone waits on
  * each addition).
  *
- * Each sub-block gets ggml's float32 operations in ggml's order, with two shortcuts that cannot change the result: a
+ * Each sub-block gets ggml's float32 operations in ggml's order, with three shortcuts that cannot change the result: a
  * candidate whose codes equal the previous candidate's has the same sums and error (it was taken, so its error is
- * not below itself, or it was not and nothing changed since), so it is not evaluated; and the error sum, of terms ≥ 0,
- * never falls, so it stops once it reaches the best error.
+ * not below itself, or it was not and nothing changed since), so it is not evaluated; a candidate whose error has a
+ * lower bound (errorFloor) at or above the best error is not summed; and the error sum, of terms ≥ 0, never falls, so
+ * it stops once it reaches the best error.
  */
 function makeQkx2QuantsPair(nmax: number, x: Float32Array, xa: number, xb: number, L: Uint8Array, la: number, lb: number, rmin: number, rdelta: number, nstep: number): void {
   const n = 32;
@@ -277,19 +324,29 @@ function makeQkx2QuantsPair(nmax: number, x: Float32Array, xa: number, xb: numbe
     const evalA = !sameA && !flatA;
     const evalB = !sameB && !flatB;
     if (!evalA && !evalB) continue;
-    let sumLA = 0, sumL2A = 0, sumXLA = 0;
-    let sumLB = 0, sumL2B = 0, sumXLB = 0;
+    let sumLA = 0, sumL2A = 0, sumXLA = 0, dAA = 0, dBA = 0, dDA = 0;
+    let sumLB = 0, sumL2B = 0, sumXLB = 0, dAB = 0, dBB = 0, dDB = 0;
     for (let i = 0; i < n; i++) {
       const lA = LAUX2[i]!;
-      const wlA = fr(W2[i]! * lA);
+      const xA = x[xa + i]!;
+      const wA = W2[i]! * lA; // exact in float64: a float32 times a small integer
+      const wlA = fr(wA);
       sumLA = fr(sumLA + wlA);
       sumL2A = fr(sumL2A + fr(wlA * lA));
-      sumXLA = fr(sumXLA + fr(wlA * x[xa + i]!));
+      sumXLA = fr(sumXLA + fr(wlA * xA));
+      dBA += wA;
+      dAA += wA * lA;
+      dDA += wA * xA;
       const lB = LAUX2[32 + i]!;
-      const wlB = fr(W2[32 + i]! * lB);
+      const xB = x[xb + i]!;
+      const wB = W2[32 + i]! * lB;
+      const wlB = fr(wB);
       sumLB = fr(sumLB + wlB);
       sumL2B = fr(sumL2B + fr(wlB * lB));
-      sumXLB = fr(sumXLB + fr(wlB * x[xb + i]!));
+      sumXLB = fr(sumXLB + fr(wlB * xB));
+      dBB += wB;
+      dAB += wB * lB;
+      dDB += wB * xB;
     }
     const DA = fr(fr(sumWA * sumL2A) - fr(sumLA * sumLA));
     const DB = fr(fr(sumWB * sumL2B) - fr(sumLB * sumLB));
@@ -315,8 +372,9 @@ function makeQkx2QuantsPair(nmax: number, x: Float32Array, xa: number, xb: numbe
     }
     let curA = 0;
     let curB = 0;
-    let doneA = !okA;
-    let doneB = !okB;
+    // a candidate whose error cannot fall below the best one's is not summed
+    let doneA = !okA || errorFloor(thisScaleA, thisMinA, dAA, dBA, dDA, 0, Math.abs(thisScaleA) * nmax + Math.abs(thisMinA) + EXACT[3]!) >= bestA;
+    let doneB = !okB || errorFloor(thisScaleB, thisMinB, dAB, dBB, dDB, 1, Math.abs(thisScaleB) * nmax + Math.abs(thisMinB) + EXACT[7]!) >= bestB;
     for (let i = 0; i < n && !(doneA && doneB); i++) {
       if (!doneA) {
         const diff = fr(fr(fr(thisScaleA * LAUX2[i]!) + thisMinA) - x[xa + i]!);
