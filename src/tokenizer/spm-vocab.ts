@@ -14,7 +14,8 @@
  *   which makes its merges leftmost-first instead.
  *
  * What a tokenizer.json's normalizer and pre-tokenizer may do: `Prepend("▁")`, `Replace(" " → "▁")` (Llama 2's
- * legacy pair), or `Metaspace` (`prepend_scheme` always / first / never, `split: false`); anything else is refused
+ * legacy pair), `Metaspace` (`prepend_scheme` always / first / never, `split: false`), or Gemma's Replace with a
+ * Split on " " (which finds no space left to split at); anything else is refused
  * with a line naming it, since llama.cpp's SPM tokenizer could not tokenise the same.
  */
 import { KvError } from '../util/errors.js';
@@ -108,9 +109,11 @@ function spaceHandling(json: Json, where: string): { addSpacePrefix: boolean; sp
   };
   visitNormalizer(json.normalizer);
   const pt = json.pre_tokenizer;
-  if (pt !== null && pt !== undefined) {
+  // Gemma's: a Split on " " after a normalizer that has already written every space as ▁, so it never splits
+  const noOpSplit = replace && isObj(pt) && pt.type === 'Split' && isObj(pt.pattern) && pt.pattern.String === ' ';
+  if (pt !== null && pt !== undefined && !noOpSplit) {
     if (!isObj(pt) || pt.type !== 'Metaspace') {
-      throw new KvError(`${where}: pre-tokenizer ${shortJson(isObj(pt) ? pt.type : pt)} is not supported in a SentencePiece-style tokenizer (supported: none, Metaspace)`);
+      throw new KvError(`${where}: pre-tokenizer ${shortJson(isObj(pt) ? pt.type : pt)} is not supported in a SentencePiece-style tokenizer (supported: none, Metaspace, Gemma's Split on " " after Replace)`);
     }
     if (pt.replacement !== undefined && pt.replacement !== SPACE) throw new KvError(`${where}: Metaspace replacement ${shortJson(pt.replacement)} is not supported (only "▁")`);
     if (pt.split !== false) {

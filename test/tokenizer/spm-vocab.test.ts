@@ -77,12 +77,15 @@ test("Metaspace prepend_scheme 'first': the folder adds ▁ only at the start, a
   });
 });
 
-test("Gemma's Replace-only normalizer: no dummy prefix (add_space_prefix false)", () => {
-  withFolder({ 'tokenizer.json': json({ spaces: 'replace-only' }) }, (dir) => {
-    const tok = loadTokenizer(dir);
-    assert.deepEqual(tok.encode('Hello world', { addSpecial: false }), [id('Hello'), id('▁world')]);
-    assert.equal(hfVocabulary(dir, undefined, {}).metadata.get('tokenizer.ggml.add_space_prefix')!.value, false);
-  });
+test("Gemma's Replace-only normalizer (with or without its Split on \" \"): no dummy prefix (add_space_prefix false)", () => {
+  const split = JSON.stringify({ ...spmTokenizerJson(v, base, { spaces: 'replace-only' }), pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious', invert: false } });
+  for (const file of [json({ spaces: 'replace-only' }), split]) {
+    withFolder({ 'tokenizer.json': file }, (dir) => {
+      const tok = loadTokenizer(dir);
+      assert.deepEqual(tok.encode('Hello world', { addSpecial: false }), [id('Hello'), id('▁world')]);
+      assert.equal(hfVocabulary(dir, undefined, {}).metadata.get('tokenizer.ggml.add_space_prefix')!.value, false);
+    });
+  }
 });
 
 test('tokenizer.model: preferred to the tokenizer.json, read directly too; added_tokens.json and added_tokens_decoder as the converter reads them', () => {
