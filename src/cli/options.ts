@@ -57,7 +57,7 @@ export const MODEL_OPTIONS = {
 
 /**
  * --quantize q8_0|q4_0|q4_k_m: a Hugging Face folder's matrices quantised as they load (the commands that load a model
- * through src/cli/model-args.ts: generate, chat, serve, demo, analyze, eval, reproduce).
+ * through src/cli/model-args.ts: generate, chat, serve, demo, analyze, eval, reproduce; and info).
  */
 export const QUANTIZE_OPTION = { quantize: { type: 'string' } } as const satisfies OptionTable;
 

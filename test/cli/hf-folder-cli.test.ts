@@ -45,6 +45,10 @@ test('convert --type q8_0 --json; generate --model DIR and --model OUT.gguf give
     assert.equal(s.architecture, 'qwen2');
     assert.equal(s.runnable, true);
     assert.equal(s.chatTemplate, true);
+    const iq = await runCommand(info, ['--model', folder, '--quantize', 'q8_0', '--json']);
+    assert.equal(iq.code, 0);
+    const sq = JSON.parse(iq.out) as { quantization: { type: string }[] };
+    assert.ok(sq.quantization.some((q) => q.type === 'Q8_0'), 'info --quantize shows the quantised types');
     const tf = await runCommand(tokenize, ['--model', folder, '-p', 'hello world', '--json']);
     const tg = await runCommand(tokenize, ['--model', out, '-p', 'hello world', '--json']);
     assert.equal(tf.code, 0);

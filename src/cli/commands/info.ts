@@ -1,4 +1,5 @@
-import { MODEL_OPTIONS, OUTPUT_OPTIONS, parseOptions, type OptionTable } from '../options.js';
+import { MODEL_OPTIONS, OUTPUT_OPTIONS, QUANTIZE_OPTION, choiceOption, parseOptions, type OptionTable } from '../options.js';
+import { LOAD_QUANT_TYPES } from '../../formats/hf-folder.js';
 import { openModelFile } from '../../formats/open-model-file.js';
 import { summarizeModel, type ModelSummary } from '../../formats/model-summary.js';
 import type { RopeScaling } from '../../core/model-config.js';
@@ -13,7 +14,7 @@ export function fastPathHolding(type: string): string {
   return 'not supported (no dequantiser)';
 }
 
-export const summary = 'describe a model file (GGUF or llama2.c checkpoint): shape, RoPE, tokenizer, tensors, KV cost';
+export const summary = 'describe a model (GGUF, llama2.c checkpoint or Hugging Face folder): shape, RoPE, tokenizer, tensors, KV cost';
 
 export const help = `Usage: kvmerger info [-m FILE] [--json]
 
@@ -25,7 +26,9 @@ mix and how the fast path holds each type (packed in its own bits, or expanded t
 per layer type. Works on any GGUF (also vocabulary-only files and architectures kvmerger cannot
 run) and on llama2.c checkpoints.
 
-  -m, --model FILE   a .gguf file or a llama2.c .bin checkpoint (default: the built-in model)
+  -m, --model FILE   a .gguf file, a llama2.c .bin checkpoint or a Hugging Face folder (default: the
+                     built-in model)
+  --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder as it loads quantised (types, sizes)
   --json             print exactly one JSON object instead of text
   -q, --quiet        nothing on stderr but errors
 
@@ -33,7 +36,7 @@ Examples:
   kvmerger info
   kvmerger info -m ../shared/data/models/stories260K.bin`;
 
-const OPTIONS = { model: MODEL_OPTIONS.model, ...OUTPUT_OPTIONS } as const satisfies OptionTable;
+const OPTIONS = { model: MODEL_OPTIONS.model, ...QUANTIZE_OPTION, ...OUTPUT_OPTIONS } as const satisfies OptionTable;
 
 /** The option table, for the help consistency test. */
 export const options: OptionTable = OPTIONS;
@@ -148,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
     const { defaultModelPath } = await import('../../model/load-model.js');
     path = defaultModelPath();
   }
-  const file = openModelFile(path);
+  const quantize = values.quantize === undefined ? undefined : choiceOption('quantize', values.quantize, LOAD_QUANT_TYPES, 'q8_0');
+  const file = openModelFile(path, quantize !== undefined ? { quantize } : {});
   try {
     const s = summarizeModel(file);
     const json = () => JSON.stringify({ ...s, fastPath: Object.fromEntries(s.quantization.map((q) => [q.type, fastPathHolding(q.type)])) });
