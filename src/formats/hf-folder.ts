@@ -1,6 +1,6 @@
 /**
  * A Hugging Face model folder (`config.json`, `model.safetensors` or shards listed by `model.safetensors.index.json`,
- * `tokenizer.json`, `tokenizer_config.json`) presented as a ModelFile, the way llama.cpp's convert_hf_to_gguf.py would
+ * `tokenizer.json` or `tokenizer.model`, `tokenizer_config.json`) presented as a ModelFile, the way llama.cpp's convert_hf_to_gguf.py would
  * write it as GGUF:
  * - config.json → the GGUF metadata keys of the architecture (`hfModelMetadata`), so `describeModel` reads a folder
  *   exactly as it reads the converted file;
@@ -363,7 +363,7 @@ export interface HFFolderOptions {
 export interface HFModelFile extends ModelFile {
   /** Metadata with GGUF types (model keys and, when the tokenizer converts, the tokenizer fields). */
   readonly typedMetadata: Map<string, GGUFTypedValue>;
-  /** Why the tokenizer fields could not be made (the folder still loads with its tokenizer.json). */
+  /** Why the tokenizer fields could not be made (hf-vocab.ts's one line; `convert` refuses such a folder). */
   readonly tokenizerProblem: string | undefined;
   /** The folder's tokenizer.json, if any. */
   readonly tokenizerPath: string | undefined;
