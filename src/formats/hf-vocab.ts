@@ -121,7 +121,7 @@ export function hfFolderTokenizer(dir: string, vocabSize: number | undefined, co
   const v = hfVocabulary(dir, vocabSize, config, files);
   const md = new Map<string, unknown>([...v.metadata].map(([k, x]) => [k, x.value]));
   if (!md.has('general.name')) md.set('general.name', basename(dir.replace(/[/\\]+$/, '')));
-  return tokenizerFromGGUFMetadata(md, v.source, { spacePrefixAtStartOnly: v.spacePrefixAtStartOnly });
+  return tokenizerFromGGUFMetadata(md, v.source, { spacePrefixAtStartOnly: v.spacePrefixAtStartOnly, lstrip: v.lstrip, rstrip: v.rstrip });
 }
 
 /** BOS/EOS hints for a byte-level tokenizer.json from tokenizer_config.json and config.json. */
@@ -149,6 +149,9 @@ export interface HFVocabulary {
    * special tokens. GGUF has no key for it: a converted file gets llama.cpp's rule (after special tokens too).
    */
   spacePrefixAtStartOnly: boolean;
+  /** A tokenizer.json's added tokens with `lstrip` / `rstrip` (GGUF has no key: llama.cpp sets them by model name). */
+  lstrip: number[];
+  rstrip: number[];
 }
 
 /**
@@ -212,7 +215,7 @@ export function hfVocabulary(dir: string, vocabSizeArg: number | undefined, conf
   md.set('tokenizer.ggml.token_type', gguf.i32Arr(types));
   md.set('tokenizer.ggml.merges', gguf.strArr(mergeStrings));
   setSpecialTokens(md, list, dir, tj, tc, config, {});
-  return { metadata: md, kind: 'gpt2', source: path, spacePrefixAtStartOnly: false };
+  return { metadata: md, kind: 'gpt2', source: path, spacePrefixAtStartOnly: false, lstrip: [], rstrip: [] };
 }
 
 /** A SentencePiece-style folder as `tokenizer.ggml.model = llama`, padded to `vocabSize` as the converter pads. */
@@ -261,7 +264,7 @@ function spmVocabulary(dir: string, vocabSizeArg: number | undefined, config: Js
   md.set('tokenizer.ggml.token_type', gguf.i32Arr(Int32Array.from(types)));
   md.set('tokenizer.ggml.add_space_prefix', gguf.bool(v.addSpacePrefix));
   setSpecialTokens(md, tokens, dir, tj, tc, config, { bos: v.bos, eos: v.eos, unknown: v.unk });
-  return { metadata: md, kind: 'llama', source, spacePrefixAtStartOnly: v.spacePrefixAtStartOnly };
+  return { metadata: md, kind: 'llama', source, spacePrefixAtStartOnly: v.spacePrefixAtStartOnly, lstrip: v.lstrip, rstrip: v.rstrip };
 }
 
 /**

@@ -62,6 +62,9 @@ function numberArray(md: Map<string, unknown>, key: string, where: string, n: nu
 export interface GGUFTokenizerOptions {
   /** SPM: the space prefix only at the start of the text (Metaspace `prepend_scheme: first`). */
   spacePrefixAtStartOnly?: boolean;
+  /** Special tokens that swallow whitespace on their left / right, besides llama.cpp's rule by model name. */
+  lstrip?: number[];
+  rstrip?: number[];
 }
 
 /**
@@ -91,7 +94,8 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
 
   // phi-3: llama.cpp makes special tokens swallow whitespace to their right (all but <unk>, <s>, <|endoftext|>).
   const name = String(md.get('general.name') ?? '').toLowerCase();
-  const rstrip: number[] = [];
+  const rstrip: number[] = [...(options.rstrip ?? [])];
+  const lstrip = options.lstrip ?? [];
   if (name.includes('phi-3') || name.includes('phi3')) {
     const keep = new Set(['<unk>', '<s>', '<|endoftext|>']);
     for (let i = 0; i < n; i++) {
@@ -118,6 +122,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
       addEos: flag('add_eos_token') ?? false,
       addSpacePrefix: flag('add_space_prefix') ?? true,
       spacePrefixAtStartOnly: options.spacePrefixAtStartOnly ?? false,
+      lstrip,
       rstrip,
     });
   }
@@ -151,6 +156,7 @@ export function tokenizerFromGGUFMetadata(md: Map<string, unknown>, where = 'GGU
     addBos: gemma4 || (flag('add_bos_token') ?? (llama3Like || preValue === 'chameleon')),
     rawUtf8: gemma4,
     addEos: flag('add_eos_token') ?? false,
+    lstrip,
     rstrip,
   });
 }

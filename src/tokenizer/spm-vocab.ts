@@ -33,6 +33,9 @@ export interface SpmVocab {
   spacePrefixAtStartOnly: boolean;
   /** The unknown token's id, when the file names one. */
   unk: number | undefined;
+  /** Added tokens that swallow the whitespace on their left / right (a tokenizer.json's `lstrip` / `rstrip`). */
+  lstrip: number[];
+  rstrip: number[];
   /** BOS / EOS ids a tokenizer.model names (tokenizer.json leaves them to the post-processor and config files). */
   bos?: number;
   eos?: number;
@@ -88,6 +91,8 @@ export function spmVocabFromSentencePiece(bytes: Uint8Array, where: string): Spm
     types,
     addSpacePrefix: m.addDummyPrefix,
     spacePrefixAtStartOnly: false,
+    lstrip: [],
+    rstrip: [],
     unk: inRange(m.unkId),
     ...(inRange(m.bosId) !== undefined ? { bos: m.bosId } : {}),
     ...(inRange(m.eosId) !== undefined ? { eos: m.eosId } : {}),
@@ -190,8 +195,12 @@ export function spmVocabFromTokenizerJson(json: unknown, where: string): SpmVoca
     types[unk] = TokenType.Unknown;
     scores[unk] = 0;
   }
+  const lstrip: number[] = [];
+  const rstrip: number[] = [];
   for (const a of added as Json[]) {
     const id = a.id as number;
+    if (a.lstrip === true) lstrip.push(id);
+    if (a.rstrip === true) rstrip.push(id);
     if (id === unk) continue;
     const special = a.special === true;
     // llama.cpp matches user-defined tokens in raw text: their ▁ become spaces, as its converter writes them
@@ -199,5 +208,5 @@ export function spmVocabFromTokenizerJson(json: unknown, where: string): SpmVoca
     types[id] = special ? TokenType.Control : TokenType.UserDefined;
     scores[id] = 0;
   }
-  return { tokens, scores, types, ...spaces, unk };
+  return { tokens, scores, types, ...spaces, lstrip, rstrip, unk };
 }

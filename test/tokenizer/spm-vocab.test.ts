@@ -88,6 +88,16 @@ test("Gemma's Replace-only normalizer (with or without its Split on \" \"): no d
   }
 });
 
+test("a tokenizer.json's added token with rstrip swallows the whitespace after it, as Hugging Face does", () => {
+  const j = spmTokenizerJson(v, base);
+  (j.added_tokens as Record<string, unknown>[]).push({ id: base, content: '<|end|>', single_word: false, lstrip: false, rstrip: true, normalized: false, special: true });
+  withFolder({ 'tokenizer.json': JSON.stringify(j) }, (dir) => {
+    assert.deepEqual(loadTokenizer(dir).encode('<|end|>  Hello', { addSpecial: false }), [base, id('▁Hello')]);
+    const md = new Map([...hfVocabulary(dir, undefined, {}).metadata].map(([k, x]) => [k, x.value as unknown]));
+    assert.deepEqual(tokenizerFromGGUFMetadata(md).encode('<|end|>  Hello', { addSpecial: false }), [base, id('▁'), id('▁'), id('▁Hello')], 'GGUF has no rstrip key');
+  });
+});
+
 test('tokenizer.model: preferred to the tokenizer.json, read directly too; added_tokens.json and added_tokens_decoder as the converter reads them', () => {
   const model = sentencePieceModelBytes(v, base);
   const parsed = parseSentencePieceModel(model, 'tokenizer.model');
