@@ -69,7 +69,9 @@ export const SESSION_MODEL_HELP = `  -m, --model FILE          GGUF file or llam
   --precision int8|fp32     products with quantised weights: int8 (default, as llama.cpp) or fp32
   --kv-type f16|f32         how the KV cache stores keys and values (default f16, as llama.cpp)
   --quantize q8_0|q4_0|q4_k_m  a Hugging Face folder's weights quantised as they load
-  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)`;
+  -c, --ctx-size N          use at most N tokens of context (default: the model's context length)
+  The first load of a model file compiles it into ~/.cache/kvmerger/onnx, which later loads map (less memory, no
+  repacking); KVMERGER_ONNX_CACHE=DIR moves that folder, KVMERGER_ONNX_CACHE=off turns it off.`;
 
 /** --json (one JSON document on stdout) and --quiet (nothing on stderr but errors): every command. */
 export const OUTPUT_OPTIONS = {
