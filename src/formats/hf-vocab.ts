@@ -198,7 +198,7 @@ export function hfVocabulary(dir: string, vocabSizeArg: number | undefined, conf
     tokens[a.id] = a.content;
     types[a.id] = a.special === true || looksSpecial(a.content) ? TokenType.Control : TokenType.UserDefined;
   }
-  const list = tokens.map((t, i) => t ?? `[PAD${i}]`);
+  const list = Array.from({ length: vocabSize }, (_, i) => tokens[i] ?? `[PAD${i}]`); // (map would skip the holes)
   const merges = Array.isArray(model.merges) ? model.merges : [];
   const mergeStrings = merges.map((m: unknown, i: number) => {
     if (typeof m === 'string') return m;

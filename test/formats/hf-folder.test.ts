@@ -20,7 +20,8 @@ import { bf16BitsToFloat } from '../../src/formats/half.js';
 import { ReferenceBackend } from '../../src/model/reference-backend.js';
 import { loadModel } from '../../src/model/load-model.js';
 import { loadTokenizer } from '../../src/tokenizer/load-tokenizer.js';
-import { CHAT_TEMPLATE, safetensorsBytes, writeRandomHFFolder, type HFArch } from '../helpers/hf-folder.js';
+import { TokenType } from '../../src/tokenizer/tokenizer.js';
+import { byteLevelTokenizer, CHAT_TEMPLATE, LLAMA3_REGEX, safetensorsBytes, writeRandomHFFolder, type HFArch } from '../helpers/hf-folder.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'kvmerger-hf-'));
@@ -190,6 +191,26 @@ test('BF16 is read as stored, and Gemma norms get 1 + w rounded to BF16 as torch
     for (let i = 0; i < 100; i++) assert.equal(vals[i], bf16BitsToFloat(dv.getUint16(2 * i, true)));
     raw.close();
     f.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tokenizer: config.json's vocab_size beyond the tokenizer.json's ids pads with [PAD{i}] (unused), as the converter does", () => {
+  const dir = tmp();
+  try {
+    const folder = join(dir, 'padded');
+    const size = byteLevelTokenizer(LLAMA3_REGEX, ['<|endoftext|>', '<|im_start|>', '<|im_end|>']).size;
+    writeRandomHFFolder(folder, { arch: 'llama', vocabSize: size + 40 }, 16);
+    const out = join(dir, 'padded.gguf');
+    convertHFFolder(folder, out, 'f16');
+    const g = openModelFile(out);
+    const tokens = g.metadata!.get('tokenizer.ggml.tokens') as string[];
+    const types = g.metadata!.get('tokenizer.ggml.token_type') as Int32Array;
+    assert.equal(tokens.length, size + 40);
+    assert.deepEqual(tokens.slice(-2), [`[PAD${size + 38}]`, `[PAD${size + 39}]`]);
+    assert.equal(types[size + 39], TokenType.Unused);
+    g.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
