@@ -18,6 +18,7 @@ import {
 } from './bench-models.js';
 import type { BenchEngine, BenchRow } from './bench-row.js';
 import type { WorkerSpec } from './bench-worker.js';
+import type { KvType } from '../cache/head-cache.js';
 import { findNativeLlamaCpp, llamaQuantizeArgs, NATIVE_NOT_BUILT, runLlamaBench, runNative, type LlamaBenchTest, type NativeLlamaCpp } from './native-llama-cpp.js';
 
 export type { BenchEngine } from './bench-row.js';
@@ -43,6 +44,8 @@ export interface BenchOptions {
   cacheDir?: string;
   /** KV cache type of the llama.cpp-native rows (llama-bench -ctk/-ctv; default f16, llama.cpp's own). */
   nativeKvType?: string;
+  /** How our engine's KV cache stores keys and values (default f16, the project's default; node-llama-cpp follows). */
+  kvType?: KvType;
   /** The native build (default: findNativeLlamaCpp()); null: none. */
   native?: NativeLlamaCpp | null;
   /** An engine process whose RSS passes this is stopped and its rows fail (default: 90% of the memory available at the start). */
@@ -197,6 +200,7 @@ function workerSpec(engine: 'kvmerger' | 'node-llama-cpp', f: PlannedFile, path:
     threads: o.threads,
     vocabSize,
     chunk: o.chunk,
+    kvType: o.kvType ?? 'f16',
     ...(o.duringPrefill ? { duringPrefill: true } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AttentionStats, StatsRequest } from '../cache/attention-stats.js';
 import type { KVCache } from '../cache/kv-cache.js';
+import type { KvType } from '../cache/head-cache.js';
 import { prepareCompression } from '../compress/compress-cache.js';
 import { openModelFile } from '../formats/open-model-file.js';
 import type { ForwardBackend } from '../model/backend.js';
@@ -31,6 +32,8 @@ export interface WorkerSpec {
   vocabSize: number;
   /** Prompt tokens per forward call (both engines). */
   chunk: number;
+  /** How the KV cache stores keys and values: ours, and node-llama-cpp's (its experimentalKvCacheKeyType/ValueType). */
+  kvType: KvType;
   /**
    * Method rows compress during the prefill (each plan its own fresh prefill, its session's memory measured) instead
    * of compressing copies of one statistics prefill; kvmerger rows then carry `session`.
@@ -108,7 +111,7 @@ async function prefill(backend: ForwardBackend, cache: KVCache, tokens: Int32Arr
 
 /** The plain measurement (no statistics); its cache is dropped before the statistics prefill allocates another. */
 async function prefillThenDecode(backend: ForwardBackend, config: ModelConfig, prompt: Int32Array, spec: WorkerSpec) {
-  const cache = emptyCache(config, prompt.length + spec.decodeTokens);
+  const cache = emptyCache(config, prompt.length + spec.decodeTokens, spec.kvType);
   const pre = await prefill(backend, cache, prompt, spec.chunk);
   const dec = await timeDecode(backend, cache, spec.decodeTokens, spec.vocabSize);
   return { pre, dec };
@@ -118,11 +121,11 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
   const file = openModelFile(spec.path);
   const config = file.config;
   const t0 = performance.now();
-  const backend = await createOrtBackend(file, { threads: spec.threads, chunk: spec.chunk, cacheIdentity: modelFileIdentity(spec.path) });
+  const backend = await createOrtBackend(file, { threads: spec.threads, chunk: spec.chunk, kvType: spec.kvType, cacheIdentity: modelFileIdentity(spec.path) });
   file.dropCache();
   log(`kvmerger ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  await backend.forward(benchTokens(8, spec.vocabSize), emptyCache(config), { logits: 'last' }); // warm-up
-  const fullKv = (len: number) => len * config.blockCount * config.headCountKv * config.headDim * 2 * 4;
+  await backend.forward(benchTokens(8, spec.vocabSize), emptyCache(config, 0, spec.kvType), { logits: 'last' }); // warm-up
+  const fullKv = (len: number) => len * config.blockCount * config.headCountKv * config.headDim * 2 * (spec.kvType === 'f16' ? 2 : 4);
   // The process peak, kept across the per-session VmHWM resets of --compress-during-prefill.
   let processPeak = 0;
   try {
@@ -161,7 +164,7 @@ async function runKvmerger(spec: WorkerSpec, emit: (row: BenchRow) => void, log:
       };
       const windows = new Set(prepared.map((p) => p.statsRequest.window).filter((w) => w > 0));
       if (windows.size > 1) throw new Error(`bench: methods ask for different windows (${[...windows]}); run them separately`);
-      const full = emptyCache(config, len);
+      const full = emptyCache(config, len, spec.kvType);
       const statsPre = await prefill(backend, full, prompt, spec.chunk, req.columnSums || req.window > 0 || req.lastRow ? req : undefined);
       log(`kvmerger ${spec.model} ${spec.weights} ${len}: prefill with statistics ${(len / statsPre.seconds).toFixed(1)} tok/s`);
       for (let i = 0; i < plans.length; i++) {
@@ -203,7 +206,8 @@ async function runDuringPrefill(
   log: (s: string) => void,
 ): Promise<number> {
   const len = prompt.length;
-  const kvFull = len * config.blockCount * config.headCountKv * config.headDim * 2 * 4;
+  const elementBytes = spec.kvType === 'f16' ? 2 : 4;
+  const kvFull = len * config.blockCount * config.headCountKv * config.headDim * 2 * elementBytes;
   for (const method of spec.methods) {
     for (const budget of spec.budgets) {
       const prep = prepareCompression({ method, budget: { ratio: budget }, promptLength: len, reserveSlots: spec.decodeTokens });
@@ -226,7 +230,7 @@ async function runDuringPrefill(
         session: {
           kvBytes,
           kvBytesFull: kvFull,
-          peakKvBytes: comp.peakSlots * config.headDim * 2 * 4,
+          peakKvBytes: comp.peakSlots * config.headDim * 2 * elementBytes,
           baseRssBytes: start.base,
           ...(start.reset ? { peakRssBytes: sessionPeak } : {}),
           compressRounds: comp.rounds,
@@ -256,14 +260,14 @@ async function runNodeLlamaCpp(spec: WorkerSpec, emit: (row: BenchRow) => void, 
   const model = await llama.loadModel({ modelPath: spec.path, gpuLayers: 0 });
   log(`node-llama-cpp ${spec.model} ${spec.weights}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const vocabSize = spec.vocabSize;
-  // F32 KV cache like ours; llama.cpp's own choice of attention kernel.
+  // The same KV type as ours (--kv-type); llama.cpp's own choice of attention kernel.
   const context = await model.createContext({
     contextSize: Math.max(...spec.lengths) + spec.decodeTokens + 16,
     batchSize: spec.chunk,
     threads: spec.threads,
     sequences: 1,
-    experimentalKvCacheKeyType: 'F32',
-    experimentalKvCacheValueType: 'F32',
+    experimentalKvCacheKeyType: spec.kvType === 'f16' ? 'F16' : 'F32',
+    experimentalKvCacheValueType: spec.kvType === 'f16' ? 'F16' : 'F32',
   });
   try {
     const sequence = context.getSequence();

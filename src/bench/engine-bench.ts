@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { KVCache } from '../cache/kv-cache.js';
+import type { KvType } from '../cache/head-cache.js';
 import type { ForwardBackend } from '../model/backend.js';
 import type { ModelConfig } from '../core/model-config.js';
 
@@ -50,8 +51,8 @@ export function benchTokens(count: number, vocab: number, seed = 1): Int32Array 
   return out;
 }
 
-export function emptyCache(config: ModelConfig, reserve = 0): KVCache {
-  return new KVCache(config.blockCount, config.headCountKv, config.headDim, Math.max(16, reserve));
+export function emptyCache(config: ModelConfig, reserve = 0, kvType: KvType = 'f32'): KVCache {
+  return new KVCache(config.blockCount, config.headCountKv, config.headDim, Math.max(16, reserve), kvType);
 }
 
 /** Prefill `tokens` in chunks of `chunk` (last-token logits, as a generation session does). */

@@ -24,7 +24,7 @@ test('kvmerger bench --compress-during-prefill: one session per method, KV bytes
     const rows = (JSON.parse(r.stdout) as { rows: BenchRow[] }).rows;
     // the sessions run first, right after the load (so they start from the weights as held), then the plain rows
     assert.deepEqual(rows.map((x) => [x.method, x.budget]), [['h2o', 0.5], ['kvmerger', 0.5], [null, null]]);
-    const slot = c.blockCount * c.headCountKv * c.headDim * 2 * 4; // bytes of one slot in every head
+    const slot = c.blockCount * c.headCountKv * c.headDim * 2 * 2; // bytes of one slot in every head (f16 cache, the default)
     assert.deepEqual(rows[2]!.session && [rows[2]!.session.kvBytes, rows[2]!.session.kvBytesFull], [16 * slot, 16 * slot]);
     for (const x of rows.slice(0, 2)) {
       const s = x.session!;
@@ -36,6 +36,16 @@ test('kvmerger bench --compress-during-prefill: one session per method, KV bytes
       assert.ok(s.baseRssBytes! > 1e6 && s.peakRssBytes! >= s.baseRssBytes! * 0.5, JSON.stringify(s));
       assert.ok(s.decodeCpuMsPerToken > 0 && x.compressMs! >= 0 && x.decodeTokensPerSecond! > 0);
     }
+    // --kv-type f32: the cache holds 4 bytes per element
+    const f32 = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--models', path, '--lengths', '16', '--compress-lengths', '16', '--methods', 'h2o',
+        '--budgets', '0.5', '--decode', '2', '--chunk', '4', '--threads', '1', '--engines', 'kvmerger', '--compress-during-prefill', '--kv-type', 'f32', '--json'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(f32.status, 0, f32.stderr);
+    const rows32 = (JSON.parse(f32.stdout) as { rows: BenchRow[] }).rows;
+    assert.deepEqual(rows32.map((x) => [x.session?.kvBytes, x.session?.kvBytesFull]), [[16 * slot, 32 * slot], [32 * slot, 32 * slot]]);
     // a named method that cannot is refused up front
     const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--models', path, '--methods', 'snapkv', '--compress-during-prefill'], { encoding: 'utf8', timeout: 60_000 });
     assert.notEqual(bad.status, 0);

@@ -9,7 +9,7 @@ import { prepareCompression } from '../../compress/compress-cache.js';
 import { parseMethodOptions } from '../../compress/method-options.js';
 import { prefillUnsupported } from '../../compress/prefill-compressor.js';
 import { KvError } from '../../util/errors.js';
-import { CHUNK_OPTION, MODEL_OPTIONS, parseOptions, type OptionTable } from '../options.js';
+import { CHUNK_OPTION, MODEL_OPTIONS, choiceOption, parseOptions, type OptionTable } from '../options.js';
 
 export const summary = 'speed and memory of kvmerger vs native llama.cpp (and node-llama-cpp) on the same GGUF files, and what each compression method costs';
 
@@ -48,8 +48,10 @@ left out, with a note.
   -b, --chunk-size N   prompt tokens per forward call, every engine (llama-bench -b and -ub) (default: 512;
                        also --chunk)
   --engines LIST       kvmerger,llama.cpp-native,node-llama-cpp (default: all three)
+  --kv-type f16|f32    how our engine's and node-llama-cpp's KV cache store keys and values (default f16, as
+                       kvmerger and llama.cpp default to)
   --native-kv TYPE     KV cache type of the native rows: f16 (llama.cpp's default; llama-bench takes no f32), bf16,
-                       q8_0 (default: f16; ours and node-llama-cpp's are F32)
+                       q8_0 (default: f16)
   --full               the long matrix (the --full defaults above: hours on 2 cores); explicit options still win
   --compress-during-prefill
                        method rows compress during the prefill (generate --compress-during-prefill): each method and
@@ -83,6 +85,7 @@ const OPTIONS = {
   ...CHUNK_OPTION,
   engines: { type: 'string' },
   'native-kv': { type: 'string' },
+  'kv-type': MODEL_OPTIONS['kv-type'],
   full: { type: 'boolean' },
   'compress-during-prefill': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -170,6 +173,7 @@ export async function run(argv: string[]): Promise<number> {
     chunk: int(values['chunk-size'], 'chunk-size', 1),
     engines,
     nativeKvType: nativeKv,
+    kvType: choiceOption('kv-type', values['kv-type'], ['f16', 'f32'] as const, 'f16'),
     duringPrefill: values['compress-during-prefill'],
     log: (line) => process.stderr.write(line + '\n'),
     onEngines: (e) => {
