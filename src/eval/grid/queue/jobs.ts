@@ -10,23 +10,13 @@
 import { KvError } from '../../../util/errors.js';
 import type { LoadQuantType } from '../../../formats/hf-folder.js';
 import type { ResultRow } from '../result-row.js';
+import type { GridSpec, GridTaskPlan } from '../run-grid.js';
 
 /** The queue's default name (`--queue-name`). */
 export const DEFAULT_QUEUE_NAME = 'kvmerger-eval';
 
-/** The grid as the command line gave it (GridSpec without Task objects). */
-export interface GridSpecJson {
-  model: string;
-  backend: string;
-  tasks: { name: string; count?: number; lengths?: number[]; depths?: number[]; options?: Record<string, string | number | boolean> }[];
-  methods: string[];
-  budgets: number[];
-  seed: number;
-  methodOptions?: string[];
-  dataRoot?: string;
-  chunkSize?: number;
-  chatTemplate?: 'auto' | 'none';
-}
+/** The grid as the command line gave it: GridSpec with each task by name instead of its Task object. */
+export type GridSpecJson = Omit<GridSpec, 'tasks'> & { tasks: (Omit<GridTaskPlan, 'task'> & { name: string })[] };
 
 /** The model a cell runs on, as the coordinator loaded it. */
 export interface JobModel {
