@@ -8,6 +8,7 @@ import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, sta
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { KvError } from '../../util/errors.js';
+import { processAlive } from '../../util/process-alive.js';
 
 /** A short reason for a failed file operation: its code and text (`ENOSPC: no space left on device`). */
 export function ioReason(err: unknown): string {
@@ -62,14 +63,6 @@ function readLock(path: string): LockInfo | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function removeIfOurs(path: string): void {
   const info = readLock(path);
@@ -119,7 +112,7 @@ export function lockOutDir(dir: string, flag = '--out'): () => void {
         }
       }
       const owner = readLock(path);
-      const stale = owner !== undefined && owner.host === info.host && !alive(owner.pid);
+      const stale = owner !== undefined && owner.host === info.host && !processAlive(owner.pid);
       if (!stale || attempt >= 3) {
         const who = owner
           ? `pid ${owner.pid} on ${owner.host === info.host ? 'this host' : `host ${owner.host}`}, since ${owner.started}`

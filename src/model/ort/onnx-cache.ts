@@ -14,6 +14,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { version as kvmergerVersion } from '../../version.js';
+import { processAlive } from '../../util/process-alive.js';
 
 /** Changes whenever the layout of an entry changes, so older entries are never read. */
 const ENTRY_FORMAT = 1;
@@ -126,7 +127,7 @@ export function startEntry(root: string, key: string): string {
   mkdirSync(root, { recursive: true });
   for (const name of readdirSync(root)) {
     const m = /^[0-9a-f]{32}\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-    if (m && !processRuns(Number(m[1]))) rmSync(join(root, name), { recursive: true, force: true });
+    if (m && !processAlive(Number(m[1]))) rmSync(join(root, name), { recursive: true, force: true });
   }
   const dir = join(root, `${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir);
@@ -201,11 +202,3 @@ function safeRead(path: string): string {
   }
 }
 
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
