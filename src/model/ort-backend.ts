@@ -239,7 +239,7 @@ class OrtBackend implements ForwardBackend {
     const start = cache.nextPosition;
     const rope = this.ropes.global;
     const half = rope.invFreq.length;
-    const { cos, sin } = withIdentityRow(ropeTables(start, T, rope.invFreq, rope.mscale), half);
+    const { cos, sin } = ropeTables(start, T, rope.invFreq, rope.mscale, 1);
 
     const rows = options.logits === 'all' ? Int32Array.from({ length: T }, (_, i) => i) : Int32Array.of(T - 1);
     const req: StatsRequest | undefined = options.stats;
@@ -265,7 +265,7 @@ class OrtBackend implements ForwardBackend {
     };
     const local = this.ropes.local;
     if (local) {
-      const tl = withIdentityRow(ropeTables(start, T, local.invFreq, local.mscale), half);
+      const tl = ropeTables(start, T, local.invFreq, local.mscale, 1);
       feeds[n.cosLocal] = new ort.Tensor('float32', tl.cos, [T + 1, half]);
       feeds[n.sinLocal] = new ort.Tensor('float32', tl.sin, [T + 1, half]);
     }
@@ -329,15 +329,6 @@ class OrtBackend implements ForwardBackend {
   }
 }
 
-/** [T + 1, half] tables: the chunk's rows, then angle 0 (cos 1, sin 0), which leaves the value heads as they are. */
-function withIdentityRow(t: { cos: Float32Array; sin: Float32Array }, half: number): { cos: Float32Array; sin: Float32Array } {
-  const cos = new Float32Array(t.cos.length + half);
-  cos.set(t.cos);
-  cos.fill(1, t.cos.length);
-  const sin = new Float32Array(t.sin.length + half);
-  sin.set(t.sin);
-  return { cos, sin };
-}
 
 /** The log-mass input of a head whose slots all stand for one token: one 0, broadcast over the slots. */
 const NO_LOG_MASS = new ort.Tensor('float32', new Float32Array(1), [1]);
